@@ -1,0 +1,25 @@
+namespace LicenseServer.Core.Activation;
+
+/// <summary>Why a license file was refused. Each has its own message; the code is stable for clients and logs.</summary>
+public enum LicenseRejection
+{
+    Unreadable,
+    UnsupportedFormat,
+    UnsupportedAlgorithm,
+    UnknownSigner,
+    BadSignature,
+    InvalidPayload,
+    NotYetValid,
+    Expired,
+    IssuedInFuture,
+    OtherInstallation,
+    OlderThanCurrent,
+}
+
+public sealed class LicenseRejectedException(LicenseRejection reason, string message) : Exception(message)
+{
+    public LicenseRejection Reason { get; } = reason;
+
+    /// <summary>snake_case code, e.g. <c>bad_signature</c>.</summary>
+    public string Code => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(Reason.ToString());
+}

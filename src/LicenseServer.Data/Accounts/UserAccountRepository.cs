@@ -1,0 +1,80 @@
+using Dapper;
+using Npgsql;
+
+namespace LicenseServer.Data.Accounts;
+
+public sealed record UserAccountRow(long Id, string Email, string? Password, bool PasswordEncrypted, bool MustChangePassword,
+    bool IsServerAdmin, bool IsDefaultAccount, bool Disabled, Guid SecurityStamp);
+
+public sealed class UserAccountRepository(NpgsqlDataSource db)
+{
+    private const string Columns =
+        "id, email, password, password_encrypted, must_change_password, is_server_admin, is_default_account, disabled, security_stamp";
+
+    public async Task<UserAccountRow?> FindByEmailAsync(string email)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<UserAccountRow>(
+            $"SELECT {Columns} FROM public.user_account WHERE lower(email) = lower(@email)", new { email });
+    }
+
+    public async Task<UserAccountRow?> FindByIdAsync(long id)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<UserAccountRow>(
+            $"SELECT {Columns} FROM public.user_account WHERE id = @id", new { id });
+    }
+
+    public async Task<bool> DefaultAccountExistsAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM public.user_account WHERE is_default_account)");
+    }
+
+    /// <summary>Creates the one default account (A3). False when it exists already; the unique index decides races.</summary>
+    public async Task<bool> CreateDefaultAccountAsync(string email, string passwordHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var inserted = await connection.ExecuteAsync("""
+            INSERT INTO public.user_account (email, password, password_encrypted, is_server_admin, is_default_account, password_changed_at)
+            VALUES (@email, @passwordHash, true, true, true, now())
+            ON CONFLICT DO NOTHING
+            """, new { email, passwordHash });
+        return inserted == 1;
+    }
+
+    /// <summary>
+    /// Replaces a plain password set by the SQL fallback with its hash, only if it is still plain
+    /// (another sign-in may have done it first), and asks the user to choose a new one.
+    /// </summary>
+    public async Task<bool> HashPlainPasswordAsync(long id, string plain, string hash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteAsync("""
+            UPDATE public.user_account SET password = @hash, password_encrypted = true, must_change_password = true
+            WHERE id = @id AND password_encrypted = false AND password = @plain
+            """, new { id, plain, hash }) == 1;
+    }
+
+    /// <summary>An old-format hash replaced by a stronger one at sign-in; the stamp is kept so sessions live on.</summary>
+    public async Task UpgradeHashAsync(long id, string oldHash, string newHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            "UPDATE public.user_account SET password = @newHash WHERE id = @id AND password = @oldHash AND password_encrypted",
+            new { id, oldHash, newHash });
+    }
+
+    /// <summary>Sets a new password and a new security stamp, which ends every other session of the user.</summary>
+    public async Task<Guid> SetPasswordAsync(long id, string hash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<Guid>("""
+            UPDATE public.user_account
+            SET password = @hash, password_encrypted = true, must_change_password = false,
+                security_stamp = gen_random_uuid(), password_changed_at = now()
+            WHERE id = @id
+            RETURNING security_stamp
+            """, new { id, hash });
+    }
+}

@@ -1,0 +1,3 @@
+using LicenseServer.Vendor;
+
+return VendorTool.Run(args, Console.Out, Console.Error, TimeProvider.System);

@@ -1,0 +1,131 @@
+using System.Security.Cryptography;
+using System.Text;
+using LicenseServer.Data.Accounts;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace LicenseServer.Web.Accounts;
+
+public enum SignInStatus { Success, Invalid, Throttled }
+
+public sealed record SignInResult(SignInStatus Status, UserAccountRow? Account = null, TimeSpan RetryAfter = default);
+
+public sealed class PasswordRuleException(string message) : Exception(message);
+
+/// <summary>
+/// Sign-in (U1), password changes (U2), the SQL fallback (U4), the default account (A3).
+/// Passwords: ASP.NET Core's PasswordHasher, PBKDF2-HMAC-SHA512 at 210,000 iterations.
+/// </summary>
+public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, TimeProvider clock, ILogger<AccountService> logger)
+{
+    public const int MinPasswordLength = 8;
+    public const int MaxPasswordLength = 256;
+    public const int MaxFailures = 5;
+    public static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(15);
+
+    private static readonly PasswordHasher<object> Hasher = new(Options.Create(new PasswordHasherOptions
+    {
+        CompatibilityMode = PasswordHasherCompatibilityMode.IdentityV3,
+        IterationCount = 210_000,
+    }));
+
+    private static readonly object Nobody = new();
+
+    // A real hash of a random password: verifying against it costs what a real check costs,
+    // so an unknown email takes as long as a known one.
+    private static readonly string DummyHash = Hasher.HashPassword(Nobody, Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
+
+    public static string Hash(string password) => Hasher.HashPassword(Nobody, password);
+
+    public async Task<SignInResult> SignInAsync(string email, string password, string address)
+    {
+        email = NormalizeEmail(email);
+        var now = clock.GetUtcNow();
+        var (count, oldest) = await failures.RecentAsync(address, email, now - FailureWindow);
+        if (count >= MaxFailures)
+        {
+            var retry = new DateTimeOffset(oldest!.Value, TimeSpan.Zero) + FailureWindow - now;
+            return new SignInResult(SignInStatus.Throttled, RetryAfter: retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
+        }
+
+        var account = await accounts.FindByEmailAsync(email);
+        var valid = account is not null && await CheckPasswordAsync(account, password) && !account.Disabled;
+        if (account is null) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
+        if (!valid)
+        {
+            await failures.RecordAsync(address, email, now);
+            return new SignInResult(SignInStatus.Invalid);
+        }
+        await failures.ClearAsync(address, email);
+        logger.LogInformation("User {UserId} signed in", account!.Id);
+        return new SignInResult(SignInStatus.Success, await accounts.FindByIdAsync(account.Id));
+    }
+
+    private async Task<bool> CheckPasswordAsync(UserAccountRow account, string password)
+    {
+        if (string.IsNullOrEmpty(account.Password) || string.IsNullOrEmpty(password)) return false;
+        if (!account.PasswordEncrypted)
+        {
+            // U4: a plain password written by the documented SQL statement; accepted once, hashed at once.
+            var matches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(account.Password), Encoding.UTF8.GetBytes(password));
+            if (!matches) return false;
+            var hashed = await accounts.HashPlainPasswordAsync(account.Id, account.Password, Hash(password));
+            if (hashed) logger.LogWarning("User {UserId} signed in with a password set by SQL; it is now hashed and must be changed", account.Id);
+            return hashed;
+        }
+        var result = Hasher.VerifyHashedPassword(Nobody, account.Password, password);
+        if (result == PasswordVerificationResult.SuccessRehashNeeded)
+            await accounts.UpgradeHashAsync(account.Id, account.Password, Hash(password));
+        return result != PasswordVerificationResult.Failed;
+    }
+
+    public async Task<UserAccountRow> ChangePasswordAsync(long userId, string currentPassword, string newPassword, string confirmation)
+    {
+        var account = await accounts.FindByIdAsync(userId) ?? throw new PasswordRuleException("Your account no longer exists.");
+        if (account.Password is null || !account.PasswordEncrypted
+            || Hasher.VerifyHashedPassword(Nobody, account.Password, currentPassword) == PasswordVerificationResult.Failed)
+            throw new PasswordRuleException("The current password is not correct.");
+        CheckNewPassword(newPassword, confirmation);
+        if (newPassword == currentPassword) throw new PasswordRuleException("Choose a password different from the current one.");
+        await accounts.SetPasswordAsync(userId, Hash(newPassword));
+        return (await accounts.FindByIdAsync(userId))!;
+    }
+
+    /// <summary>The reset-password command (U4 without SQL).</summary>
+    public async Task<bool> ResetPasswordAsync(string email, string newPassword)
+    {
+        CheckNewPassword(newPassword, newPassword);
+        var account = await accounts.FindByEmailAsync(NormalizeEmail(email));
+        if (account is null) return false;
+        await accounts.SetPasswordAsync(account.Id, Hash(newPassword));
+        return true;
+    }
+
+    public Task<bool> DefaultAccountExistsAsync() => accounts.DefaultAccountExistsAsync();
+
+    /// <summary>A3: the one default account, a server admin. False when it exists already.</summary>
+    public async Task<bool> CreateDefaultAccountAsync(string email, string password, string confirmation)
+    {
+        email = NormalizeEmail(email);
+        if (!IsEmail(email)) throw new PasswordRuleException("Enter a valid email address, such as admin@example.com.");
+        CheckNewPassword(password, confirmation);
+        return await accounts.CreateDefaultAccountAsync(email, Hash(password));
+    }
+
+    public static void CheckNewPassword(string password, string confirmation)
+    {
+        if (string.IsNullOrEmpty(password) || password.Length < MinPasswordLength)
+            throw new PasswordRuleException($"The password must have at least {MinPasswordLength} characters.");
+        if (password.Length > MaxPasswordLength)
+            throw new PasswordRuleException($"The password must have at most {MaxPasswordLength} characters.");
+        if (string.IsNullOrWhiteSpace(password))
+            throw new PasswordRuleException("The password cannot be only spaces.");
+        if (password != confirmation)
+            throw new PasswordRuleException("The two passwords do not match.");
+    }
+
+    public static string NormalizeEmail(string? email) => (email ?? "").Trim().ToLowerInvariant();
+
+    public static bool IsEmail(string email) =>
+        email.Length is > 2 and <= 254 && System.Net.Mail.MailAddress.TryCreate(email, out var parsed) && parsed.Address == email;
+}

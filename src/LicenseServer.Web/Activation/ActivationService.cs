@@ -1,0 +1,70 @@
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Crypto;
+using LicenseServer.Data.Activation;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace LicenseServer.Web.Activation;
+
+public sealed record ActivationState(bool Activated, ServerLicenseRow? License, IReadOnlyList<ProductRow> Products);
+
+/// <summary>
+/// Server activation (A1-A3): this installation's identity and server key, the license request file,
+/// and the upload of a vendor .lic, which is verified whole before anything is stored.
+/// </summary>
+public sealed class ActivationService(
+    InstallationRepository installations,
+    ServerLicenseRepository licenses,
+    TrustedVendorKeys trusted,
+    IDataProtectionProvider protection,
+    TimeProvider clock,
+    ILogger<ActivationService> logger)
+{
+    public const long MaxLicenseFileBytes = 256 * 1024;
+    private readonly IDataProtector _keyProtector = protection.CreateProtector("Kit.ServerKey.v1");
+    private InstallationIdentity? _identity;
+
+    /// <summary>Makes the installation ID and server key on first start; every later start reads them.</summary>
+    public async Task<InstallationIdentity> EnsureIdentityAsync()
+    {
+        if (_identity is not null) return _identity;
+        var row = await installations.GetAsync();
+        if (row is null)
+        {
+            var key = PrivateKey.Generate();
+            var id = Guid.NewGuid().ToString("D");
+            row = await installations.CreateOnceAsync(id, key.PublicKey.ToBase64(),
+                _keyProtector.Protect(Convert.ToBase64String(key.ExportSeed())));
+            logger.LogInformation("This installation is {InstallationId}", row.InstallationId);
+        }
+        return _identity = new InstallationIdentity(row.InstallationId, row.ServerPublicKey);
+    }
+
+    public async Task<ActivationState> GetStateAsync()
+    {
+        var license = await licenses.GetAsync();
+        return new ActivationState(license is not null, license, license is null ? [] : await licenses.ProductsAsync());
+    }
+
+    public async Task<bool> IsActivatedAsync() => await licenses.GetAsync() is not null;
+
+    public async Task<LicenseRequest> CreateRequestAsync(string? companyId) =>
+        LicenseRequest.Create(companyId, await EnsureIdentityAsync(), Hosting.ServerHost.Version, clock.GetUtcNow());
+
+    /// <summary>Verifies and stores a .lic. Throws <see cref="LicenseRejectedException"/> and stores nothing when it is refused.</summary>
+    public async Task<LicensePayload> ActivateAsync(byte[] fileBytes)
+    {
+        if (fileBytes.Length > MaxLicenseFileBytes)
+            throw new LicenseRejectedException(LicenseRejection.Unreadable,
+                $"The file is {fileBytes.Length / 1024} KB; a license file is at most {MaxLicenseFileBytes / 1024} KB. Check that you chose the .lic file.");
+        var identity = await EnsureIdentityAsync();
+        var payload = new LicenseVerifier(trusted, clock).Verify(fileBytes, identity);
+        var current = await licenses.GetAsync();
+        if (current is not null && payload.IssuedAt < new DateTimeOffset(current.IssuedAt, TimeSpan.Zero))
+            throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
+                $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the active one " +
+                $"({LicenseVerifier.Format(new DateTimeOffset(current.IssuedAt, TimeSpan.Zero))}). Upload the newest license file you received.");
+        await licenses.ActivateAsync(payload, System.Text.Encoding.UTF8.GetString(fileBytes));
+        logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
+        return payload;
+    }
+}

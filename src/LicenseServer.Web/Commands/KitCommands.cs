@@ -1,0 +1,135 @@
+using LicenseServer.Core.Activation;
+using LicenseServer.Data.Database;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using LicenseServer.Web.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace LicenseServer.Web.Commands;
+
+/// <summary>kit-server [run] | migrate | reset-password | license-request | activate | create-default-account | version</summary>
+public static class KitCommands
+{
+    public const string Usage = """
+        Usage: kit-server [command] [options] [--Kit:Setting=value ...]
+          run                      start the server (the default)
+          migrate                  apply database migrations and exit
+          reset-password           --email E [--password P]  set a user's password (reads it from stdin without --password)
+          license-request          [--company-id C] --out FILE  write this installation's license request file
+          activate                 --file FILE.lic  activate the server with a vendor license file
+          create-default-account   --email E [--password P]  create the one default (server admin) account
+          version                  print the version
+        Settings: see appsettings.sample.json; any can be given as --Kit:Section:Key=value or KIT__SECTION__KEY.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var command = CommandLine.Parse(args);
+        try
+        {
+            switch (command.Verb)
+            {
+                case "run":
+                    await RunServerAsync(command.All);
+                    return 0;
+                case "version":
+                    Console.WriteLine($"{ServerHost.ApplicationName} {ServerHost.Version}");
+                    return 0;
+                case "help" or "--help" or "-h":
+                    Console.WriteLine(Usage);
+                    return 0;
+                case "migrate":
+                    return await WithServerAsync(command, _ =>
+                    {
+                        Console.WriteLine($"The database schema is at {Migrator.KnownScripts.Last().Replace("db-migrations.", "")}.");
+                        return Task.FromResult(0);
+                    });
+                case "reset-password":
+                    return await WithServerAsync(command, async app =>
+                    {
+                        var email = command.Require("email");
+                        var password = command.Get("password") ?? Console.In.ReadLine() ?? "";
+                        if (!await app.Services.GetRequiredService<AccountService>().ResetPasswordAsync(email, password))
+                        {
+                            Console.Error.WriteLine($"There is no account with the email {email}.");
+                            return 1;
+                        }
+                        Console.WriteLine($"The password of {email} has been reset; its other sessions have ended.");
+                        return 0;
+                    });
+                case "license-request":
+                    return await WithServerAsync(command, async app =>
+                    {
+                        var request = await app.Services.GetRequiredService<ActivationService>().CreateRequestAsync(command.Get("company-id"));
+                        var path = command.Require("out");
+                        await File.WriteAllTextAsync(path, request.ToText());
+                        Console.WriteLine($"Wrote the license request for installation {request.InstallationId} to {path}.");
+                        return 0;
+                    });
+                case "activate":
+                    return await WithServerAsync(command, async app =>
+                    {
+                        var payload = await app.Services.GetRequiredService<ActivationService>()
+                            .ActivateAsync(await File.ReadAllBytesAsync(command.Require("file")));
+                        Console.WriteLine($"Activated: {payload.Customer}, {string.Join(", ", payload.Products.Select(p => $"{p.Code} x{p.Quota}"))}.");
+                        return 0;
+                    });
+                case "create-default-account":
+                    return await WithServerAsync(command, async app =>
+                    {
+                        var email = command.Require("email");
+                        var password = command.Get("password") ?? Console.In.ReadLine() ?? "";
+                        if (!await app.Services.GetRequiredService<AccountService>().CreateDefaultAccountAsync(email, password, password))
+                        {
+                            Console.Error.WriteLine("The default account exists already.");
+                            return 1;
+                        }
+                        Console.WriteLine($"Created the default account {email}.");
+                        return 0;
+                    });
+                default:
+                    Console.Error.WriteLine($"Unknown command \"{command.Verb}\".\n{Usage}");
+                    return 2;
+            }
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"{e.Message}\n{Usage}");
+            return 2;
+        }
+        catch (Exception e) when (e is LicenseRejectedException or PasswordRuleException or NewerSchemaException
+                                      or FormatException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Console.Error.WriteLine(e is LicenseRejectedException rejected ? $"Refused ({rejected.Code}): {e.Message}" : e.Message);
+            return 1;
+        }
+    }
+
+    private static async Task RunServerAsync(string[] args)
+    {
+        await using var app = ServerHost.Build(args);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            app.Logger.LogInformation("{Product} {Version} is listening on {Addresses}; console at {ServerUrl}",
+                ServerHost.ApplicationName, ServerHost.Version, string.Join(", ", addresses), app.Services.GetRequiredService<KitOptions>().ServerUrl);
+        });
+        await app.RunAsync();
+    }
+
+    /// <summary>A one-off command: the same configuration, database and migrations as the server, without listening.</summary>
+    private static async Task<int> WithServerAsync(CommandLine command, Func<WebApplication, Task<int>> action)
+    {
+        var app = ServerHost.Build(command.All);
+        try
+        {
+            return await action(app);
+        }
+        finally
+        {
+            app.Services.GetRequiredService<DatabaseBootstrap>().StopEmbedded();
+            await app.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace LicenseServer.Web.Hosting;
+
+/// <summary>The "Kit" section of the configuration; appsettings.sample.json documents every key.</summary>
+public sealed class KitOptions
+{
+    public string ServerUrl { get; set; } = "http://localhost:8080";
+    public string DataDirectory { get; set; } = "data";
+    public DatabaseOptions Database { get; set; } = new();
+    public LogOptions Logs { get; set; } = new();
+    public DemoOptions Demo { get; set; } = new();
+
+    /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
+    public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
+}
+
+public sealed class DatabaseOptions
+{
+    /// <summary>Empty: the embedded PostgreSQL in the data directory (I5).</summary>
+    public string Url { get; set; } = "";
+    public string Username { get; set; } = "";
+    public string Password { get; set; } = "";
+    public int EmbeddedPort { get; set; } = 5433;
+    public string PostgresBinDirectory { get; set; } = "";
+}
+
+public sealed class LogOptions
+{
+    public string Directory { get; set; } = "logs";
+    public string ConsoleLevel { get; set; } = "Info";
+}
+
+public sealed class DemoOptions
+{
+    /// <summary>Trust a locally made demo vendor key besides the built-in one; every page says so.</summary>
+    public bool Enabled { get; set; }
+    public string VendorPublicKeyFile { get; set; } = "";
+}

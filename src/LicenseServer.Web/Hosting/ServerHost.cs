@@ -1,0 +1,117 @@
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Crypto;
+using LicenseServer.Data.Database;
+using LicenseServer.Data.DataProtection;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
+using NLog.Extensions.Logging;
+
+namespace LicenseServer.Web.Hosting;
+
+/// <summary>Composes the server: configuration, logs, database, services, pipeline. Used by every command and by the tests.</summary>
+public static class ServerHost
+{
+    public const string ApplicationName = "Kit License Server";
+
+    public static string Version { get; } =
+        typeof(ServerHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>Builds the server with its database started and migrated; the caller runs or disposes it.</summary>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = typeof(ServerHost).Assembly.GetName().Name,
+        });
+        if (Environment.GetEnvironmentVariable("KIT_CONFIG") is { Length: > 0 } configFile)
+        {
+            builder.Configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
+            builder.Configuration.AddEnvironmentVariables();
+            builder.Configuration.AddCommandLine(args);
+        }
+        var options = builder.Configuration.GetSection("Kit").Get<KitOptions>() ?? new KitOptions();
+        builder.UseKitLogging(options.Logs);
+
+        using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
+        var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
+        var database = DatabaseBootstrap.Open(options, bootLogger);
+        try
+        {
+            database.Migrate(bootLogger);
+            var app = Compose(builder, options, database);
+            app.Lifetime.ApplicationStopped.Register(database.StopEmbedded);
+            return app;
+        }
+        catch
+        {
+            database.StopEmbedded();
+            throw;
+        }
+    }
+
+    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database)
+    {
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(database);
+        services.AddSingleton(TimeProvider.System);
+        services.AddKitData(database.ConnectionString);
+
+        services.AddDataProtection().SetApplicationName(ApplicationName);
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
+            o => o.XmlRepository = new PostgresXmlRepository(sp.GetRequiredService<DataProtectionKeyRepository>())));
+
+        services.AddSingleton(_ => new TrustedVendorKeys(TrustedKeys(options)));
+        services.AddSingleton<ActivationService>();
+        services.AddSingleton<AccountService>();
+        services.AddKitAuthentication(options);
+        services.AddRazorPages(o =>
+        {
+            o.Conventions.AuthorizeFolder("/");
+            o.Conventions.AllowAnonymousToPage("/Activate");
+            o.Conventions.AllowAnonymousToPage("/Setup");
+            o.Conventions.AllowAnonymousToPage("/Account/SignIn");
+            o.Conventions.AllowAnonymousToPage("/Error");
+        });
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = CookieNames.Antiforgery(options);
+            o.Cookie.SecurePolicy = CookieNames.SecurePolicy(options);
+        });
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+
+        app.UseExceptionHandler("/Error");
+        app.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
+        app.Use(SecurityHeaders);
+        app.MapKitSystemEndpoints();
+        app.UseAuthentication();
+        app.UseMiddleware<ActivationGate>();
+        app.UseAuthorization();
+        app.MapRazorPages();
+        return app;
+    }
+
+    private static IEnumerable<PublicKey> TrustedKeys(KitOptions options)
+    {
+        yield return TrustedVendorKeys.BuiltIn();
+        if (options.Demo.Enabled && !string.IsNullOrWhiteSpace(options.Demo.VendorPublicKeyFile))
+            yield return KeyFiles.ReadPublic(File.ReadAllText(KitOptions.Resolve(options.Demo.VendorPublicKeyFile)));
+    }
+
+    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "same-origin";
+        headers.ContentSecurityPolicy = "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+        return next();
+    }
+}

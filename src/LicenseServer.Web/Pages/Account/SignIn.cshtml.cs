@@ -1,0 +1,47 @@
+using LicenseServer.Web.Accounts;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace LicenseServer.Web.Pages.Account;
+
+/// <summary>U1: sign-in, throttled per (address, email) with a 429 answer.</summary>
+public sealed class SignInModel(AccountService accounts, TimeProvider clock) : PageModel
+{
+    public string? Email { get; private set; }
+    public string? ReturnUrl { get; private set; }
+    public string? Error { get; private set; }
+    public string? Info { get; private set; }
+
+    public void OnGet(string? returnUrl)
+    {
+        ReturnUrl = returnUrl;
+        Info = TempData["Info"] as string;
+    }
+
+    public async Task<IActionResult> OnPostAsync(string? email, string? password, string? returnUrl)
+    {
+        Email = email;
+        ReturnUrl = returnUrl;
+        var address = HttpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var result = await accounts.SignInAsync(email ?? "", password ?? "", address);
+        switch (result.Status)
+        {
+            case SignInStatus.Success:
+                await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, KitClaims.For(result.Account!, clock.GetUtcNow()));
+                if (result.Account!.MustChangePassword) return RedirectToPage("/Account/ChangePassword");
+                return LocalRedirect(Url.IsLocalUrl(returnUrl) ? returnUrl! : "/");
+            case SignInStatus.Throttled:
+                var minutes = Math.Max(1, (int)Math.Ceiling(result.RetryAfter.TotalMinutes));
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Response.Headers.RetryAfter = ((int)Math.Ceiling(result.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Error = $"Too many failed sign-in attempts. Wait {minutes} minute{(minutes == 1 ? "" : "s")} and try again.";
+                return Page();
+            default:
+                Response.StatusCode = StatusCodes.Status401Unauthorized;
+                Error = "The email or password is not correct.";
+                return Page();
+        }
+    }
+}

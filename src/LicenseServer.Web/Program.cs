@@ -1,0 +1,3 @@
+using LicenseServer.Web.Commands;
+
+return await KitCommands.RunAsync(args);
