@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Dapper;
+using LicenseServer.Data.Database;
+using LicenseServer.IntegrationTests.Support;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using LicenseServer.Web.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace LicenseServer.IntegrationTests.Database;
+
+public class DatabaseTests
+{
+    [Test]
+    public async Task Restarting_keeps_the_activation_and_accounts_and_does_not_rerun_migrations()
+    {
+        string connectionString, installationId;
+        await using (var first = await TestServer.StartAsync())
+        {
+            connectionString = first.ConnectionString;
+            installationId = (await first.IdentityAsync()).InstallationId;
+            await first.Service<ActivationService>().ActivateAsync(await first.LicenseAsync());
+            await first.Service<AccountService>().CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        }
+
+        Assert.That(Migrator.Migrate(connectionString, NullLogger.Instance), Is.Empty, "a second start applies nothing");
+        await using var second = await TestServer.StartAsync(connectionString);
+        Assert.That((await second.IdentityAsync()).InstallationId, Is.EqualTo(installationId));
+        using var client = new ConsoleClient(second.BaseUrl);
+        using (var signIn = await client.SignInAsync("admin@acme.test", "correct horse"))
+            Assert.That(signIn.RedirectPath(), Is.EqualTo("/"));
+        Assert.That(await client.GetTextAsync("/"), Does.Contain("Studio Enterprise"));
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        var journal = (await connection.QueryAsync<string>("SELECT scriptname FROM schemaversions")).ToList();
+        Assert.That(journal, Is.EqualTo(Migrator.KnownScripts), "each migration is journaled once");
+    }
+
+    [Test]
+    public async Task The_server_refuses_a_schema_newer_than_itself()
+    {
+        var connectionString = PostgresFixture.CreateDatabase();
+        Migrator.Migrate(connectionString, NullLogger.Instance);
+        await using (var connection = new NpgsqlConnection(connectionString))
+            await connection.ExecuteAsync("INSERT INTO schemaversions (scriptname, applied) VALUES ('db-migrations.9999_future.sql', now())");
+
+        var e = Assert.Throws<NewerSchemaException>(() => ServerHost.Build(TestServer.Arguments(connectionString, Path.GetTempPath())))!;
+        Assert.That(e.Message, Does.Contain("9999_future").And.Contain("newer"));
+    }
+
+    [Test]
+    public async Task The_migrate_command_applies_every_script_once()
+    {
+        var connectionString = PostgresFixture.CreateDatabase();
+        var args = TestServer.Arguments(connectionString, Path.Combine(Path.GetTempPath(), "kit-migrate-" + Guid.NewGuid().ToString("N")[..6]));
+        Assert.That(await LicenseServer.Web.Commands.KitCommands.RunAsync(["migrate", .. args]), Is.Zero);
+        Assert.That(await LicenseServer.Web.Commands.KitCommands.RunAsync(["migrate", .. args]), Is.Zero);
+        await using var connection = new NpgsqlConnection(connectionString);
+        Assert.That(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM schemaversions"), Is.EqualTo(Migrator.KnownScripts.Count));
+        Assert.That(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('public.user_account') IS NOT NULL"), Is.True);
+    }
+
+    [Test]
+    public async Task Health_and_version_answer()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
+        using (var live = await http.GetAsync("/health/live"))
+            Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var ready = await http.GetFromJsonAsync<JsonElement>("/health/ready");
+        Assert.That(ready.GetProperty("database").GetString(), Is.EqualTo("up"));
+        var version = await http.GetFromJsonAsync<JsonElement>("/version");
+        Assert.That(version.GetProperty("version").GetString(), Is.EqualTo(ServerHost.Version));
+        Assert.That(version.GetProperty("schema").GetString(), Is.EqualTo(Migrator.KnownScripts[^1].Replace("db-migrations.", "")));
+    }
+
+    [Test]
+    public async Task Logs_go_to_a_file_in_the_logs_directory()
+    {
+        string logs;
+        await using (var server = await TestServer.StartAsync())
+            logs = Path.Combine(server.DataDirectory, "logs");
+        var text = string.Join("\n", Directory.GetFiles(logs, "*.log").Select(f => File.ReadAllText(f)));
+        Assert.That(text, Does.Contain("installation").Or.Contain("schema"));
+        Assert.That(text, Does.Not.Contain("Password="), "no secret in a log");
+    }
+
+    [Test]
+    public async Task With_no_database_configured_the_server_runs_its_own_PostgreSQL_and_stops_it()
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-embedded-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dataDirectory);
+        var port = FreePort.Next();
+        var args = TestServer.Arguments("", dataDirectory, $"--Kit:Database:EmbeddedPort={port}");
+        var app = ServerHost.Build(args);
+        await app.StartAsync();
+        var cluster = app.Services.GetService(typeof(DatabaseBootstrap)) as DatabaseBootstrap;
+        try
+        {
+            Assert.That(cluster!.Embedded, Is.Not.Null);
+            Assert.That(File.Exists(Path.Combine(dataDirectory, "pgsql", "PG_VERSION")), "the cluster lives in the data directory");
+            await using (var connection = new NpgsqlConnection(cluster.ConnectionString))
+            {
+                Assert.That(await connection.ExecuteScalarAsync<string>("SELECT current_database()"), Is.EqualTo("kit"));
+                Assert.That(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM schemaversions"), Is.EqualTo(Migrator.KnownScripts.Count));
+            }
+            Assert.That(cluster.Embedded!.IsRunning(), Is.True);
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        Assert.That(cluster.Embedded!.IsRunning(), Is.False, "the embedded PostgreSQL stops with the server");
+        try { Directory.Delete(dataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+
+namespace LicenseServer.IntegrationTests.Support;
+
+/// <summary>A browser-like HTTP client for the console: cookies, no automatic redirects, antiforgery tokens read from forms.</summary>
+public sealed partial class ConsoleClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public ConsoleClient(string baseUrl)
+    {
+        Cookies = new CookieContainer();
+        _http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false }) { BaseAddress = new Uri(baseUrl) };
+    }
+
+    public CookieContainer Cookies { get; }
+
+    public Task<HttpResponseMessage> GetAsync(string path) => _http.GetAsync(path);
+
+    public async Task<string> GetTextAsync(string path)
+    {
+        using var response = await _http.GetAsync(path);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    public async Task<string> TokenAsync(string path)
+    {
+        var html = await GetTextAsync(path);
+        var match = TokenPattern().Match(html);
+        Assert.That(match.Success, $"no antiforgery token on {path}: {html[..Math.Min(html.Length, 300)]}");
+        return match.Groups[1].Value;
+    }
+
+    /// <summary>Posts a form with the antiforgery token read from <paramref name="tokenPage"/> (default: the same path).</summary>
+    public async Task<HttpResponseMessage> PostFormAsync(string path, IDictionary<string, string> fields, bool withToken = true, string? tokenPage = null)
+    {
+        var all = new Dictionary<string, string>(fields);
+        if (withToken) all["__RequestVerificationToken"] = await TokenAsync(tokenPage ?? path);
+        return await _http.PostAsync(path, new FormUrlEncodedContent(all));
+    }
+
+    public async Task<HttpResponseMessage> UploadLicenseAsync(byte[] file, string fileName = "license.lic")
+    {
+        var token = await TokenAsync("/Activate");
+        var content = new MultipartFormDataContent
+        {
+            { new StringContent(token), "__RequestVerificationToken" },
+        };
+        var part = new ByteArrayContent(file);
+        part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        content.Add(part, "licenseFile", fileName);
+        return await _http.PostAsync("/Activate", content);
+    }
+
+    public async Task<HttpResponseMessage> SignInAsync(string email, string password) =>
+        await PostFormAsync("/Account/SignIn", new Dictionary<string, string> { ["email"] = email, ["password"] = password });
+
+    public static async Task<string> TextOf(HttpResponseMessage response) => WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync());
+
+    public void Dispose() => _http.Dispose();
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+}
+
+public static class ResponseExtensions
+{
+    /// <summary>Where a redirect leads, as a path with its query, whether the server wrote it absolute or relative.</summary>
+    public static string RedirectPath(this HttpResponseMessage response)
+    {
+        var location = response.Headers.Location ?? throw new AssertionException($"expected a redirect, got {(int)response.StatusCode}");
+        return location.IsAbsoluteUri ? location.PathAndQuery : location.OriginalString;
+    }
+}

@@ -1,0 +1,95 @@
+using LicenseServer.Data.Database;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Testcontainers.PostgreSql;
+
+namespace LicenseServer.IntegrationTests.Support;
+
+// NUnit runs a [SetUpFixture] for the tests of its own namespace and below: this one serves them all.
+
+/// <summary>
+/// One real PostgreSQL for the whole run: a Testcontainers container where a Docker engine answers,
+/// otherwise a throwaway cluster made with the machine's initdb/pg_ctl on a free port. Each test
+/// gets its own database in it.
+/// </summary>
+public sealed class PostgresFixture
+{
+    private static PostgreSqlContainer? _container;
+    private static PostgresCluster? _cluster;
+    private static string _adminConnectionString = "";
+    private static int _counter;
+
+    public static string Kind { get; private set; } = "";
+
+    public static async Task StartAsync()
+    {
+        if (DockerAnswers())
+        {
+            _container = new PostgreSqlBuilder("postgres:15").Build();
+            await _container.StartAsync();
+            _adminConnectionString = _container.GetConnectionString();
+            Kind = "testcontainers";
+        }
+        else
+        {
+            var dir = Path.Combine(Path.GetTempPath(), "kit-tests-pg-" + Guid.NewGuid().ToString("N")[..8]);
+            Directory.CreateDirectory(dir);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                          UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            _cluster = new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance);
+            _cluster.Start();
+            _adminConnectionString = _cluster.ConnectionString("postgres");
+            Kind = "initdb";
+        }
+        TestContext.Progress.WriteLine($"PostgreSQL for tests: {Kind}");
+    }
+
+    public static async Task StopAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (_container is not null) await _container.DisposeAsync();
+        if (_cluster is not null)
+        {
+            _cluster.Stop();
+            try { Directory.Delete(_cluster.BaseDirectory, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>A new empty database; returns its connection string.</summary>
+    public static string CreateDatabase()
+    {
+        var name = $"kit_test_{Interlocked.Increment(ref _counter)}_{Guid.NewGuid().ToString("N")[..6]}";
+        using var connection = new NpgsqlConnection(_adminConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+        command.ExecuteNonQuery();
+        return new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    private static bool DockerAnswers()
+    {
+        if (Environment.GetEnvironmentVariable("DOCKER_HOST") is null && !File.Exists("/var/run/docker.sock")) return false;
+        try
+        {
+            var result = ProcessRunner.Run("docker", ["info", "--format", "{{.ServerVersion}}"], TimeSpan.FromSeconds(10));
+            return result.ExitCode == 0;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or TimeoutException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}
+
+public static class FreePort
+{
+    public static int Next()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

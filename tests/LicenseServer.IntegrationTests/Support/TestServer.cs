@@ -1,0 +1,83 @@
+using System.Text;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Crypto;
+using LicenseServer.Web.Activation;
+using LicenseServer.Web.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LicenseServer.IntegrationTests.Support;
+
+/// <summary>
+/// The real server, in this process, on real Kestrel at a free loopback port, against its own database
+/// in the test PostgreSQL. It trusts a test vendor key as its demo key.
+/// </summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    public static readonly PrivateKey Vendor = PrivateKey.Generate();
+    private static readonly Lazy<string> VendorPublicKeyFile = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"kit-test-vendor-{Vendor.PublicKey.Id}.pub");
+        File.WriteAllText(path, KeyFiles.WritePublic(Vendor.PublicKey));
+        return path;
+    });
+
+    private TestServer(WebApplication app, string connectionString, string dataDirectory)
+    {
+        App = app;
+        ConnectionString = connectionString;
+        DataDirectory = dataDirectory;
+        BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    public WebApplication App { get; }
+    public string ConnectionString { get; }
+    public string DataDirectory { get; }
+    public string BaseUrl { get; }
+    public T Service<T>() where T : notnull => App.Services.GetRequiredService<T>();
+
+    public static string[] Arguments(string connectionString, string dataDirectory, params string[] extra) =>
+    [
+        $"--Kit:Database:Url={connectionString}",
+        $"--Kit:DataDirectory={dataDirectory}",
+        $"--Kit:Logs:Directory={Path.Combine(dataDirectory, "logs")}",
+        "--Kit:Logs:ConsoleLevel=Warn",
+        "--Kit:Demo:Enabled=true",
+        $"--Kit:Demo:VendorPublicKeyFile={VendorPublicKeyFile.Value}",
+        "--Urls=http://127.0.0.1:0",
+        .. extra,
+    ];
+
+    /// <summary>Starts a server on a new database, or on <paramref name="connectionString"/> to restart over existing data.</summary>
+    public static async Task<TestServer> StartAsync(string? connectionString = null, string? dataDirectory = null)
+    {
+        connectionString ??= PostgresFixture.CreateDatabase();
+        dataDirectory ??= Path.Combine(Path.GetTempPath(), "kit-test-data-" + Guid.NewGuid().ToString("N")[..8]);
+        var app = ServerHost.Build(Arguments(connectionString, dataDirectory));
+        await app.StartAsync();
+        return new TestServer(app, connectionString, dataDirectory);
+    }
+
+    public async Task<InstallationIdentity> IdentityAsync() => await Service<ActivationService>().EnsureIdentityAsync();
+
+    /// <summary>A license for this installation from the test vendor, with KSE (per-user, 10) and KRE (floating, 5).</summary>
+    public async Task<byte[]> LicenseAsync(Func<LicenseOrder, LicenseOrder>? change = null, PrivateKey? key = null, DateTimeOffset? issuedAt = null)
+    {
+        var identity = await IdentityAsync();
+        var now = DateTimeOffset.UtcNow;
+        var order = new LicenseOrder("ACME Corp", "C-42", identity.InstallationId, identity.ServerPublicKey, now.AddDays(-1), now.AddDays(365),
+        [
+            LicenseIssuer.ParseProduct("KSE:per-user:10:annual:Studio Enterprise", now.AddDays(365)),
+            LicenseIssuer.ParseProduct("KRE:floating:5:annual:Runtime Engine", now.AddDays(365)),
+        ]);
+        return Encoding.UTF8.GetBytes(LicenseIssuer.Issue(change?.Invoke(order) ?? order, key ?? Vendor, issuedAt ?? now.AddMinutes(-1)).ToText());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
