@@ -25,7 +25,7 @@ public sealed class PostgresCluster
         Port = port;
         _logger = logger;
         _binDirectory = FindBinDirectory(binDirectory);
-        _runAsUser = Environment.IsPrivilegedProcess ? "postgres" : null;
+        _runAsUser = !OperatingSystem.IsWindows() && Environment.IsPrivilegedProcess ? "postgres" : null;
     }
 
     public string BaseDirectory { get; }
@@ -45,15 +45,17 @@ public sealed class PostgresCluster
     }.ConnectionString;
 
     /// <summary>Finds pg_ctl: the configured folder, then PATH, then Debian's /usr/lib/postgresql/&lt;newest&gt;/bin.</summary>
+    private static string Exe(string name) => OperatingSystem.IsWindows() ? name + ".exe" : name;
+
     public static string FindBinDirectory(string? configured)
     {
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            if (File.Exists(Path.Combine(configured, "pg_ctl"))) return configured;
+            if (File.Exists(Path.Combine(configured, Exe("pg_ctl")))) return configured;
             throw new InvalidOperationException($"pg_ctl was not found in the configured PostgreSQL folder {configured}.");
         }
         var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-            .FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, "pg_ctl")) && File.Exists(Path.Combine(d, "initdb")));
+            .FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, Exe("pg_ctl"))) && File.Exists(Path.Combine(d, Exe("initdb"))));
         if (onPath is not null) return onPath;
         const string debian = "/usr/lib/postgresql";
         var newest = Directory.Exists(debian)
@@ -137,7 +139,7 @@ public sealed class PostgresCluster
 
     private ProcessResult Execute(string program, IReadOnlyList<string> arguments, bool throwOnError = true)
     {
-        var path = Path.Combine(_binDirectory, program);
+        var path = Path.Combine(_binDirectory, Exe(program));
         var result = _runAsUser is null
             ? ProcessRunner.Run(path, arguments, CommandTimeout)
             : ProcessRunner.Run("runuser", ["-u", _runAsUser, "--", path, .. arguments], CommandTimeout);

@@ -160,6 +160,16 @@ public class ActivationTests
     }
 
     [Test]
+    public async Task An_oversized_file_is_refused_and_nothing_is_stored()
+    {
+        var big = new byte[2 * 1024 * 1024];
+        Array.Fill(big, (byte)'{');
+        using var response = await _client.UploadLicenseAsync(big);
+        Assert.That((int)response.StatusCode, Is.EqualTo(413).Or.EqualTo(400));
+        Assert.That(await StoredLicensesAsync(), Is.Zero);
+    }
+
+    [Test]
     public async Task A_post_without_the_antiforgery_token_is_refused()
     {
         using var response = await _client.PostFormAsync("/Activate", new Dictionary<string, string>(), withToken: false);

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using LicenseServer.Data.Database;
+using LicenseServer.IntegrationTests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LicenseServer.IntegrationTests.Browser;
+
+/// <summary>The README's first command, end to end: installer/demo.sh brings up an activated demo server.</summary>
+public partial class QuickStartTests : BrowserTest
+{
+    [Test]
+    public async Task The_quick_start_brings_up_an_activated_demo_server_whose_admin_sees_the_products()
+    {
+        var demoDir = Path.Combine(Path.GetTempPath(), "kit-demo-" + Guid.NewGuid().ToString("N")[..8]);
+        int port = FreePort.Next(), dbPort = FreePort.Next();
+        var info = new ProcessStartInfo("bash", [RepoPaths.File("installer/demo.sh")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["KIT_DEMO_DIR"] = demoDir, ["KIT_DEMO_PORT"] = port.ToString(), ["KIT_DEMO_DB_PORT"] = dbPort.ToString() },
+        };
+        using var demo = Process.Start(info)!;
+        var output = new System.Text.StringBuilder();
+        var password = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        demo.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            if (PasswordLine().Match(e.Data) is { Success: true } m) password.TrySetResult(m.Groups[1].Value);
+        };
+        demo.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        demo.BeginOutputReadLine();
+        demo.BeginErrorReadLine();
+        try
+        {
+            var finished = await Task.WhenAny(password.Task, demo.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(4)));
+            Assert.That(finished, Is.SameAs(password.Task), () => $"the demo printed no credentials:\n{output}");
+            var baseUrl = $"http://localhost:{port}";
+            await WaitForHealthAsync(baseUrl, () => output.ToString());
+
+            await Page.GotoAsync(baseUrl + "/");
+            await Page.FillAsync("#email", "admin@example.com");
+            await Page.FillAsync("#password", await password.Task);
+            await Page.ClickAsync("button:has-text('Sign in')");
+            Assert.That(new Uri(Page.Url).AbsolutePath, Is.EqualTo("/"));
+            var products = await Page.GetByTestId("products").InnerTextAsync();
+            Assert.That(products, Does.Contain("KSE").And.Contain("Studio Enterprise").And.Contain("KRE").And.Contain("Runtime Engine"));
+            Assert.That(await Page.Locator(".demo-banner").InnerTextAsync(), Does.Contain("DEMO MODE"));
+        }
+        finally
+        {
+            ProcessRunner.Run("kill", ["-TERM", demo.Id.ToString()], TimeSpan.FromSeconds(5));
+            if (!demo.WaitForExit(TimeSpan.FromSeconds(60))) demo.Kill(entireProcessTree: true);
+        }
+        Assert.That(File.Exists(Path.Combine(demoDir, "data", "pgsql", "PG_VERSION")), "the demo ran on the embedded PostgreSQL");
+        Assert.That(new PostgresCluster(Path.Combine(demoDir, "data"), dbPort, NullLogger.Instance).IsRunning(), Is.False,
+            "stopping the server stops its embedded PostgreSQL");
+        try { Directory.Delete(demoDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static async Task WaitForHealthAsync(string baseUrl, Func<string> log)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var response = await http.GetAsync(baseUrl + "/health");
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(250);
+        }
+        Assert.Fail($"the demo server never answered /health:\n{log()}");
+    }
+
+    [GeneratedRegex(@"^\s*Password\s+(\S+)\s*$")]
+    private static partial Regex PasswordLine();
+}
