@@ -124,6 +124,7 @@ public sealed class PostgresCluster
         _logger.LogInformation("Stopping the embedded PostgreSQL");
         Execute("pg_ctl", ["stop", "-w", "-m", "fast", "-D", ClusterDirectory], throwOnError: false);
         StartedByUs = false;
+        NpgsqlConnection.ClearAllPools(); // pooled connections to the stopped cluster are dead; a restart must not reuse them
     }
 
     public void EnsureDatabase(string name)

@@ -40,6 +40,25 @@ public class DatabaseTests
     }
 
     [Test]
+    public async Task A_console_cookie_survives_a_restart_because_Data_Protection_keys_live_in_PostgreSQL()
+    {
+        await using var first = await TestServer.StartAsync();
+        await first.Service<ActivationService>().ActivateAsync(await first.LicenseAsync());
+        await first.Service<AccountService>().CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        using var browser = new ConsoleClient(first.BaseUrl);
+        await browser.SignInAsync("admin@acme.test", "correct horse");
+        var cookies = browser.Cookies.GetAllCookies();
+        Assert.That(cookies.Select(c => c.Name), Does.Contain("kit.session"));
+
+        await using var second = await TestServer.StartAsync(first.ConnectionString);
+        using var sameBrowser = new ConsoleClient(second.BaseUrl);
+        foreach (System.Net.Cookie cookie in cookies) sameBrowser.Cookies.Add(new Uri(second.BaseUrl), new System.Net.Cookie(cookie.Name, cookie.Value));
+        using var home = await sameBrowser.GetAsync("/");
+        Assert.That(home.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another process on the same database accepts the cookie");
+        Assert.That(await home.Content.ReadAsStringAsync(), Does.Contain("Licensed products"));
+    }
+
+    [Test]
     public async Task The_server_refuses_a_schema_newer_than_itself()
     {
         var connectionString = PostgresFixture.CreateDatabase();
@@ -47,7 +66,8 @@ public class DatabaseTests
         await using (var connection = new NpgsqlConnection(connectionString))
             await connection.ExecuteAsync("INSERT INTO schemaversions (scriptname, applied) VALUES ('db-migrations.9999_future.sql', now())");
 
-        var e = Assert.Throws<NewerSchemaException>(() => ServerHost.Build(TestServer.Arguments(connectionString, Path.GetTempPath())))!;
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-newer-" + Guid.NewGuid().ToString("N")[..6]);
+        var e = Assert.Throws<NewerSchemaException>(() => ServerHost.Build(TestServer.Arguments(connectionString, dataDirectory)))!;
         Assert.That(e.Message, Does.Contain("9999_future").And.Contain("newer"));
     }
 
@@ -55,7 +75,7 @@ public class DatabaseTests
     public async Task The_migrate_command_applies_every_script_once()
     {
         var connectionString = PostgresFixture.CreateDatabase();
-        var args = TestServer.Arguments(connectionString, Path.Combine(Path.GetTempPath(), "kit-migrate-" + Guid.NewGuid().ToString("N")[..6]));
+        var args = TestServer.Arguments(connectionString, Path.Combine(Path.GetTempPath(), "kit-test-data-" + Guid.NewGuid().ToString("N")[..6]));
         Assert.That(await LicenseServer.Web.Commands.KitCommands.RunAsync(["migrate", .. args]), Is.Zero);
         Assert.That(await LicenseServer.Web.Commands.KitCommands.RunAsync(["migrate", .. args]), Is.Zero);
         await using var connection = new NpgsqlConnection(connectionString);
@@ -94,15 +114,31 @@ public class DatabaseTests
     }
 
     [Test]
-    public async Task With_no_database_configured_the_server_runs_its_own_PostgreSQL_and_stops_it()
+    public async Task With_no_database_configured_the_server_runs_its_own_PostgreSQL_keeps_its_data_and_stops_it()
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-embedded-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDirectory);
         var port = FreePort.Next();
         var args = TestServer.Arguments("", dataDirectory, $"--Kit:Database:EmbeddedPort={port}");
+        string installationId;
+        var first = ServerHost.Build(args);
+        try
+        {
+            installationId = (await ((ActivationService)first.Services.GetService(typeof(ActivationService))!).EnsureIdentityAsync()).InstallationId;
+            await ((AccountService)first.Services.GetService(typeof(AccountService))!).CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        }
+        finally
+        {
+            ((DatabaseBootstrap)first.Services.GetService(typeof(DatabaseBootstrap))!).StopEmbedded();
+            await first.DisposeAsync();
+        }
+
         var app = ServerHost.Build(args);
         await app.StartAsync();
         var cluster = app.Services.GetService(typeof(DatabaseBootstrap)) as DatabaseBootstrap;
+        Assert.That((await ((ActivationService)app.Services.GetService(typeof(ActivationService))!).EnsureIdentityAsync()).InstallationId,
+            Is.EqualTo(installationId), "the embedded cluster keeps its data across restarts");
+        Assert.That(await ((AccountService)app.Services.GetService(typeof(AccountService))!).DefaultAccountExistsAsync(), Is.True);
         try
         {
             Assert.That(cluster!.Embedded, Is.Not.Null);
