@@ -1,5 +1,8 @@
 using LicenseServer.Data.Accounts;
 using LicenseServer.Data.Activation;
+using LicenseServer.Data.Audit;
+using LicenseServer.Data.Mail;
+using LicenseServer.Data.Organizations;
 using LicenseServer.Data.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -18,6 +21,14 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<UserAccountRepository>();
         services.AddSingleton<SignInFailureRepository>();
         services.AddSingleton<DataProtectionKeyRepository>();
+        services.AddSingleton<OrganizationRepository>();
+        services.AddSingleton<MemberRepository>();
+        services.AddSingleton<InvitationRepository>();
+        services.AddSingleton<TeamRepository>();
+        services.AddSingleton<MailSettingsRepository>();
+        services.AddSingleton<PasswordResetRepository>();
+        services.AddSingleton<UserAdminRepository>();
+        services.AddSingleton<AuditRepository>();
         return services;
     }
 }

@@ -46,6 +46,7 @@ internal static class AuthenticationSetup
 {
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(30);
     public static readonly TimeSpan AbsoluteTimeout = TimeSpan.FromHours(12);
+    public const string ServerAdminPolicy = "ServerAdmin";
 
     public static void AddKitAuthentication(this IServiceCollection services, KitOptions options)
     {
@@ -62,8 +63,14 @@ internal static class AuthenticationSetup
                 o.AccessDeniedPath = "/Error";
                 o.ReturnUrlParameter = "returnUrl";
                 o.Events.OnValidatePrincipal = ValidateAsync;
+                // A signed-in user without the right gets a plain 403 (rendered by /Error), not a redirect.
+                o.Events.OnRedirectToAccessDenied = context =>
+                {
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    return Task.CompletedTask;
+                };
             });
-        services.AddAuthorization();
+        services.AddAuthorization(o => o.AddPolicy(ServerAdminPolicy, p => p.RequireRole(KitClaims.ServerAdminRole)));
     }
 
     /// <summary>A disabled user, a changed password (new stamp) or a session older than 12 hours ends the session.</summary>

@@ -4,6 +4,9 @@ using LicenseServer.Data.Database;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
+using LicenseServer.Web.Admin;
+using LicenseServer.Web.Mail;
+using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
@@ -69,13 +72,25 @@ public static class ServerHost
         services.AddSingleton(_ => new TrustedVendorKeys(TrustedKeys(options)));
         services.AddSingleton<ActivationService>();
         services.AddSingleton<AccountService>();
+        services.AddSingleton<PasswordResetService>();
+        services.AddSingleton<Links>();
+        services.AddSingleton<MailService>();
+        services.AddSingleton<OrganizationService>();
+        services.AddSingleton<InvitationService>();
+        services.AddSingleton<TeamService>();
+        services.AddSingleton<UserAdminService>();
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
         {
             o.Conventions.AuthorizeFolder("/");
+            o.Conventions.AuthorizeFolder("/Admin", AuthenticationSetup.ServerAdminPolicy);
+            o.Conventions.AddFolderApplicationModelConvention("/Organizations", m => m.Filters.Add(new OrganizationAccessFilter()));
             o.Conventions.AllowAnonymousToPage("/Activate");
             o.Conventions.AllowAnonymousToPage("/Setup");
             o.Conventions.AllowAnonymousToPage("/Account/SignIn");
+            o.Conventions.AllowAnonymousToPage("/Account/ForgotPassword");
+            o.Conventions.AllowAnonymousToPage("/Account/ResetPassword");
+            o.Conventions.AllowAnonymousToPage("/Invitation");
             o.Conventions.AllowAnonymousToPage("/Error");
         });
         services.AddAntiforgery(o =>

@@ -1,0 +1,86 @@
+using Dapper;
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Organizations;
+
+public sealed record MemberRow(long UserId, string Email, string Role, bool CanManageLicenses, DateTime JoinedAt, bool Disabled);
+
+public enum MemberChange { Done, NotAMember, LastOwner, NotAllowed }
+
+/// <summary>
+/// Membership changes (O4). Each locks its organization's row first, so concurrent changes are
+/// serialised and the last-Owner rule cannot be raced past.
+/// </summary>
+public sealed class MemberRepository(NpgsqlDataSource db)
+{
+    public async Task<IReadOnlyList<MemberRow>> ListAsync(long organizationId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<MemberRow>("""
+            SELECT m.user_id, u.email, m.role, m.can_manage_licenses, m.joined_at, u.disabled
+            FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId
+            ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.email
+            """, new { organizationId })).AsList();
+    }
+
+    public Task<MemberChange> ChangeRoleAsync(long organizationId, long userId, OrgRole to, Membership actor) =>
+        ChangeAsync(organizationId, userId, async (connection, tx, from, email) =>
+        {
+            if (!RolePolicy.CanChangeRole(actor.Role, from, to)) return MemberChange.NotAllowed;
+            if (from == OrgRole.Owner && to != OrgRole.Owner && await OwnersAsync(connection, tx, organizationId) <= 1) return MemberChange.LastOwner;
+            await connection.ExecuteAsync(
+                "UPDATE organization_member SET role = @role WHERE organization_id = @organizationId AND user_id = @userId",
+                new { organizationId, userId, role = RolePolicy.ToText(to) }, tx);
+            await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "member.role_changed", email,
+                $"{RolePolicy.ToText(from)} -> {RolePolicy.ToText(to)}");
+            return MemberChange.Done;
+        });
+
+    public Task<MemberChange> SetLicensePermissionAsync(long organizationId, long userId, bool allowed, Membership actor) =>
+        ChangeAsync(organizationId, userId, async (connection, tx, _, email) =>
+        {
+            await connection.ExecuteAsync(
+                "UPDATE organization_member SET can_manage_licenses = @allowed WHERE organization_id = @organizationId AND user_id = @userId",
+                new { organizationId, userId, allowed }, tx);
+            await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId,
+                allowed ? "member.license_permission_granted" : "member.license_permission_revoked", email);
+            return MemberChange.Done;
+        });
+
+    public Task<MemberChange> RemoveAsync(long organizationId, long userId, Membership actor) =>
+        ChangeAsync(organizationId, userId, async (connection, tx, role, email) =>
+        {
+            if (role == OrgRole.Owner && actor.Role != OrgRole.Owner) return MemberChange.NotAllowed;
+            if (role == OrgRole.Owner && await OwnersAsync(connection, tx, organizationId) <= 1) return MemberChange.LastOwner;
+            await connection.ExecuteAsync("""
+                DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
+                DELETE FROM organization_member WHERE organization_id = @organizationId AND user_id = @userId;
+                """, new { organizationId, userId }, tx);
+            await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "member.removed", email, $"was {RolePolicy.ToText(role)}");
+            return MemberChange.Done;
+        });
+
+    private delegate Task<MemberChange> Change(NpgsqlConnection connection, NpgsqlTransaction tx, OrgRole current, string email);
+
+    private async Task<MemberChange> ChangeAsync(long organizationId, long userId, Change change)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR UPDATE", new { organizationId }, tx);
+        var target = await connection.QuerySingleOrDefaultAsync<(string Role, string Email)?>("""
+            SELECT m.role, u.email FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.user_id = @userId
+            """, new { organizationId, userId }, tx);
+        if (target is null) return MemberChange.NotAMember;
+        var result = await change(connection, tx, RolePolicy.Parse(target.Value.Role), target.Value.Email);
+        if (result == MemberChange.Done) await tx.CommitAsync();
+        return result;
+    }
+
+    private static Task<long> OwnersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId) =>
+        connection.ExecuteScalarAsync<long>(
+            "SELECT count(*) FROM organization_member WHERE organization_id = @organizationId AND role = 'owner'", new { organizationId }, tx);
+}

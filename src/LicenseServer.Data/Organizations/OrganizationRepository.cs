@@ -1,0 +1,60 @@
+using Dapper;
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Organizations;
+
+public sealed record MyOrganizationRow(long Id, string Name, string Role);
+
+public sealed class OrganizationRepository(NpgsqlDataSource db)
+{
+    /// <summary>O1: creates the organization with its creator as Owner.</summary>
+    public async Task<long> CreateAsync(string name, long creatorId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var id = await connection.ExecuteScalarAsync<long>(
+            "INSERT INTO organization (name, created_by) VALUES (@name, @creatorId) RETURNING id", new { name, creatorId }, tx);
+        await connection.ExecuteAsync(
+            "INSERT INTO organization_member (organization_id, user_id, role) VALUES (@id, @creatorId, 'owner')", new { id, creatorId }, tx);
+        await AuditRepository.WriteAsync(connection, tx, creatorId, id, "organization.created", name);
+        await AuditRepository.WriteAsync(connection, tx, creatorId, id, "member.added", await EmailAsync(connection, tx, creatorId), "role owner (creator)");
+        await tx.CommitAsync();
+        return id;
+    }
+
+    public async Task RenameAsync(long organizationId, string name, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var old = await connection.ExecuteScalarAsync<string>(
+            "SELECT name FROM organization WHERE id = @organizationId FOR UPDATE", new { organizationId }, tx);
+        await connection.ExecuteAsync("UPDATE organization SET name = @name WHERE id = @organizationId", new { organizationId, name }, tx);
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "organization.renamed", name, $"was {old}");
+        await tx.CommitAsync();
+    }
+
+    public async Task<IReadOnlyList<MyOrganizationRow>> ListForUserAsync(long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<MyOrganizationRow>("""
+            SELECT o.id, o.name, m.role FROM organization o JOIN organization_member m ON m.organization_id = o.id
+            WHERE m.user_id = @userId ORDER BY lower(o.name), o.id
+            """, new { userId })).AsList();
+    }
+
+    public async Task<Membership?> MembershipAsync(long organizationId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var row = await connection.QuerySingleOrDefaultAsync<(long, string, long, string, bool)?>("""
+            SELECT o.id, o.name, m.user_id, m.role, m.can_manage_licenses
+            FROM organization o JOIN organization_member m ON m.organization_id = o.id
+            WHERE o.id = @organizationId AND m.user_id = @userId
+            """, new { organizationId, userId });
+        return row is { } r ? new Membership(r.Item1, r.Item2, r.Item3, RolePolicy.Parse(r.Item4), r.Item5) : null;
+    }
+
+    internal static Task<string?> EmailAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long userId) =>
+        connection.ExecuteScalarAsync<string?>("SELECT email FROM public.user_account WHERE id = @userId", new { userId }, tx);
+}

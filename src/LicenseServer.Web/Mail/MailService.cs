@@ -1,0 +1,107 @@
+using LicenseServer.Data.Mail;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.AspNetCore.DataProtection;
+using MimeKit;
+
+namespace LicenseServer.Web.Mail;
+
+public enum MailProtocol { Plain, StartTls, Smtps }
+
+/// <summary>The mail server settings of the console form (O6), with the password in clear only in memory.</summary>
+public sealed record MailSettings(string Host, int Port, string? Username, string? Password, MailProtocol Protocol, string Sender);
+
+public sealed class MailFailedException(string message, Exception inner) : Exception(message, inner);
+
+public sealed class MailSettingsException(string message) : Exception(message);
+
+/// <summary>
+/// O6: per-organization SMTP through MailKit. The password is encrypted with Data Protection before it
+/// is stored. A failure carries the SMTP server's own error, for Send test email.
+/// </summary>
+public sealed class MailService(MailSettingsRepository repository, IDataProtectionProvider protection, ILogger<MailService> logger)
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private readonly IDataProtector _protector = protection.CreateProtector("Kit.MailPassword.v1");
+
+    public async Task<MailSettings?> GetAsync(long organizationId) => Decode(await repository.GetAsync(organizationId));
+
+    public async Task<MailSettings?> ForUserAsync(long userId) => Decode(await repository.ForUserAsync(userId));
+
+    public Task<bool> AnyConfiguredAsync() => repository.AnyAsync();
+
+    /// <summary>Validates and stores; an empty password keeps the stored one.</summary>
+    public async Task SaveAsync(long organizationId, string? host, string? port, string? username, string? password, string? protocol, string? sender, long actor)
+    {
+        host = (host ?? "").Trim();
+        if (host.Length is 0 or > 253 || host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            throw new MailSettingsException("Enter the mail server's host name, such as smtp.example.com.");
+        if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var portNumber) || portNumber is < 1 or > 65535)
+            throw new MailSettingsException("Enter a port number from 1 to 65535, such as 25, 587 or 465.");
+        var mode = ParseProtocol(protocol);
+        sender = (sender ?? "").Trim();
+        if (!MailboxAddress.TryParse(sender, out var parsedSender) || !parsedSender.Address.Contains('@', StringComparison.Ordinal))
+            throw new MailSettingsException("Enter the sender as an email address, such as licenses@example.com.");
+        username = string.IsNullOrWhiteSpace(username) ? null : username.Trim();
+        if (username is { Length: > 254 }) throw new MailSettingsException("The username is too long (254 characters at most).");
+        if (password is { Length: > 1024 }) throw new MailSettingsException("The password is too long (1024 characters at most).");
+        var keep = string.IsNullOrEmpty(password) && username is not null;
+        var protectedPassword = string.IsNullOrEmpty(password) ? null : _protector.Protect(password);
+        await repository.SaveAsync(new MailSettingsRow(organizationId, host, portNumber, username, protectedPassword, ToText(mode), sender), keep, actor);
+    }
+
+    public async Task SendAsync(MailSettings settings, string to, string subject, string body, CancellationToken cancel = default)
+    {
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(settings.Sender));
+        message.To.Add(MailboxAddress.Parse(to));
+        message.Subject = subject;
+        message.Body = new TextPart("plain") { Text = body };
+        using var smtp = new SmtpClient { Timeout = (int)Timeout.TotalMilliseconds };
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            timeout.CancelAfter(Timeout);
+            var options = settings.Protocol switch
+            {
+                MailProtocol.Smtps => SecureSocketOptions.SslOnConnect,
+                MailProtocol.StartTls => SecureSocketOptions.StartTls,
+                _ => SecureSocketOptions.None,
+            };
+            await smtp.ConnectAsync(settings.Host, settings.Port, options, timeout.Token);
+            if (settings.Username is not null) await smtp.AuthenticateAsync(settings.Username, settings.Password ?? "", timeout.Token);
+            await smtp.SendAsync(message, timeout.Token);
+            await smtp.DisconnectAsync(true, timeout.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            var reason = e switch
+            {
+                OperationCanceledException => $"no answer within {Timeout.TotalSeconds:0} seconds",
+                SmtpCommandException smtpError => $"the server answered {(int)smtpError.StatusCode}: {smtpError.Message}",
+                _ => e.Message,
+            };
+            logger.LogWarning("Mail to {Host}:{Port} failed: {Reason}", settings.Host, settings.Port, reason);
+            throw new MailFailedException($"The mail server {settings.Host}:{settings.Port} did not accept the message: {reason}", e);
+        }
+    }
+
+    private MailSettings? Decode(MailSettingsRow? row) => row is null ? null
+        : new MailSettings(row.Host, row.Port, row.Username, row.PasswordProtected is null ? null : _protector.Unprotect(row.PasswordProtected),
+            ParseProtocol(row.Protocol), row.Sender);
+
+    private static MailProtocol ParseProtocol(string? text) => (text ?? "").Trim().ToLowerInvariant() switch
+    {
+        "plain" or "smtp" => MailProtocol.Plain,
+        "starttls" => MailProtocol.StartTls,
+        "smtps" or "ssl" or "tls" => MailProtocol.Smtps,
+        _ => throw new MailSettingsException("Choose a protocol: plain SMTP, STARTTLS or SMTPS."),
+    };
+
+    public static string ToText(MailProtocol protocol) => protocol switch
+    {
+        MailProtocol.StartTls => "starttls",
+        MailProtocol.Smtps => "smtps",
+        _ => "plain",
+    };
+}

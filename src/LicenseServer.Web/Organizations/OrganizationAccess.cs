@@ -1,0 +1,71 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Accounts;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Filters;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace LicenseServer.Web.Organizations;
+
+/// <summary>Names the permission a page handler needs. A POST handler without one is refused: the filter fails closed.</summary>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class)]
+public sealed class RequiresAttribute(OrgPermission permission) : Attribute
+{
+    public OrgPermission Permission { get; } = permission;
+}
+
+/// <summary>
+/// O4, checked on the server in one place for every page under /Organizations/{orgId}: not a member
+/// answers 404 (no hint that the organization exists), a missing permission 403.
+/// </summary>
+public sealed class OrganizationAccessFilter : IAsyncPageFilter
+{
+    public Task OnPageHandlerSelectionAsync(PageHandlerSelectedContext context) => Task.CompletedTask;
+
+    public async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
+    {
+        if (!context.RouteData.Values.TryGetValue("orgId", out var raw) || !long.TryParse(raw?.ToString(), out var organizationId))
+        {
+            await next();
+            return;
+        }
+        var repository = context.HttpContext.RequestServices.GetRequiredService<OrganizationRepository>();
+        var membership = await repository.MembershipAsync(organizationId, context.HttpContext.User.UserId());
+        if (membership is null)
+        {
+            context.Result = new NotFoundResult();
+            return;
+        }
+        var required = Required(context);
+        if (required is null || !membership.Has(required.Value))
+        {
+            context.Result = new StatusCodeResult(StatusCodes.Status403Forbidden);
+            return;
+        }
+        context.HttpContext.Items[typeof(Membership)] = membership;
+        await next();
+    }
+
+    private static OrgPermission? Required(PageHandlerExecutingContext context)
+    {
+        var method = context.HandlerMethod?.MethodInfo;
+        var attribute = method?.GetCustomAttributes(typeof(RequiresAttribute), true).OfType<RequiresAttribute>().FirstOrDefault();
+        if (attribute is not null) return attribute.Permission;
+        var isRead = HttpMethods.IsGet(context.HttpContext.Request.Method) || HttpMethods.IsHead(context.HttpContext.Request.Method);
+        return isRead ? OrgPermission.View : null;
+    }
+}
+
+/// <summary>A page inside an organization: the filter has checked the caller's membership before any handler runs.</summary>
+public abstract class OrganizationPageModel : PageModel
+{
+    public Membership Membership => (Membership)HttpContext.Items[typeof(Membership)]!;
+    public string? Error { get; protected set; }
+    public string? Info { get; protected set; }
+
+    protected void Refuse(string message)
+    {
+        Error = message;
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+    }
+}

@@ -1,0 +1,53 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Organizations;
+
+namespace LicenseServer.Web.Organizations;
+
+public sealed class OrganizationRuleException(string message) : Exception(message);
+
+/// <summary>O1 and O4: organizations and their members' roles.</summary>
+public sealed class OrganizationService(OrganizationRepository organizations, MemberRepository members)
+{
+    public const int MaxNameLength = 100;
+
+    public static string CheckName(string? name, string what = "organization")
+    {
+        name = (name ?? "").Trim();
+        if (name.Length == 0) throw new OrganizationRuleException($"Enter a name for the {what}.");
+        if (name.Length > MaxNameLength) throw new OrganizationRuleException($"The {what} name is too long: {MaxNameLength} characters at most.");
+        if (name.Any(char.IsControl)) throw new OrganizationRuleException($"The {what} name cannot contain control characters.");
+        return name;
+    }
+
+    public Task<long> CreateAsync(string? name, long userId) => organizations.CreateAsync(CheckName(name), userId);
+
+    public Task RenameAsync(Membership actor, string? name) => organizations.RenameAsync(actor.OrganizationId, CheckName(name), actor.UserId);
+
+    public Task<IReadOnlyList<MyOrganizationRow>> MineAsync(long userId) => organizations.ListForUserAsync(userId);
+
+    public Task<IReadOnlyList<MemberRow>> MembersAsync(Membership actor) => members.ListAsync(actor.OrganizationId);
+
+    public async Task ChangeRoleAsync(Membership actor, long userId, string? role)
+    {
+        OrgRole to;
+        try { to = RolePolicy.Parse(role ?? ""); }
+        catch (FormatException e) { throw new OrganizationRuleException(e.Message); }
+        Check(await members.ChangeRoleAsync(actor.OrganizationId, userId, to, actor), "change that member's role");
+    }
+
+    public async Task SetLicensePermissionAsync(Membership actor, long userId, bool allowed) =>
+        Check(await members.SetLicensePermissionAsync(actor.OrganizationId, userId, allowed, actor), "change that member's permission");
+
+    public async Task RemoveAsync(Membership actor, long userId) =>
+        Check(await members.RemoveAsync(actor.OrganizationId, userId, actor), "remove that member");
+
+    private static void Check(MemberChange result, string what)
+    {
+        switch (result)
+        {
+            case MemberChange.NotAMember: throw new OrganizationRuleException("That user is not a member of this organization.");
+            case MemberChange.LastOwner: throw new OrganizationRuleException("An organization must keep at least one Owner. Make another member an Owner first.");
+            case MemberChange.NotAllowed: throw new OrganizationRuleException($"Only an Owner can {what}: Owners are managed by Owners.");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Organizations;
+
+namespace LicenseServer.Web.Organizations;
+
+/// <summary>O5: teams inside an organization.</summary>
+public sealed class TeamService(TeamRepository teams)
+{
+    public Task<IReadOnlyList<TeamRow>> ListAsync(Membership actor) => teams.ListAsync(actor.OrganizationId);
+
+    public Task<TeamRow?> FindAsync(Membership actor, long teamId) => teams.FindAsync(actor.OrganizationId, teamId);
+
+    public Task<IReadOnlyList<TeamMemberRow>> MembersAsync(Membership actor, long teamId) => teams.MembersAsync(actor.OrganizationId, teamId);
+
+    public async Task<long> CreateAsync(Membership actor, string? name)
+    {
+        var checkedName = OrganizationService.CheckName(name, "team");
+        return await teams.CreateAsync(actor.OrganizationId, checkedName, actor.UserId)
+            ?? throw new OrganizationRuleException($"A team named \"{checkedName}\" exists already.");
+    }
+
+    public async Task RenameAsync(Membership actor, long teamId, string? name)
+    {
+        var checkedName = OrganizationService.CheckName(name, "team");
+        switch (await teams.RenameAsync(actor.OrganizationId, teamId, checkedName, actor.UserId))
+        {
+            case TeamRepository.Result.NotFound: throw NotFound();
+            case TeamRepository.Result.NameTaken: throw new OrganizationRuleException($"A team named \"{checkedName}\" exists already.");
+        }
+    }
+
+    public async Task DeleteAsync(Membership actor, long teamId)
+    {
+        if (!await teams.DeleteAsync(actor.OrganizationId, teamId, actor.UserId)) throw NotFound();
+    }
+
+    public async Task AddMemberAsync(Membership actor, long teamId, string? email)
+    {
+        var normalized = EmailList.Normalize(email);
+        if (!EmailList.IsValid(normalized)) throw new OrganizationRuleException("Enter the email address of a member of this organization.");
+        switch (await teams.AddMemberAsync(actor.OrganizationId, teamId, normalized, actor.UserId))
+        {
+            case TeamRepository.MemberResult.TeamNotFound: throw NotFound();
+            case TeamRepository.MemberResult.NotAnOrganizationMember: throw new OrganizationRuleException($"{normalized} is not a member of this organization: invite them first.");
+            case TeamRepository.MemberResult.AlreadyInTeam: throw new OrganizationRuleException($"{normalized} is in this team already.");
+        }
+    }
+
+    public async Task RemoveMemberAsync(Membership actor, long teamId, long userId)
+    {
+        if (await teams.RemoveMemberAsync(actor.OrganizationId, teamId, userId, actor.UserId) != TeamRepository.MemberResult.Done)
+            throw new OrganizationRuleException("That user is not in this team.");
+    }
+
+    private static OrganizationRuleException NotFound() => new("That team does not exist in this organization.");
+}

@@ -1,0 +1,64 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Organizations;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LicenseServer.Web.Pages.Organizations;
+
+/// <summary>O5: one team: rename, add and remove members.</summary>
+public sealed class TeamModel(TeamService teams) : OrganizationPageModel
+{
+    [FromRoute] public long TeamId { get; set; }
+    public TeamRow? Team { get; private set; }
+    public IReadOnlyList<TeamMemberRow> Members { get; private set; } = [];
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        Info = TempData["Info"] as string;
+        return await LoadAsync() ? Page() : NotFound();
+    }
+
+    [Requires(OrgPermission.ManageTeams)]
+    public Task<IActionResult> OnPostRenameAsync(string? name) => ActAsync(async () =>
+    {
+        await teams.RenameAsync(Membership, TeamId, name);
+        return "The team has been renamed.";
+    });
+
+    [Requires(OrgPermission.ManageTeams)]
+    public Task<IActionResult> OnPostAddMemberAsync(string? email) => ActAsync(async () =>
+    {
+        await teams.AddMemberAsync(Membership, TeamId, email);
+        return "The member has been added to the team.";
+    });
+
+    [Requires(OrgPermission.ManageTeams)]
+    public Task<IActionResult> OnPostRemoveMemberAsync(long userId) => ActAsync(async () =>
+    {
+        await teams.RemoveMemberAsync(Membership, TeamId, userId);
+        return "The member has been removed from the team.";
+    });
+
+    private async Task<IActionResult> ActAsync(Func<Task<string>> action)
+    {
+        try
+        {
+            TempData["Info"] = await action();
+            return Redirect($"/Organizations/{Membership.OrganizationId}/Teams/{TeamId}");
+        }
+        catch (OrganizationRuleException e)
+        {
+            if (!await LoadAsync()) return NotFound();
+            Refuse(e.Message);
+            return Page();
+        }
+    }
+
+    private async Task<bool> LoadAsync()
+    {
+        Team = await teams.FindAsync(Membership, TeamId);
+        if (Team is null) return false;
+        Members = await teams.MembersAsync(Membership, TeamId);
+        return true;
+    }
+}

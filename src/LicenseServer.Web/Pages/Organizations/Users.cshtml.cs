@@ -1,0 +1,105 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Organizations;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LicenseServer.Web.Pages.Organizations;
+
+/// <summary>O2, O4: members with their roles, invitations and Pending Activations.</summary>
+public sealed class UsersModel(OrganizationService organizations, InvitationService invitations) : OrganizationPageModel
+{
+    public IReadOnlyList<MemberRow> Members { get; private set; } = [];
+    public IReadOnlyList<InvitationView> Invitations { get; private set; } = [];
+    public IReadOnlyList<SentInvitation> NewLinks { get; private set; } = [];
+    public IReadOnlyList<string> Problems { get; private set; } = [];
+    public string? Emails { get; private set; }
+
+    public async Task OnGetAsync()
+    {
+        Info = TempData["Info"] as string;
+        await LoadAsync();
+    }
+
+    [Requires(OrgPermission.ManageMembers)]
+    public async Task<IActionResult> OnPostInviteAsync(string? emails)
+    {
+        var result = await invitations.InviteAsync(Membership, emails);
+        if (result.Problems.Count > 0)
+        {
+            Problems = result.Problems;
+            Emails = emails is { Length: > 30000 } ? emails[..30000] : emails;
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+        }
+        else
+        {
+            NewLinks = result.Sent;
+            Info = result.Sent.Count == 1 ? $"{result.Sent[0].Email} has been invited." : $"{result.Sent.Count} people have been invited.";
+        }
+        await LoadAsync();
+        return Page();
+    }
+
+    [Requires(OrgPermission.ManageMembers)]
+    public async Task<IActionResult> OnPostResendAsync(long invitationId)
+    {
+        var sent = await invitations.ResendAsync(Membership, invitationId);
+        if (sent is null) Refuse("That invitation cannot be resent: it has been accepted or revoked.");
+        else
+        {
+            NewLinks = [sent];
+            Info = $"A new invitation link for {sent.Email} is ready; the old one no longer works.";
+        }
+        await LoadAsync();
+        return Page();
+    }
+
+    [Requires(OrgPermission.ManageMembers)]
+    public Task<IActionResult> OnPostRevokeAsync(long invitationId) => ActAsync(async () =>
+    {
+        if (!await invitations.RevokeAsync(Membership, invitationId))
+            throw new OrganizationRuleException("That invitation cannot be revoked: it has been accepted or revoked already.");
+        return "The invitation has been revoked.";
+    });
+
+    [Requires(OrgPermission.ManageMembers)]
+    public Task<IActionResult> OnPostRoleAsync(long userId, string? role) => ActAsync(async () =>
+    {
+        await organizations.ChangeRoleAsync(Membership, userId, role);
+        return "The role has been changed.";
+    });
+
+    [Requires(OrgPermission.ManageMembers)]
+    public Task<IActionResult> OnPostLicensePermissionAsync(long userId, bool allowed) => ActAsync(async () =>
+    {
+        await organizations.SetLicensePermissionAsync(Membership, userId, allowed);
+        return allowed ? "The member may now manage user licenses." : "The member may no longer manage user licenses.";
+    });
+
+    [Requires(OrgPermission.ManageMembers)]
+    public Task<IActionResult> OnPostRemoveAsync(long userId) => ActAsync(async () =>
+    {
+        await organizations.RemoveAsync(Membership, userId);
+        return "The member has been removed.";
+    });
+
+    private async Task<IActionResult> ActAsync(Func<Task<string>> action)
+    {
+        try
+        {
+            TempData["Info"] = await action();
+            return Redirect($"/Organizations/{Membership.OrganizationId}/Users");
+        }
+        catch (OrganizationRuleException e)
+        {
+            Refuse(e.Message);
+            await LoadAsync();
+            return Page();
+        }
+    }
+
+    private async Task LoadAsync()
+    {
+        Members = await organizations.MembersAsync(Membership);
+        if (Membership.Has(OrgPermission.ManageMembers)) Invitations = await invitations.ListAsync(Membership);
+    }
+}
