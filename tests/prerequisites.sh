@@ -13,3 +13,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v dotnet >/dev/null 2>&1 || { echo "The .NET 10 SDK is required (dotnet on PATH)." >&2; exit 1; }
+# MailDev, the real SMTP server the mail tests send to, from npm into tests/.tools (ignored by git).
+tools=$(cd "$(dirname "$0")" && pwd)/.tools
+if [ ! -x "$tools/node_modules/.bin/maildev" ]; then
+  command -v npm >/dev/null 2>&1 || { sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"; $sudo_cmd apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null; }
+  echo "Installing MailDev from npm..."
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tools" maildev@3.0.0 >/dev/null
+fi

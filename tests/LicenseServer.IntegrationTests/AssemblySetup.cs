@@ -10,5 +10,9 @@ public sealed class AssemblySetup
     public Task StartAsync() => PostgresFixture.StartAsync();
 
     [OneTimeTearDown]
-    public Task StopAsync() => PostgresFixture.StopAsync();
+    public Task StopAsync()
+    {
+        MailDev.StopIfStarted();
+        return PostgresFixture.StopAsync();
+    }
 }

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Dapper;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using Npgsql;
+
+namespace LicenseServer.IntegrationTests.Support;
+
+/// <summary>An activated server with its default account (a server admin) signed in as <see cref="Admin"/>.</summary>
+public abstract partial class ConsoleTest
+{
+    public const string AdminEmail = "admin@acme.test";
+    public const string Password = "correct horse";
+    protected TestServer Server { get; private set; } = null!;
+    protected ConsoleClient Admin { get; private set; } = null!;
+    private readonly List<ConsoleClient> _clients = [];
+
+    [SetUp]
+    public async Task StartServerAsync()
+    {
+        Server = await TestServer.StartAsync();
+        await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
+        await Server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, Password, Password);
+        Admin = await SignedInAsync(AdminEmail);
+    }
+
+    [TearDown]
+    public async Task StopServerAsync()
+    {
+        foreach (var client in _clients) client.Dispose();
+        _clients.Clear();
+        await Server.DisposeAsync();
+    }
+
+    protected NpgsqlConnection Db() => new(Server.ConnectionString);
+
+    protected ConsoleClient NewClient()
+    {
+        var client = new ConsoleClient(Server.BaseUrl);
+        _clients.Add(client);
+        return client;
+    }
+
+    protected async Task<ConsoleClient> SignedInAsync(string email, string password = Password)
+    {
+        var client = NewClient();
+        using var response = await client.SignInAsync(email, password);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), $"{email} could not sign in");
+        return client;
+    }
+
+    /// <summary>A user with a password, as if they had accepted an invitation elsewhere.</summary>
+    protected async Task<long> CreateUserAsync(string email, string password = Password)
+    {
+        await using var db = Db();
+        return await db.ExecuteScalarAsync<long>(
+            "INSERT INTO public.user_account (email, password, password_encrypted) VALUES (@email, @hash, true) RETURNING id",
+            new { email, hash = AccountService.Hash(password) });
+    }
+
+    protected async Task<long> CreateOrganizationAsync(ConsoleClient owner, string name = "ACME QA")
+    {
+        using var response = await owner.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = name });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(response));
+        return long.Parse(response.RedirectPath().Split('/')[^1]);
+    }
+
+    /// <summary>Adds a member directly, with a role, for tests about what roles may do.</summary>
+    protected async Task<long> AddMemberAsync(long organizationId, string email, string role = "member", bool canManageLicenses = false)
+    {
+        await using var db = Db();
+        var userId = await db.ExecuteScalarAsync<long?>("SELECT id FROM user_account WHERE email = @email", new { email }) ?? await CreateUserAsync(email);
+        await db.ExecuteAsync("INSERT INTO organization_member (organization_id, user_id, role, can_manage_licenses) VALUES (@organizationId, @userId, @role, @canManageLicenses)",
+            new { organizationId, userId, role, canManageLicenses });
+        return userId;
+    }
+
+    protected async Task<HttpResponseMessage> InviteAsync(ConsoleClient client, long organizationId, string emails) =>
+        await client.PostFormAsync($"/Organizations/{organizationId}/Users?handler=Invite", new Dictionary<string, string> { ["emails"] = emails },
+            tokenPage: $"/Organizations/{organizationId}/Users");
+
+    /// <summary>The invitation links a page shows, by email.</summary>
+    protected static Dictionary<string, string> LinksIn(string html) =>
+        LinkPattern().Matches(html).ToDictionary(m => WebUtility.HtmlDecode(m.Groups[2].Value), m => WebUtility.HtmlDecode(m.Groups[1].Value));
+
+    /// <summary>Pending Activations as email → state.</summary>
+    protected async Task<Dictionary<string, string>> PendingActivationsAsync(ConsoleClient client, long organizationId)
+    {
+        var html = await client.GetTextAsync($"/Organizations/{organizationId}/Users");
+        return StatePattern().Matches(html).ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => m.Groups[2].Value);
+    }
+
+    protected static string PathOf(string link) => new Uri(link).PathAndQuery;
+
+    [GeneratedRegex("<input type=\"text\" readonly value=\"([^\"]+)\" aria-label=\"Invitation link for ([^\"]+)\"")]
+    private static partial Regex LinkPattern();
+
+    [GeneratedRegex("<tr data-email=\"([^\"]+)\">\\s*<td>[^<]*</td>\\s*<td data-testid=\"state\">([^<]+)</td>")]
+    private static partial Regex StatePattern();
+}
