@@ -29,7 +29,7 @@ public sealed partial class ConsoleClient : IDisposable
     {
         var html = await GetTextAsync(path);
         var match = TokenPattern().Match(html);
-        Assert.That(match.Success, $"no antiforgery token on {path}: {html[..Math.Min(html.Length, 300)]}");
+        Assert.That(match.Success, $"no antiforgery token on {path}: {html[Math.Max(0, html.IndexOf("<main", StringComparison.Ordinal))..][..Math.Min(600, html.Length - Math.Max(0, html.IndexOf("<main", StringComparison.Ordinal)))]}");
         return match.Groups[1].Value;
     }
 

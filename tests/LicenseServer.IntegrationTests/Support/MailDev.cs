@@ -79,13 +79,20 @@ public sealed class MailDev
             .ToList();
     }
 
+    /// <summary>Forgets every mail received so far, so that a test reads only its own.</summary>
+    public async Task ClearAsync()
+    {
+        using var response = await _api.DeleteAsync("/api/email/all");
+        response.EnsureSuccessStatusCode();
+    }
+
     /// <summary>Waits up to 10 s for a mail to <paramref name="to"/> whose subject contains <paramref name="subject"/>.</summary>
     public async Task<ReceivedMail> WaitForAsync(string to, string subject)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            var mail = (await MailsToAsync(to)).FirstOrDefault(m => m.Subject.Contains(subject, StringComparison.Ordinal));
+            var mail = (await MailsToAsync(to)).LastOrDefault(m => m.Subject.Contains(subject, StringComparison.Ordinal));
             if (mail is not null) return mail;
             if (DateTime.UtcNow > deadline) throw new AssertionException($"no mail \"{subject}\" arrived for {to}");
             await Task.Delay(100);
