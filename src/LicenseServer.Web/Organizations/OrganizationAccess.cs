@@ -68,4 +68,23 @@ public abstract class OrganizationPageModel : PageModel
         Error = message;
         Response.StatusCode = StatusCodes.Status400BadRequest;
     }
+
+    /// <summary>
+    /// Post-redirect-get for a management action: done, back to this page with its message; refused by a
+    /// rule, this page again with the reason (after <paramref name="reload"/>, which says whether it still exists).
+    /// </summary>
+    protected async Task<IActionResult> ActAsync(Func<Task<string>> action, Func<Task<bool>> reload)
+    {
+        try
+        {
+            TempData["Info"] = await action();
+            return Redirect(Request.PathBase + Request.Path);
+        }
+        catch (OrganizationRuleException e)
+        {
+            if (!await reload()) return NotFound();
+            Refuse(e.Message);
+            return Page();
+        }
+    }
 }

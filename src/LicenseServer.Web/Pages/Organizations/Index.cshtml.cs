@@ -9,18 +9,9 @@ public sealed class OrganizationModel(OrganizationService organizations) : Organ
     public void OnGet() => Info = TempData["Info"] as string;
 
     [Requires(OrgPermission.Rename)]
-    public async Task<IActionResult> OnPostRenameAsync(string? name)
+    public Task<IActionResult> OnPostRenameAsync(string? name) => ActAsync(async () =>
     {
-        try
-        {
-            await organizations.RenameAsync(Membership, name);
-            TempData["Info"] = "The organization has been renamed.";
-            return Redirect($"/Organizations/{Membership.OrganizationId}");
-        }
-        catch (OrganizationRuleException e)
-        {
-            Refuse(e.Message);
-            return Page();
-        }
-    }
+        await organizations.RenameAsync(Membership, name);
+        return "The organization has been renamed.";
+    }, () => Task.FromResult(true));
 }

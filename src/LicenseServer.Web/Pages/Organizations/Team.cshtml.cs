@@ -39,20 +39,7 @@ public sealed class TeamModel(TeamService teams) : OrganizationPageModel
         return "The member has been removed from the team.";
     });
 
-    private async Task<IActionResult> ActAsync(Func<Task<string>> action)
-    {
-        try
-        {
-            TempData["Info"] = await action();
-            return Redirect($"/Organizations/{Membership.OrganizationId}/Teams/{TeamId}");
-        }
-        catch (OrganizationRuleException e)
-        {
-            if (!await LoadAsync()) return NotFound();
-            Refuse(e.Message);
-            return Page();
-        }
-    }
+    private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, LoadAsync);
 
     private async Task<bool> LoadAsync()
     {

@@ -30,18 +30,9 @@ public sealed class TeamsModel(TeamService teams) : OrganizationPageModel
         return "The team has been deleted.";
     });
 
-    private async Task<IActionResult> ActAsync(Func<Task<string>> action)
+    private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, async () =>
     {
-        try
-        {
-            TempData["Info"] = await action();
-            return Redirect($"/Organizations/{Membership.OrganizationId}/Teams");
-        }
-        catch (OrganizationRuleException e)
-        {
-            Refuse(e.Message);
-            Teams = await teams.ListAsync(Membership);
-            return Page();
-        }
-    }
+        Teams = await teams.ListAsync(Membership);
+        return true;
+    });
 }

@@ -82,20 +82,11 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
         return "The member has been removed.";
     });
 
-    private async Task<IActionResult> ActAsync(Func<Task<string>> action)
+    private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, async () =>
     {
-        try
-        {
-            TempData["Info"] = await action();
-            return Redirect($"/Organizations/{Membership.OrganizationId}/Users");
-        }
-        catch (OrganizationRuleException e)
-        {
-            Refuse(e.Message);
-            await LoadAsync();
-            return Page();
-        }
-    }
+        await LoadAsync();
+        return true;
+    });
 
     private async Task LoadAsync()
     {
