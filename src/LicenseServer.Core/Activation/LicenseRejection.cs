@@ -14,6 +14,8 @@ public enum LicenseRejection
     IssuedInFuture,
     OtherInstallation,
     OlderThanCurrent,
+    NotVouched,
+    OtherMachine,
 }
 
 public sealed class LicenseRejectedException(LicenseRejection reason, string message) : Exception(message)

@@ -57,6 +57,11 @@ public sealed class LicenseVerifier(TrustedVendorKeys trusted, TimeProvider cloc
         return payload;
     }
 
+    /// <summary>Reads the payload of a license this server already verified and stored (no signature check).</summary>
+    public static LicensePayload ReadStored(string storedFileText) =>
+        JsonSerializer.Deserialize<LicensePayload>(LicenseFile.Parse(storedFileText).Payload, LicenseJson.Options)
+        ?? throw new InvalidOperationException("The stored license is empty.");
+
     private void CheckDates(LicensePayload payload)
     {
         var now = clock.GetUtcNow();

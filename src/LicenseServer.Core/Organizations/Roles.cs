@@ -11,6 +11,10 @@ public enum OrgPermission
     ManageTeams,
     ManageMail,
     ManageLicenses,
+    /// <summary>Offline licenses bind a seat for good: Owner and Admin only, as the seeds say.</summary>
+    ManageOfflineLicenses,
+    /// <summary>Every member may make and revoke API keys of their own.</summary>
+    UseApiKeys,
 }
 
 public sealed record Membership(long OrganizationId, string OrganizationName, long UserId, OrgRole Role, bool CanManageLicenses)
@@ -24,7 +28,7 @@ public static class RolePolicy
     public static bool Allows(OrgRole role, bool canManageLicenses, OrgPermission permission) => role switch
     {
         OrgRole.Owner or OrgRole.Admin => true,
-        _ => permission == OrgPermission.View || (permission == OrgPermission.ManageLicenses && canManageLicenses),
+        _ => permission is OrgPermission.View or OrgPermission.UseApiKeys || (permission == OrgPermission.ManageLicenses && canManageLicenses),
     };
 
     /// <summary>Only an Owner may make or unmake an Owner; an Admin manages Admins and Members.</summary>

@@ -4,6 +4,7 @@ using LicenseServer.Data.Audit;
 using LicenseServer.Data.Mail;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Data.DataProtection;
+using LicenseServer.Data.Licenses;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -29,6 +30,9 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<PasswordResetRepository>();
         services.AddSingleton<UserAdminRepository>();
         services.AddSingleton<AuditRepository>();
+        services.AddSingleton<SeatLedger>();
+        services.AddSingleton<LicenseRepository>();
+        services.AddSingleton<ApiKeyRepository>();
         return services;
     }
 }

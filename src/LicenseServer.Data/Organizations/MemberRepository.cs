@@ -26,6 +26,17 @@ public sealed class MemberRepository(NpgsqlDataSource db)
             """, new { organizationId })).AsList();
     }
 
+    /// <summary>Looks up emails for this organization: each one's user id, or null when no account has it, and whether it is a member.</summary>
+    public async Task<IReadOnlyDictionary<string, (long? UserId, bool Member)>> LookupAsync(long organizationId, IReadOnlyList<string> emails)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var found = (await connection.QueryAsync<(string Email, long UserId, bool Member)>("""
+            SELECT lower(u.email), u.id, EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = @organizationId AND m.user_id = u.id)
+            FROM public.user_account u WHERE lower(u.email) = ANY(@emails)
+            """, new { organizationId, emails = emails.Select(e => e.ToLowerInvariant()).ToArray() })).ToDictionary(r => r.Email);
+        return emails.ToDictionary(e => e, e => found.TryGetValue(e.ToLowerInvariant(), out var r) ? ((long?)r.UserId, r.Member) : ((long?)null, false));
+    }
+
     public Task<MemberChange> ChangeRoleAsync(long organizationId, long userId, OrgRole to, Membership actor) =>
         ChangeAsync(organizationId, userId, async (connection, tx, from, email) =>
         {
@@ -55,10 +66,18 @@ public sealed class MemberRepository(NpgsqlDataSource db)
         {
             if (role == OrgRole.Owner && actor.Role != OrgRole.Owner) return MemberChange.NotAllowed;
             if (role == OrgRole.Owner && await OwnersAsync(connection, tx, organizationId) <= 1) return MemberChange.LastOwner;
+            var recalled = (await connection.QueryAsync<string>("""
+                DELETE FROM license_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code
+                """, new { organizationId, userId }, tx)).Order().ToList();
             await connection.ExecuteAsync("""
+                DELETE FROM machine_activation WHERE organization_id = @organizationId AND user_id = @userId;
+                UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
+                UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
                 DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
                 DELETE FROM organization_member WHERE organization_id = @organizationId AND user_id = @userId;
                 """, new { organizationId, userId }, tx);
+            foreach (var product in recalled)
+                await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "license.unassigned", email, $"{product} (member removed)");
             await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "member.removed", email, $"was {RolePolicy.ToText(role)}");
             return MemberChange.Done;
         });

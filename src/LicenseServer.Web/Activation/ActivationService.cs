@@ -39,6 +39,13 @@ public sealed class ActivationService(
         return _identity = new InstallationIdentity(row.InstallationId, row.ServerPublicKey);
     }
 
+    /// <summary>The server key that signs offline licenses and leases (C4). Its private half is only ever in memory here.</summary>
+    public async Task<PrivateKey> ServerKeyAsync()
+    {
+        var row = await installations.GetAsync() ?? throw new InvalidOperationException("The installation has no server key yet.");
+        return PrivateKey.FromSeed(Convert.FromBase64String(_keyProtector.Unprotect(row.ServerPrivateKeyProtected)));
+    }
+
     public async Task<ActivationState> GetStateAsync()
     {
         var license = await licenses.GetAsync();

@@ -5,6 +5,7 @@ using LicenseServer.Data.DataProtection;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Admin;
+using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Mail;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.DataProtection;
@@ -79,6 +80,7 @@ public static class ServerHost
         services.AddSingleton<InvitationService>();
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
+        services.AddSingleton<LicenseService>();
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
         {

@@ -1,0 +1,102 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Crypto;
+
+namespace LicenseServer.Core.Licenses;
+
+/// <summary>What an offline license grants: one product on one machine until a date (L7).</summary>
+public sealed record OfflineLicensePayload(
+    Guid Id,
+    string ProductCode,
+    string ProductName,
+    ProductKind Kind,
+    long OrganizationId,
+    string OrganizationName,
+    string MachineId,
+    DateTimeOffset IssuedAt,
+    DateTimeOffset ExpiresAt,
+    string InstallationId,
+    string ServerPublicKey);
+
+/// <summary>
+/// An offline license file (C4): the payload signed by the server key, plus the vendor's .lic that
+/// vouches for that key, so a client that trusts only the vendor key verifies the whole chain offline.
+/// </summary>
+public static class OfflineLicenseFile
+{
+    public const string FileKind = "kit-offline-license";
+
+    private sealed record Envelope(
+        [property: JsonPropertyName("kind")] string? Kind,
+        [property: JsonPropertyName("format")] int? Format,
+        [property: JsonPropertyName("alg")] string? Alg,
+        [property: JsonPropertyName("payload")] string? Payload,
+        [property: JsonPropertyName("signature")] string? Signature,
+        [property: JsonPropertyName("vendorLicense")] string? VendorLicense);
+
+    public static string Sign(OfflineLicensePayload payload, PrivateKey serverKey, string vendorLicenseText)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(payload, LicenseJson.Options);
+        var envelope = new Envelope(FileKind, LicenseFile.CurrentFormat, LicenseFile.Ed25519Alg, Convert.ToBase64String(bytes),
+            Convert.ToBase64String(serverKey.Sign(bytes)), vendorLicenseText);
+        return JsonSerializer.Serialize(envelope, LicenseJson.Options) + "\n";
+    }
+
+    /// <summary>
+    /// Verifies with the vendor keys alone: the embedded vendor license's signature, that it vouches for
+    /// the server key, the server's signature over the payload, then the machine and the expiry.
+    /// </summary>
+    public static OfflineLicensePayload Verify(ReadOnlySpan<byte> fileBytes, TrustedVendorKeys vendorKeys, TimeProvider clock, string? machineId = null)
+    {
+        Envelope? envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize<Envelope>(fileBytes, LicenseJson.Options);
+        }
+        catch (JsonException)
+        {
+            throw Reject(LicenseRejection.Unreadable, "The file is not an offline license: it is not a JSON license document.");
+        }
+        if (envelope is not { Kind: FileKind, Format: not null, Alg: not null, Payload: not null, Signature: not null, VendorLicense: not null })
+            throw Reject(LicenseRejection.Unreadable, "The file is not a Kit offline license, or a required part of it is missing.");
+        if (envelope.Format != LicenseFile.CurrentFormat)
+            throw Reject(LicenseRejection.UnsupportedFormat, $"This offline license has format version {envelope.Format}; this client reads version {LicenseFile.CurrentFormat}.");
+        if (envelope.Alg != LicenseFile.Ed25519Alg)
+            throw Reject(LicenseRejection.UnsupportedAlgorithm, $"The offline license is signed with \"{envelope.Alg}\"; only Ed25519 is accepted.");
+
+        var vendor = new LicenseVerifier(vendorKeys, clock).VerifySignature(LicenseFile.Parse(envelope.VendorLicense));
+        if (vendor.ServerPublicKey is null)
+            throw Reject(LicenseRejection.NotVouched, "The vendor license inside this file does not vouch for any server key, so the offline license cannot be trusted.");
+        var serverKey = PublicKey.FromBase64(vendor.ServerPublicKey);
+
+        byte[] payloadBytes, signature;
+        try
+        {
+            payloadBytes = Convert.FromBase64String(envelope.Payload);
+            signature = Convert.FromBase64String(envelope.Signature);
+        }
+        catch (FormatException)
+        {
+            throw Reject(LicenseRejection.Unreadable, "The offline license's payload or signature is not valid base64.");
+        }
+        if (!serverKey.Verify(payloadBytes, signature))
+            throw Reject(LicenseRejection.BadSignature, "The offline license's signature does not match its content, or it was not signed by the server the vendor vouches for. The file was changed.");
+
+        var payload = JsonSerializer.Deserialize<OfflineLicensePayload>(payloadBytes, LicenseJson.Options)
+            ?? throw Reject(LicenseRejection.InvalidPayload, "The offline license is signed but empty.");
+        if (payload.ServerPublicKey != vendor.ServerPublicKey || payload.InstallationId != vendor.InstallationId)
+            throw Reject(LicenseRejection.NotVouched, "The offline license names another server than the one the vendor vouches for.");
+        if (machineId is not null && !string.Equals(payload.MachineId, machineId, StringComparison.Ordinal))
+            throw Reject(LicenseRejection.OtherMachine, $"This offline license is for machine {payload.MachineId}, not for this machine ({machineId}).");
+        if (payload.ExpiresAt <= clock.GetUtcNow())
+            throw Reject(LicenseRejection.Expired, $"This offline license expired on {LicenseVerifier.Format(payload.ExpiresAt)}. Ask your administrator for a new one.");
+        return payload;
+    }
+
+    public static OfflineLicensePayload Verify(string text, TrustedVendorKeys vendorKeys, TimeProvider clock, string? machineId = null) =>
+        Verify(Encoding.UTF8.GetBytes(text), vendorKeys, clock, machineId);
+
+    private static LicenseRejectedException Reject(LicenseRejection reason, string message) => new(reason, message);
+}

@@ -1,0 +1,45 @@
+using Dapper;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Licenses;
+
+public sealed record ApiKeyRow(long Id, string Name, string Prefix, DateTime CreatedAt, DateTime? LastUsedAt, DateTime? RevokedAt);
+
+/// <summary>L6: a member's API keys in one organization; only hashes are stored.</summary>
+public sealed class ApiKeyRepository(NpgsqlDataSource db)
+{
+    public async Task<IReadOnlyList<ApiKeyRow>> ListAsync(long organizationId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<ApiKeyRow>("""
+            SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_key
+            WHERE organization_id = @organizationId AND user_id = @userId ORDER BY created_at DESC, id DESC
+            """, new { organizationId, userId })).AsList();
+    }
+
+    public async Task CreateAsync(long organizationId, long userId, string name, string prefix, byte[] keyHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO api_key (organization_id, user_id, name, prefix, key_hash) VALUES (@organizationId, @userId, @name, @prefix, @keyHash)
+            """, new { organizationId, userId, name, prefix, keyHash }, tx);
+        await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "api_key.created", name, $"kit_{prefix}_…");
+        await tx.CommitAsync();
+    }
+
+    public async Task<bool> RevokeAsync(long organizationId, long userId, long keyId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var name = await connection.ExecuteScalarAsync<string?>("""
+            UPDATE api_key SET revoked_at = now()
+            WHERE organization_id = @organizationId AND user_id = @userId AND id = @keyId AND revoked_at IS NULL RETURNING name
+            """, new { organizationId, userId, keyId }, tx);
+        if (name is null) return false;
+        await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "api_key.revoked", name);
+        await tx.CommitAsync();
+        return true;
+    }
+}

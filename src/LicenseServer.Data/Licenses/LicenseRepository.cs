@@ -1,0 +1,175 @@
+using Dapper;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Licenses;
+
+public sealed record PoolRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota, int InUse)
+{
+    public int Available => Math.Max(0, Quota - InUse);
+}
+
+public sealed record LicensedUserRow(long UserId, string Email, DateTime AssignedAt, long Machines);
+
+public sealed record MachineRow(long Id, string Email, string MachineId, DateTime ActivatedAt, DateTime LastSeenAt);
+
+public sealed record SessionRow(Guid Id, string Email, string MachineId, string ProcessId, DateTime StartedAt, DateTime LastHeartbeatAt, DateTime ExpiresAt);
+
+public sealed record OfflineRow(Guid Id, string ProductCode, string MachineId, DateTime ExpiresAt, DateTime CreatedAt, string CreatedBy, string FileName);
+
+public sealed record AllocationRow(string Code, string Name, int LicenseQuota, long OrganizationId, string OrganizationName, int Quota, int InUse);
+
+/// <summary>What the License Management page reads, and the changes that free seats (which need no quota check).</summary>
+public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
+{
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    public async Task<IReadOnlyList<PoolRow>> PoolsAsync(long organizationId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var products = (await connection.QueryAsync<(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)>("""
+            SELECT p.code, p.name, p.kind, p.subscription, p.expires_at, coalesce(a.quota, 0)
+            FROM licensed_product p LEFT JOIN product_allocation a ON a.product_code = p.code AND a.organization_id = @organizationId
+            ORDER BY p.code
+            """, new { organizationId })).ToList();
+        var pools = new List<PoolRow>();
+        foreach (var p in products)
+            pools.Add(new PoolRow(p.Code, p.Name, p.Kind, p.Subscription, p.ExpiresAt, p.Quota,
+                await SeatLedger.InUseAsync(connection, null, organizationId, p.Code, clock.GetUtcNow())));
+        return pools;
+    }
+
+    public async Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<LicensedUserRow>("""
+            SELECT a.user_id, u.email, a.assigned_at,
+                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code AND m.user_id = a.user_id) AS machines
+            FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
+            WHERE a.organization_id = @organizationId AND a.product_code = @productCode ORDER BY u.email
+            """, new { organizationId, productCode })).AsList();
+    }
+
+    public async Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<MachineRow>("""
+            SELECT m.id, u.email, m.machine_id, m.activated_at, m.last_seen_at
+            FROM machine_activation m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.product_code = @productCode ORDER BY u.email, m.machine_id
+            """, new { organizationId, productCode })).AsList();
+    }
+
+    public async Task<IReadOnlyList<SessionRow>> SessionsAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<SessionRow>("""
+            SELECT s.id, u.email, s.machine_id, s.process_id, s.started_at, s.last_heartbeat_at, s.expires_at
+            FROM floating_session s JOIN public.user_account u ON u.id = s.user_id
+            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.ended_at IS NULL AND s.expires_at > @now
+            ORDER BY s.started_at
+            """, new { organizationId, productCode, now = Now })).AsList();
+    }
+
+    public async Task<long> RegisteredMachinesAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode });
+    }
+
+    public async Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<OfflineRow>("""
+            SELECT o.id, o.product_code, o.machine_id, o.expires_at, o.created_at, u.email AS created_by, o.file_name
+            FROM offline_license o JOIN public.user_account u ON u.id = o.created_by
+            WHERE o.organization_id = @organizationId AND o.product_code = @productCode ORDER BY o.created_at DESC
+            """, new { organizationId, productCode })).AsList();
+    }
+
+    public async Task<(string FileName, string Text)?> OfflineFileAsync(long organizationId, Guid id)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<(string, string)?>(
+            "SELECT file_name, file_text FROM offline_license WHERE organization_id = @organizationId AND id = @id", new { organizationId, id });
+    }
+
+    /// <summary>L3: deactivates one machine of the Online Licenses list; the user keeps the license.</summary>
+    public async Task<bool> DeactivateMachineAsync(long organizationId, string productCode, long activationId, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var machine = await connection.ExecuteScalarAsync<string?>("""
+            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND id = @activationId RETURNING machine_id
+            """, new { organizationId, productCode, activationId }, tx);
+        if (machine is null) return false;
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.machine_deactivated", machine, productCode);
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>L4: an admin ends a floating session; its seat is free at once.</summary>
+    public async Task<bool> EndSessionAsync(long organizationId, string productCode, Guid sessionId, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var machine = await connection.ExecuteScalarAsync<string?>("""
+            UPDATE floating_session SET ended_at = @now
+            WHERE organization_id = @organizationId AND product_code = @productCode AND id = @sessionId AND ended_at IS NULL AND expires_at > @now
+            RETURNING machine_id
+            """, new { organizationId, productCode, sessionId, now = Now }, tx);
+        if (machine is null) return false;
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "session.ended", machine, productCode);
+        await tx.CommitAsync();
+        return true;
+    }
+
+    public async Task<IReadOnlyList<AllocationRow>> AllocationsAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var rows = (await connection.QueryAsync<(string Code, string Name, int LicenseQuota, long OrganizationId, string OrganizationName, int Quota)>("""
+            SELECT p.code, p.name, p.quota, o.id, o.name, coalesce(a.quota, 0)
+            FROM licensed_product p CROSS JOIN organization o
+            LEFT JOIN product_allocation a ON a.product_code = p.code AND a.organization_id = o.id
+            ORDER BY p.code, lower(o.name), o.id
+            """)).ToList();
+        var result = new List<AllocationRow>();
+        foreach (var r in rows)
+            result.Add(new AllocationRow(r.Code, r.Name, r.LicenseQuota, r.OrganizationId, r.OrganizationName, r.Quota,
+                await SeatLedger.InUseAsync(connection, null, r.OrganizationId, r.Code, clock.GetUtcNow())));
+        return result;
+    }
+
+    /// <summary>
+    /// L2: sets an organization's share of a product. The product row is locked so that concurrent
+    /// changes cannot together hand out more than the license holds; a share below the seats in use is refused.
+    /// </summary>
+    public async Task SetAllocationAsync(long organizationId, string productCode, int quota, long actor)
+    {
+        if (quota < 0) throw new LicenseRuleException("invalid_quota", "A share is a whole number of seats, 0 or more.");
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var licenseQuota = await connection.ExecuteScalarAsync<int?>(
+            "SELECT quota FROM licensed_product WHERE code = @productCode FOR UPDATE", new { productCode }, tx)
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        var organization = await connection.ExecuteScalarAsync<string?>("SELECT name FROM organization WHERE id = @organizationId", new { organizationId }, tx)
+            ?? throw new LicenseRuleException("unknown_organization", "That organization does not exist.");
+        var others = await connection.ExecuteScalarAsync<int>(
+            "SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode AND organization_id <> @organizationId",
+            new { productCode, organizationId }, tx);
+        if (others + quota > licenseQuota)
+            throw new LicenseRuleException("quota_exceeded",
+                $"The license holds {licenseQuota} {productCode} seats and other organizations have {others}: at most {licenseQuota - others} are left for {organization}.");
+        var pool = await SeatLedger.LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        if (quota < pool.InUse)
+            throw new LicenseRuleException("below_in_use", $"{organization} uses {pool.InUse} {productCode} seats; free some before lowering its share to {quota}.");
+        await connection.ExecuteAsync("""
+            INSERT INTO product_allocation (organization_id, product_code, quota) VALUES (@organizationId, @productCode, @quota)
+            ON CONFLICT (organization_id, product_code) DO UPDATE SET quota = excluded.quota, updated_at = now()
+            """, new { organizationId, productCode, quota }, tx);
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.allocated", productCode, $"{quota} seats");
+        await tx.CommitAsync();
+    }
+}

@@ -1,0 +1,201 @@
+using Dapper;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Licenses;
+
+/// <summary>
+/// The one place where seats are taken. Each path opens one short transaction, locks the pool row
+/// (the organization's allocation of the product) FOR UPDATE with a lock timeout, counts the seats in
+/// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
+/// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
+/// + unexpired offline licenses.
+/// </summary>
+public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
+{
+    private const string LockTimeout = "3s";
+
+    /// <summary>A pool locked for this transaction: its product's terms, quota and seats in use.</summary>
+    public sealed record Pool(LicensedProductTerms Product, int Quota, int InUse)
+    {
+        public int Available => Math.Max(0, Quota - InUse);
+    }
+
+    internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
+    {
+        var product = await ProductAsync(connection, tx, productCode)
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        await connection.ExecuteAsync($"SET LOCAL lock_timeout = '{LockTimeout}'", transaction: tx);
+        int quota;
+        try
+        {
+            quota = await connection.ExecuteScalarAsync<int?>(
+                "SELECT quota FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
+                new { organizationId, productCode }, tx) ?? 0;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new LicenseRuleException("busy", "Too many license changes for this product at once. Try again in a moment.");
+        }
+        return new Pool(product, quota, await InUseAsync(connection, tx, organizationId, productCode, now));
+    }
+
+    internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>
+        connection.ExecuteScalarAsync<int>("""
+            SELECT (SELECT count(*) FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode)
+                 + (SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode
+                        AND ended_at IS NULL AND expires_at > @now)
+                 + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
+            """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+
+    internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt)?>(
+            "SELECT code, name, kind, subscription, expires_at FROM licensed_product WHERE code = @productCode", new { productCode }, tx);
+        return row is not { } p ? null : new LicensedProductTerms(p.Code, p.Name,
+            p.Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
+            p.Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
+            p.ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null);
+    }
+
+    private static void RequireUsable(Pool pool, DateTimeOffset now)
+    {
+        if (pool.Product.ExpiresAt is { } end && end <= now)
+            throw new LicenseRuleException("license_expired", $"The {pool.Product.Code} license expired on {LicenseVerifier.Format(end)}.");
+    }
+
+    private static void RequireSeats(Pool pool, int wanted)
+    {
+        if (pool.Quota == 0)
+            throw new LicenseRuleException("quota_exceeded",
+                $"No {pool.Product.Code} seats are allocated to this organization. The server admin allocates them under All licenses.");
+        if (wanted > pool.Available)
+            throw new LicenseRuleException("quota_exceeded",
+                $"{pool.Product.Code} has {pool.Available} of {pool.Quota} seats left, not enough for {wanted}. Nothing was granted.");
+    }
+
+    /// <summary>L3: per-user licenses for several members at once, all or none.</summary>
+    public async Task AssignAsync(long organizationId, string productCode, IReadOnlyList<(long UserId, string Email)> users, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await GrantInAsync(connection, tx, organizationId, productCode, users, actor, clock.GetUtcNow());
+        await tx.CommitAsync();
+    }
+
+    /// <summary>L5: several products for several members, granted or recalled together, all or nothing.</summary>
+    public async Task BulkAsync(long organizationId, IReadOnlyList<string> productCodes, IReadOnlyList<(long UserId, string Email)> users, bool grant, long actor)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        foreach (var code in productCodes.Order(StringComparer.Ordinal)) // one lock order for every caller: no deadlock
+        {
+            if (grant)
+            {
+                var holders = (await connection.QueryAsync<long>(
+                    "SELECT user_id FROM license_assignment WHERE organization_id = @organizationId AND product_code = @code",
+                    new { organizationId, code }, tx)).ToHashSet();
+                await GrantInAsync(connection, tx, organizationId, code, users.Where(u => !holders.Contains(u.UserId)).ToList(), actor, now);
+            }
+            else
+            {
+                await LockPoolAsync(connection, tx, organizationId, code, now);
+                foreach (var user in users) await RecallInAsync(connection, tx, organizationId, code, user, actor);
+            }
+        }
+        await tx.CommitAsync();
+    }
+
+    private static async Task GrantInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode,
+        IReadOnlyList<(long UserId, string Email)> users, long actor, DateTimeOffset now)
+    {
+        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
+        if (pool.Product.Kind != ProductKind.PerUser)
+            throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: members use it with an API key, no assignment needed.");
+        RequireUsable(pool, now);
+        if (users.Count == 0) return;
+        var holders = (await connection.QueryAsync<string>("""
+            SELECT u.email FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
+            WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = ANY(@ids)
+            """, new { organizationId, productCode, ids = users.Select(u => u.UserId).ToArray() }, tx)).ToList();
+        if (holders.Count > 0)
+            throw new LicenseRuleException("already_licensed", $"{string.Join(", ", holders)} already {(holders.Count == 1 ? "has" : "have")} a {productCode} license. Nothing was granted.");
+        RequireSeats(pool, users.Count);
+        foreach (var user in users)
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO license_assignment (organization_id, product_code, user_id, assigned_by) VALUES (@organizationId, @productCode, @UserId, @actor)
+                """, new { organizationId, productCode, user.UserId, actor }, tx);
+            await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.assigned", user.Email, productCode);
+        }
+    }
+
+    private static async Task<bool> RecallInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, (long UserId, string Email) user, long actor)
+    {
+        var removed = await connection.ExecuteAsync("""
+            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId;
+            DELETE FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId;
+            """, new { organizationId, productCode, user.UserId }, tx);
+        if (removed == 0) return false;
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.unassigned", user.Email, productCode);
+        return true;
+    }
+
+    /// <summary>L3: takes the license back (and deactivates the user's machines for it).</summary>
+    public async Task UnassignAsync(long organizationId, string productCode, (long UserId, string Email) user, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        if (!await RecallInAsync(connection, tx, organizationId, productCode, user, actor))
+            throw new LicenseRuleException("not_licensed", $"{user.Email} has no {productCode} license.");
+        await tx.CommitAsync();
+    }
+
+    /// <summary>L3: moves a license from one member to another in one step; the seat count does not change.</summary>
+    public async Task TransferAsync(long organizationId, string productCode, (long UserId, string Email) from, (long UserId, string Email) to, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        var hasTarget = await connection.ExecuteScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId)",
+            new { organizationId, productCode, to.UserId }, tx);
+        if (hasTarget) throw new LicenseRuleException("already_licensed", $"{to.Email} already has a {productCode} license.");
+        var moved = await connection.ExecuteAsync("""
+            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
+            UPDATE license_assignment SET user_id = @toId, assigned_at = now(), assigned_by = @actor
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
+            """, new { organizationId, productCode, fromId = from.UserId, toId = to.UserId, actor }, tx);
+        if (moved == 0) throw new LicenseRuleException("not_licensed", $"{from.Email} has no {productCode} license to transfer.");
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.transferred", to.Email, $"{productCode} from {from.Email}");
+        await tx.CommitAsync();
+    }
+
+    /// <summary>
+    /// L7: takes a seat until <paramref name="expiresAt"/> for a machine, and stores the signed file that
+    /// <paramref name="sign"/> makes, in the same transaction.
+    /// </summary>
+    public async Task<Guid> CreateOfflineAsync(long organizationId, string productCode, string machineId, DateTimeOffset expiresAt, long actor,
+        Func<Guid, LicensedProductTerms, DateTimeOffset, (string FileName, string Text)> sign)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
+        RequireUsable(pool, now);
+        RequireSeats(pool, 1);
+        var id = Guid.NewGuid();
+        var (fileName, text) = sign(id, pool.Product, now);
+        await connection.ExecuteAsync("""
+            INSERT INTO offline_license (id, organization_id, product_code, machine_id, expires_at, created_at, created_by, file_name, file_text)
+            VALUES (@id, @organizationId, @productCode, @machineId, @expiresAt, @now, @actor, @fileName, @text)
+            """, new { id, organizationId, productCode, machineId, expiresAt = expiresAt.UtcDateTime, now = now.UtcDateTime, actor, fileName, text }, tx);
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.offline_created", machineId, $"{productCode} until {expiresAt.UtcDateTime:yyyy-MM-dd}");
+        await tx.CommitAsync();
+        return id;
+    }
+}

@@ -1,0 +1,159 @@
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Core.Organizations;
+using LicenseServer.Core.Security;
+using LicenseServer.Data.Activation;
+using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Activation;
+
+namespace LicenseServer.Web.Licenses;
+
+public sealed record OfflineDraft(LicensedProductTerms Product, string MachineId, DateTimeOffset ExpiresAt, string FileName);
+
+/// <summary>L1-L7 for the console: reads the pools, resolves emails to members, and calls the seat ledger.</summary>
+public sealed class LicenseService(
+    SeatLedger ledger,
+    LicenseRepository licenses,
+    MemberRepository members,
+    ApiKeyRepository apiKeys,
+    ServerLicenseRepository serverLicense,
+    ActivationService activation,
+    TimeProvider clock)
+{
+    public Task<IReadOnlyList<PoolRow>> PoolsAsync(Membership actor) => licenses.PoolsAsync(actor.OrganizationId);
+
+    /// <summary>Members by email; an unknown email or a non-member refuses the whole request.</summary>
+    public async Task<IReadOnlyList<(long UserId, string Email)>> MembersAsync(Membership actor, string? emailsText)
+    {
+        var parsed = EmailList.Parse(emailsText, 500);
+        if (!parsed.Ok) throw new LicenseRuleException("invalid_email", string.Join(" ", parsed.Problems));
+        var found = await members.LookupAsync(actor.OrganizationId, parsed.Emails);
+        var problems = new List<string>();
+        foreach (var (email, (userId, member)) in found)
+        {
+            if (userId is null) problems.Add($"There is no account with {email}: invite them to the organization first.");
+            else if (!member) problems.Add($"{email} is not a member of this organization: invite them first.");
+        }
+        if (problems.Count > 0) throw new LicenseRuleException(found.Values.Any(v => v.UserId is null) ? "unknown_email" : "not_a_member", string.Join(" ", problems) + " Nothing was granted.");
+        return parsed.Emails.Select(e => (found[e].UserId!.Value, e)).ToList();
+    }
+
+    private async Task<(long UserId, string Email)> MemberAsync(Membership actor, long userId)
+    {
+        var row = (await members.ListAsync(actor.OrganizationId)).FirstOrDefault(m => m.UserId == userId)
+            ?? throw new LicenseRuleException("not_a_member", "That user is not a member of this organization.");
+        return (row.UserId, row.Email);
+    }
+
+    public async Task<int> AssignAsync(Membership actor, string product, string? emails)
+    {
+        var users = await MembersAsync(actor, emails);
+        await ledger.AssignAsync(actor.OrganizationId, product, users, actor.UserId);
+        return users.Count;
+    }
+
+    public async Task UnassignAsync(Membership actor, string product, long userId) =>
+        await ledger.UnassignAsync(actor.OrganizationId, product, await MemberAsync(actor, userId), actor.UserId);
+
+    public async Task TransferAsync(Membership actor, string product, long fromUserId, string? toEmail)
+    {
+        var from = await MemberAsync(actor, fromUserId);
+        var to = await MembersAsync(actor, toEmail);
+        if (to.Count != 1) throw new LicenseRuleException("invalid_email", "Transfer to exactly one member.");
+        if (to[0].UserId == from.UserId) throw new LicenseRuleException("same_user", $"{from.Email} has this license already.");
+        await ledger.TransferAsync(actor.OrganizationId, product, from, to[0], actor.UserId);
+    }
+
+    public async Task BulkAsync(Membership actor, IReadOnlyList<string> products, IReadOnlyList<long> userIds, bool grant)
+    {
+        if (products.Count == 0) throw new LicenseRuleException("no_products", "Select at least one product.");
+        if (userIds.Count == 0) throw new LicenseRuleException("no_users", "Select at least one user.");
+        var all = (await members.ListAsync(actor.OrganizationId)).ToDictionary(m => m.UserId);
+        var missing = userIds.Where(id => !all.ContainsKey(id)).ToList();
+        if (missing.Count > 0) throw new LicenseRuleException("not_a_member", "A selected user is not a member of this organization. Nothing was changed.");
+        await ledger.BulkAsync(actor.OrganizationId, products.Distinct().ToList(), userIds.Distinct().Select(id => (id, all[id].Email)).ToList(), grant, actor.UserId);
+    }
+
+    public async Task DeactivateMachineAsync(Membership actor, string product, long activationId)
+    {
+        if (!await licenses.DeactivateMachineAsync(actor.OrganizationId, product, activationId, actor.UserId))
+            throw new LicenseRuleException("not_found", "That machine is not activated any more.");
+    }
+
+    public async Task EndSessionAsync(Membership actor, string product, Guid sessionId)
+    {
+        if (!await licenses.EndSessionAsync(actor.OrganizationId, product, sessionId, actor.UserId))
+            throw new LicenseRuleException("not_found", "That session has ended already.");
+    }
+
+    /// <summary>L7, first step: checks everything and shows what will be created; nothing is stored.</summary>
+    public async Task<OfflineDraft> DraftOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
+    {
+        var terms = (await PoolsAsync(actor)).FirstOrDefault(p => p.Code == product) is { } pool
+            ? new LicensedProductTerms(pool.Code, pool.Name, pool.Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
+                pool.Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
+                pool.ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null)
+            : throw new LicenseRuleException("unknown_product", $"The server's license has no product {product}.");
+        var machine = OfflineRules.CheckMachineId(machineId);
+        DateOnly? day = null;
+        if (!string.IsNullOrWhiteSpace(expiry))
+            day = DateOnly.TryParseExact(expiry.Trim(), "yyyy-MM-dd", out var parsed) ? parsed
+                : throw new LicenseRuleException("invalid_date", "Enter the expiry date as yyyy-MM-dd, or leave it empty for the end of the subscription.");
+        var expiresAt = OfflineRules.Expiry(terms, day, clock.GetUtcNow());
+        return new OfflineDraft(terms, machine, expiresAt, OfflineRules.FileName(terms.Code, machine));
+    }
+
+    /// <summary>L7, confirmed: takes a seat until the expiry and stores the file signed with the server key, carrying the vendor's proof.</summary>
+    public async Task<Guid> CreateOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
+    {
+        var draft = await DraftOfflineAsync(actor, product, machineId, expiry);
+        var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("not_activated", "The server is not activated.");
+        var vouched = LicenseVerifier.ReadStored(vendorLicense.FileText);
+        var identity = await activation.EnsureIdentityAsync();
+        if (vouched.ServerPublicKey != identity.ServerPublicKey)
+            throw new LicenseRuleException("not_vouched",
+                "The server's license does not vouch for this server's key, so clients could not verify an offline license. " +
+                "Ask the vendor for a license issued from this server's license request.");
+        var key = await activation.ServerKeyAsync();
+        return await ledger.CreateOfflineAsync(actor.OrganizationId, product, draft.MachineId, draft.ExpiresAt, actor.UserId, (id, terms, now) =>
+        {
+            var payload = new OfflineLicensePayload(id, terms.Code, terms.Name, terms.Kind, actor.OrganizationId, actor.OrganizationName,
+                draft.MachineId, now, draft.ExpiresAt, identity.InstallationId, identity.ServerPublicKey);
+            return (draft.FileName, OfflineLicenseFile.Sign(payload, key, vendorLicense.FileText));
+        });
+    }
+
+    public Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(Membership actor, string product) => licenses.LicensedUsersAsync(actor.OrganizationId, product);
+    public Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(Membership actor, string product) => licenses.OnlineLicensesAsync(actor.OrganizationId, product);
+    public Task<IReadOnlyList<SessionRow>> SessionsAsync(Membership actor, string product) => licenses.SessionsAsync(actor.OrganizationId, product);
+    public Task<long> RegisteredMachinesAsync(Membership actor, string product) => licenses.RegisteredMachinesAsync(actor.OrganizationId, product);
+    public Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(Membership actor, string product) => licenses.OfflineLicensesAsync(actor.OrganizationId, product);
+    public Task<(string FileName, string Text)?> OfflineFileAsync(Membership actor, Guid id) => licenses.OfflineFileAsync(actor.OrganizationId, id);
+
+    public Task<IReadOnlyList<ApiKeyRow>> ApiKeysAsync(Membership actor) => apiKeys.ListAsync(actor.OrganizationId, actor.UserId);
+
+    /// <summary>L6: the key is returned once, to show; only its hash is stored.</summary>
+    public async Task<string> CreateApiKeyAsync(Membership actor, string? name)
+    {
+        name = (name ?? "").Trim();
+        if (name.Length is 0 or > 100 || name.Any(char.IsControl))
+            throw new LicenseRuleException("invalid_name", "Name the key (up to 100 characters), e.g. the machine or pipeline that will use it.");
+        var (key, prefix) = ApiKeyToken.New();
+        await apiKeys.CreateAsync(actor.OrganizationId, actor.UserId, name, prefix, ApiKeyToken.Hash(key));
+        return key;
+    }
+
+    public async Task RevokeApiKeyAsync(Membership actor, long keyId)
+    {
+        if (!await apiKeys.RevokeAsync(actor.OrganizationId, actor.UserId, keyId))
+            throw new LicenseRuleException("not_found", "That key does not exist or is revoked already.");
+    }
+
+    public Task<IReadOnlyList<AllocationRow>> AllocationsAsync() => licenses.AllocationsAsync();
+
+    public Task SetAllocationAsync(long actor, long organizationId, string product, string? quota) =>
+        int.TryParse(quota, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seats)
+            ? licenses.SetAllocationAsync(organizationId, product, seats, actor)
+            : throw new LicenseRuleException("invalid_quota", "A share is a whole number of seats, 0 or more.");
+}

@@ -1,0 +1,134 @@
+using System.Text;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Licenses;
+using LicenseServer.Web.Licenses;
+using LicenseServer.Web.Organizations;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LicenseServer.Web.Pages.Organizations;
+
+/// <summary>L1, L3, L4, L7: one product of the organization at a time (?product=CODE).</summary>
+public sealed class LicensesModel(LicenseService licenses) : OrganizationPageModel
+{
+    [FromQuery(Name = "product")] public string? ProductCode { get; set; }
+    public IReadOnlyList<PoolRow> Pools { get; private set; } = [];
+    public PoolRow? Pool { get; private set; }
+    public IReadOnlyList<LicensedUserRow> LicensedUsers { get; private set; } = [];
+    public IReadOnlyList<MachineRow> Machines { get; private set; } = [];
+    public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
+    public IReadOnlyList<OfflineRow> Offline { get; private set; } = [];
+    public long RegisteredMachines { get; private set; }
+    public OfflineDraft? Draft { get; private set; }
+    public string? Emails { get; private set; }
+    public string? MachineId { get; private set; }
+    public string? Expiry { get; private set; }
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public async Task<IActionResult> OnGetAsync()
+    {
+        Info = TempData["Info"] as string;
+        return await LoadAsync() ? Page() : NotFound();
+    }
+
+    [Requires(OrgPermission.ManageOfflineLicenses)]
+    public async Task<IActionResult> OnGetDownloadAsync(Guid id)
+    {
+        var file = await licenses.OfflineFileAsync(Membership, id);
+        return file is { } f ? File(Encoding.UTF8.GetBytes(f.Text), "application/octet-stream", f.FileName) : NotFound();
+    }
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostAssignAsync(string? emails) => RunAsync(async () =>
+    {
+        Emails = emails is { Length: > 30000 } ? emails[..30000] : emails;
+        var count = await licenses.AssignAsync(Membership, ProductCode!, emails);
+        return $"{ProductCode} has been assigned to {count} user{(count == 1 ? "" : "s")}.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostUnassignAsync(long userId) => RunAsync(async () =>
+    {
+        await licenses.UnassignAsync(Membership, ProductCode!, userId);
+        return "The license has been unassigned.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostTransferAsync(long userId, string? toEmail) => RunAsync(async () =>
+    {
+        await licenses.TransferAsync(Membership, ProductCode!, userId, toEmail);
+        return $"The license has been transferred to {EmailList.Normalize(toEmail)}.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostDeactivateAsync(long activationId) => RunAsync(async () =>
+    {
+        await licenses.DeactivateMachineAsync(Membership, ProductCode!, activationId);
+        return "The machine has been deactivated.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostEndSessionAsync(Guid sessionId) => RunAsync(async () =>
+    {
+        await licenses.EndSessionAsync(Membership, ProductCode!, sessionId);
+        return "The session has ended; its seat is free.";
+    });
+
+    [Requires(OrgPermission.ManageOfflineLicenses)]
+    public async Task<IActionResult> OnPostDraftOfflineAsync(string? machineId, string? expiry)
+    {
+        (MachineId, Expiry) = (machineId is { Length: > 200 } ? machineId[..200] : machineId, expiry is { Length: > 20 } ? expiry[..20] : expiry);
+        try
+        {
+            Draft = await licenses.DraftOfflineAsync(Membership, ProductCode!, machineId, expiry);
+        }
+        catch (LicenseRuleException e)
+        {
+            Refuse(e.Message);
+        }
+        return await LoadAsync() ? Page() : NotFound();
+    }
+
+    [Requires(OrgPermission.ManageOfflineLicenses)]
+    public Task<IActionResult> OnPostCreateOfflineAsync(string? machineId, string? expiry) => RunAsync(async () =>
+    {
+        (MachineId, Expiry) = (machineId, expiry);
+        await licenses.CreateOfflineAsync(Membership, ProductCode!, machineId, expiry);
+        return $"The offline license {OfflineRules.FileName(ProductCode!, OfflineRules.CheckMachineId(machineId))} has been created. Download it and send it to its user.";
+    });
+
+    private async Task<IActionResult> RunAsync(Func<Task<string>> action)
+    {
+        try
+        {
+            if (string.IsNullOrEmpty(ProductCode)) throw new LicenseRuleException("unknown_product", "Choose a product.");
+            TempData["Info"] = await action();
+            return Redirect($"/Organizations/{Membership.OrganizationId}/Licenses?product={Uri.EscapeDataString(ProductCode)}");
+        }
+        catch (LicenseRuleException e)
+        {
+            Refuse(e.Message);
+            Response.StatusCode = e.Code == "busy" ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            return await LoadAsync() ? Page() : NotFound();
+        }
+    }
+
+    private async Task<bool> LoadAsync()
+    {
+        Pools = await licenses.PoolsAsync(Membership);
+        Pool = ProductCode is null ? Pools.FirstOrDefault() : Pools.FirstOrDefault(p => p.Code == ProductCode);
+        if (Pool is null) return ProductCode is null;
+        if (Pool.Kind == "per-user")
+        {
+            LicensedUsers = await licenses.LicensedUsersAsync(Membership, Pool.Code);
+            Machines = await licenses.OnlineLicensesAsync(Membership, Pool.Code);
+        }
+        else
+        {
+            Sessions = await licenses.SessionsAsync(Membership, Pool.Code);
+            RegisteredMachines = await licenses.RegisteredMachinesAsync(Membership, Pool.Code);
+        }
+        Offline = await licenses.OfflineLicensesAsync(Membership, Pool.Code);
+        return true;
+    }
+}
