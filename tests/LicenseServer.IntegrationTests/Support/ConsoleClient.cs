@@ -34,10 +34,10 @@ public sealed partial class ConsoleClient : IDisposable
     }
 
     /// <summary>Posts a form with the antiforgery token read from <paramref name="tokenPage"/> (default: the same path).</summary>
-    public async Task<HttpResponseMessage> PostFormAsync(string path, IDictionary<string, string> fields, bool withToken = true, string? tokenPage = null)
+    public async Task<HttpResponseMessage> PostFormAsync(string path, IEnumerable<KeyValuePair<string, string>> fields, bool withToken = true, string? tokenPage = null)
     {
-        var all = new Dictionary<string, string>(fields);
-        if (withToken) all["__RequestVerificationToken"] = await TokenAsync(tokenPage ?? path);
+        var all = new List<KeyValuePair<string, string>>(fields);
+        if (withToken) all.Add(new("__RequestVerificationToken", await TokenAsync(tokenPage ?? path)));
         return await _http.PostAsync(path, new FormUrlEncodedContent(all));
     }
 
