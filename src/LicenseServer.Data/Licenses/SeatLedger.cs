@@ -176,6 +176,58 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
+    /// L4: a floating seat for one process. A repeated session id of the same user reuses its seat; a new
+    /// machine is registered only while registered machines stay within the quota.
+    /// </summary>
+    public async Task<(Guid SessionId, DateTimeOffset ExpiresAt)> CheckoutFloatingAsync(long organizationId, string productCode, long userId,
+        string machineId, string processId, Guid? sessionId, TimeSpan lease)
+    {
+        var now = clock.GetUtcNow();
+        var expiresAt = now + lease;
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
+        if (pool.Product.Kind != ProductKind.Floating)
+            throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
+        RequireUsable(pool, now);
+        if (sessionId is { } existing)
+        {
+            var reused = await connection.ExecuteAsync("""
+                UPDATE floating_session SET expires_at = @expiresAt, last_heartbeat_at = @now
+                WHERE id = @existing AND organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
+                  AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
+                """, new { existing, organizationId, productCode, userId, machineId, expiresAt = expiresAt.UtcDateTime, now = now.UtcDateTime }, tx);
+            if (reused == 1)
+            {
+                await tx.CommitAsync();
+                return (existing, expiresAt);
+            }
+        }
+        var known = await connection.ExecuteAsync("""
+            UPDATE floating_machine SET last_seen_at = @now WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId
+            """, new { organizationId, productCode, machineId, now = now.UtcDateTime }, tx) == 1;
+        if (!known)
+        {
+            var registered = await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode }, tx);
+            if (registered >= pool.Quota)
+                throw new LicenseRuleException("machine_limit",
+                    $"{productCode} is registered on {registered} machines, its quota; an admin must remove a machine before {machineId} can use it.");
+            await connection.ExecuteAsync(
+                "INSERT INTO floating_machine (organization_id, product_code, machine_id) VALUES (@organizationId, @productCode, @machineId)",
+                new { organizationId, productCode, machineId }, tx);
+        }
+        RequireSeats(pool, 1);
+        var id = Guid.NewGuid();
+        await connection.ExecuteAsync("""
+            INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+            VALUES (@id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt)
+            """, new { id, organizationId, productCode, userId, machineId, processId, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime }, tx);
+        await tx.CommitAsync();
+        return (id, expiresAt);
+    }
+
+    /// <summary>
     /// L7: takes a seat until <paramref name="expiresAt"/> for a machine, and stores the signed file that
     /// <paramref name="sign"/> makes, in the same transaction.
     /// </summary>

@@ -1,0 +1,63 @@
+using Dapper;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Data.Licenses;
+
+namespace LicenseServer.IntegrationTests.Licenses;
+
+/// <summary>L4 at the seat ledger, the path the client API's checkout takes.</summary>
+public class FloatingSeatTests : LicenseTestBase
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(5.5);
+
+    [Test]
+    public async Task Parallel_checkouts_never_exceed_the_quota()
+    {
+        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var ledger = Server.Service<SeatLedger>();
+        var attempts = Enumerable.Range(0, 25).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await ledger.CheckoutFloatingAsync(Org, "KRE", userId, $"CI-{i % 3}", $"{1000 + i}", null, Lease);
+                return "ok";
+            }
+            catch (LicenseRuleException e)
+            {
+                return e.Code;
+            }
+        })).ToList();
+        var results = await Task.WhenAll(attempts);
+        Assert.That(results.Count(r => r == "ok"), Is.EqualTo(5));
+        Assert.That(results.Where(r => r != "ok"), Has.All.AnyOf("quota_exceeded", "busy"));
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()"), Is.EqualTo(5));
+    }
+
+    [Test]
+    public async Task Registered_machines_never_exceed_the_quota_and_a_repeated_session_reuses_its_seat()
+    {
+        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var ledger = Server.Service<SeatLedger>();
+        await AllocateAsync(Org, "KRE", 2);
+        var (first, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease);
+        var (again, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", first, Lease);
+        Assert.That(again, Is.EqualTo(first), "the same session keeps its seat");
+        await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-2", "2", null, Lease);
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE floating_session SET ended_at = now()");
+
+        var refused = Assert.ThrowsAsync<LicenseRuleException>(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-3", "3", null, Lease))!;
+        Assert.That(refused.Code, Is.EqualTo("machine_limit"));
+        Assert.That(refused.Message, Does.Contain("registered on 2 machines"));
+        Assert.DoesNotThrowAsync(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "4", null, Lease), "a registered machine may check out again");
+        await using var check = Db();
+        Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_machine"), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_per_user_product_cannot_be_checked_out_as_floating()
+    {
+        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var refused = Assert.ThrowsAsync<LicenseRuleException>(() => Server.Service<SeatLedger>().CheckoutFloatingAsync(Org, "KSE", userId, "CI-1", "1", null, Lease))!;
+        Assert.That(refused.Code, Is.EqualTo("not_floating"));
+    }
+}
