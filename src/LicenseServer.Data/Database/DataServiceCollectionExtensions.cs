@@ -33,6 +33,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<SeatLedger>();
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
+        services.AddSingleton<ClientRepository>();
         return services;
     }
 }

@@ -8,6 +8,7 @@ public sealed class KitOptions
     public DatabaseOptions Database { get; set; } = new();
     public LogOptions Logs { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
+    public ClientOptions Clients { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -34,4 +35,19 @@ public sealed class DemoOptions
     /// <summary>Trust a locally made demo vendor key besides the built-in one; every page says so.</summary>
     public bool Enabled { get; set; }
     public string VendorPublicKeyFile { get; set; } = "";
+}
+
+/// <summary>The client API's timings and limits (C1, C2).</summary>
+public sealed class ClientOptions
+{
+    /// <summary>How long a bearer token from /api/v1/auth/login lives.</summary>
+    public int TokenDays { get; set; } = 30;
+    /// <summary>How long a per-user activation lease may be checked offline before the client renews it.</summary>
+    public int LeaseDays { get; set; } = 7;
+    /// <summary>How many machines one user may have activated per product.</summary>
+    public int MachinesPerUser { get; set; } = 2;
+    /// <summary>How often a floating session's client heartbeats.</summary>
+    public int HeartbeatSeconds { get; set; } = 60;
+    /// <summary>How long a floating session counts after its last heartbeat (5 minutes plus 30 s drift).</summary>
+    public int SessionLeaseSeconds { get; set; } = 330;
 }

@@ -5,6 +5,7 @@ using LicenseServer.Data.DataProtection;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Admin;
+using LicenseServer.Web.Api;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Mail;
 using LicenseServer.Web.Organizations;
@@ -81,6 +82,8 @@ public static class ServerHost
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<LicenseService>();
+        services.AddSingleton<ClientLicenseService>();
+        services.AddOpenApi("v1");
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
         {
@@ -104,10 +107,15 @@ public static class ServerHost
         var app = builder.Build();
         app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
-        app.UseExceptionHandler("/Error");
-        app.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
+        app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
+        {
+            console.UseExceptionHandler("/Error");
+            console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
+        });
         app.Use(SecurityHeaders);
         app.MapKitSystemEndpoints();
+        app.MapOpenApi("/api/v1/openapi.json");
+        app.MapClientApi();
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();

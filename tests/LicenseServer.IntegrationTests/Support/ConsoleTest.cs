@@ -16,10 +16,13 @@ public abstract partial class ConsoleTest
     protected ConsoleClient Admin { get; private set; } = null!;
     private readonly List<ConsoleClient> _clients = [];
 
+    /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
+    protected virtual string[] ServerSettings => [];
+
     [SetUp]
     public async Task StartServerAsync()
     {
-        Server = await TestServer.StartAsync();
+        Server = await TestServer.StartAsync(settings: ServerSettings);
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
         await Server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, Password, Password);
         Admin = await SignedInAsync(AdminEmail);

@@ -1,0 +1,15 @@
+namespace LicenseServer.Client;
+
+public sealed record Organization(long Id, string Name, string Role);
+
+public sealed record LoginResult(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<Organization> Organizations);
+
+/// <summary>A per-user activation: the signed lease text, which <see cref="KitVerifier"/> checks offline until it expires.</summary>
+public sealed record Lease(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string LeaseText);
+
+public sealed record ServerInfo(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense);
+
+internal sealed record SessionDto(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt);
+internal sealed record LoginDto(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<Organization> Organizations);
+internal sealed record LeaseDto(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
+internal sealed record ProblemDto(string? Code, string? Detail, string? Title);

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace LicenseServer.Client;
+
+/// <summary>
+/// The client API of Kit License Server (C1, C2). One instance per server URL; sign in for per-user
+/// products, or use an API key for floating sessions. Refusals throw <see cref="KitApiException"/>
+/// with the server's code; a busy seat pool (429) is retried with jitter.
+/// </summary>
+public sealed class KitClient : IDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+
+    public KitClient(Uri serverUrl, HttpMessageHandler? handler = null)
+    {
+        _http = new HttpClient(handler ?? new HttpClientHandler(), disposeHandler: handler is null)
+        {
+            BaseAddress = new Uri(serverUrl.ToString().TrimEnd('/') + "/"),
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        _ownsHttp = true;
+    }
+
+    /// <summary>The bearer token from <see cref="LoginAsync"/>, or one saved from an earlier sign-in.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>The API key for floating sessions (sent as X-Api-Key).</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>How many times a 429 "busy" answer is retried before it is thrown.</summary>
+    public int BusyRetries { get; set; } = 8;
+
+    public async Task<LoginResult> LoginAsync(string email, string password, CancellationToken cancel = default)
+    {
+        var dto = await SendAsync<LoginDto>(HttpMethod.Post, "api/v1/auth/login", new { email, password }, Auth.None, cancel);
+        Token = dto.Token;
+        return new LoginResult(dto.Token, dto.ExpiresAt, dto.Email, dto.Organizations);
+    }
+
+    public async Task<IReadOnlyList<Organization>> OrganizationsAsync(CancellationToken cancel = default) =>
+        await SendAsync<List<Organization>>(HttpMethod.Get, "api/v1/organizations", null, Auth.Bearer, cancel);
+
+    public async Task<Lease> ActivateAsync(long organizationId, string product, string machineId, CancellationToken cancel = default)
+    {
+        var dto = await SendAsync<LeaseDto>(HttpMethod.Post, $"api/v1/organizations/{organizationId}/activations", new { product, machineId }, Auth.Bearer, cancel);
+        return new Lease(dto.Product, dto.MachineId, dto.OrganizationId, dto.ExpiresAt, dto.Lease);
+    }
+
+    public Task DeactivateAsync(long organizationId, string product, string machineId, CancellationToken cancel = default) =>
+        SendAsync<object>(HttpMethod.Delete, $"api/v1/organizations/{organizationId}/activations", new { product, machineId }, Auth.Bearer, cancel);
+
+    /// <summary>Checks out a floating seat. The session heartbeats on its own timer and is released when disposed.</summary>
+    public async Task<FloatingSession> CheckoutAsync(string product, string machineId, string processId, bool autoHeartbeat = true, CancellationToken cancel = default)
+    {
+        var dto = await SendAsync<SessionDto>(HttpMethod.Post, "api/v1/sessions", new { product, machineId, processId }, Auth.ApiKey, cancel);
+        return new FloatingSession(this, dto.SessionId, TimeSpan.FromSeconds(dto.HeartbeatIntervalSeconds), dto.ExpiresAt, autoHeartbeat);
+    }
+
+    public async Task<DateTimeOffset> HeartbeatAsync(Guid sessionId, CancellationToken cancel = default) =>
+        (await SendAsync<SessionDto>(HttpMethod.Put, $"api/v1/sessions/{sessionId}/heartbeat", null, Auth.ApiKey, cancel)).ExpiresAt;
+
+    public Task ReleaseAsync(Guid sessionId, CancellationToken cancel = default) =>
+        SendAsync<object>(HttpMethod.Delete, $"api/v1/sessions/{sessionId}", null, Auth.ApiKey, cancel);
+
+    public Task<ServerInfo> ServerAsync(CancellationToken cancel = default) =>
+        SendAsync<ServerInfo>(HttpMethod.Get, "api/v1/server", null, Auth.None, cancel);
+
+    private enum Auth { None, Bearer, ApiKey }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, Auth auth, CancellationToken cancel)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (body is not null) request.Content = JsonContent.Create(body, options: Json);
+            switch (auth)
+            {
+                case Auth.Bearer:
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer",
+                        Token ?? throw new KitApiException(401, "unauthorized", "Sign in first."));
+                    break;
+                case Auth.ApiKey:
+                    request.Headers.Add("X-Api-Key", ApiKey ?? throw new KitApiException(401, "api_key_required", "Set an API key first."));
+                    break;
+            }
+            using var response = await _http.SendAsync(request, cancel);
+            if (response.IsSuccessStatusCode)
+                return response.StatusCode == HttpStatusCode.NoContent || typeof(T) == typeof(object)
+                    ? default!
+                    : (await response.Content.ReadFromJsonAsync<T>(Json, cancel))!;
+            var problem = await ReadProblemAsync(response, cancel);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && problem.Code == "busy" && attempt < BusyRetries)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * (attempt + 1) + Random.Shared.Next(100)), cancel);
+                continue;
+            }
+            throw new KitApiException((int)response.StatusCode, problem.Code ?? "http_" + (int)response.StatusCode,
+                problem.Detail ?? problem.Title ?? $"The server answered {(int)response.StatusCode}.");
+        }
+    }
+
+    private static async Task<ProblemDto> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancel)
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<ProblemDto>(Json, cancel) ?? new ProblemDto(null, null, null);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return new ProblemDto(null, null, response.ReasonPhrase);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp) _http.Dispose();
+    }
+}

@@ -1,0 +1,143 @@
+using Dapper;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Licenses;
+
+/// <summary>Who a bearer token or an API key stands for. <c>OrganizationId</c> is set for an API key only.</summary>
+public sealed record ClientCaller(long UserId, string Email, long? OrganizationId, long? ApiKeyId);
+
+public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed);
+
+/// <summary>The client API's reads and writes (C1, C2): tokens, API keys, machine activations, session heartbeats.</summary>
+public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
+{
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    public async Task CreateTokenAsync(long userId, Guid securityStamp, byte[] tokenHash, DateTimeOffset expiresAt)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO api_token (user_id, token_hash, security_stamp, created_at, expires_at) VALUES (@userId, @tokenHash, @securityStamp, @now, @expiresAt)
+            """, new { userId, tokenHash, securityStamp, now = Now, expiresAt = expiresAt.UtcDateTime });
+    }
+
+    /// <summary>A live token of an enabled user whose stamp has not changed since.</summary>
+    public async Task<ClientCaller?> FindByTokenAsync(byte[] tokenHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<ClientCaller>("""
+            SELECT u.id AS user_id, u.email, NULL::bigint AS organization_id, NULL::bigint AS api_key_id
+            FROM api_token t JOIN public.user_account u ON u.id = t.user_id
+            WHERE t.token_hash = @tokenHash AND t.revoked_at IS NULL AND t.expires_at > @now
+              AND NOT u.disabled AND u.security_stamp = t.security_stamp
+            """, new { tokenHash, now = Now });
+    }
+
+    public async Task RevokeTokenAsync(byte[] tokenHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE api_token SET revoked_at = @now WHERE token_hash = @tokenHash AND revoked_at IS NULL", new { tokenHash, now = Now });
+    }
+
+    /// <summary>
+    /// An API key and its owner, whether revoked or not (the caller tells a revoked key apart), and
+    /// whether the owner is still an enabled member of the key's organization. Last use is written at
+    /// most once a minute, to keep the hot path to one read.
+    /// </summary>
+    public async Task<(ClientCaller Caller, bool Revoked, bool Member)?> FindByApiKeyAsync(byte[] keyHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var row = await connection.QuerySingleOrDefaultAsync<(long Id, long UserId, string Email, long OrganizationId, bool Revoked, bool Member, DateTime? LastUsed)?>("""
+            SELECT k.id, k.user_id, u.email, k.organization_id, k.revoked_at IS NOT NULL,
+                   NOT u.disabled AND EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = k.organization_id AND m.user_id = k.user_id),
+                   k.last_used_at
+            FROM api_key k JOIN public.user_account u ON u.id = k.user_id WHERE k.key_hash = @keyHash
+            """, new { keyHash });
+        if (row is not { } key) return null;
+        if (!key.Revoked && (key.LastUsed is null || key.LastUsed < Now.AddMinutes(-1)))
+            await connection.ExecuteAsync("UPDATE api_key SET last_used_at = @now WHERE id = @Id", new { key.Id, now = Now });
+        return (new ClientCaller(key.UserId, key.Email, key.OrganizationId, key.Id), key.Revoked, key.Member);
+    }
+
+    /// <summary>
+    /// C1: activates (or renews) a per-user product on a machine. Refused without a license of the
+    /// product, or when the user's other machines already reach <paramref name="machinesPerUser"/>.
+    /// </summary>
+    public async Task<ActivationGrant> ActivateAsync(long organizationId, long userId, string productCode, string machineId, DateTimeOffset leaseExpiresAt, int machinesPerUser)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var org = await connection.QuerySingleOrDefaultAsync<(string Name, string Email)?>("""
+            SELECT o.name, u.email FROM organization o JOIN organization_member m ON m.organization_id = o.id JOIN public.user_account u ON u.id = m.user_id
+            WHERE o.id = @organizationId AND m.user_id = @userId
+            """, new { organizationId, userId }, tx)
+            ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
+        var product = await SeatLedger.ProductAsync(connection, tx, productCode)
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        if (product.Kind != Core.Activation.ProductKind.PerUser)
+            throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
+        if (product.ExpiresAt is { } end && end <= clock.GetUtcNow())
+            throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
+        // Lock the user's assignment: activations of one user are serialised, and an unassign waits.
+        var licensed = await connection.ExecuteScalarAsync<bool>("""
+            SELECT true FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId FOR UPDATE
+            """, new { organizationId, productCode, userId }, tx);
+        if (!licensed) throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
+        var renewed = await connection.ExecuteAsync("""
+            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
+            """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx) == 1;
+        if (!renewed)
+        {
+            var machines = await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId",
+                new { organizationId, productCode, userId }, tx);
+            if (machines >= machinesPerUser)
+                throw new LicenseRuleException("machine_limit",
+                    $"Your {productCode} license is active on {machines} machines, the limit. Deactivate one of them first.");
+            await connection.ExecuteAsync("""
+                INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, activated_at, last_seen_at, lease_expires_at)
+                VALUES (@organizationId, @productCode, @userId, @machineId, @now, @now, @leaseExpiresAt)
+                """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx);
+            await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "license.machine_activated", machineId, productCode);
+        }
+        await tx.CommitAsync();
+        return new ActivationGrant(organizationId, org.Name, product, org.Email, renewed);
+    }
+
+    public async Task<bool> DeactivateAsync(long organizationId, long userId, string productCode, string machineId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var removed = await connection.ExecuteAsync("""
+            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
+            """, new { organizationId, productCode, userId, machineId }, tx);
+        if (removed == 0) return false;
+        await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "license.machine_deactivated", machineId, productCode);
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>C2, the hottest path: one indexed write of the session's own row. False when the session is gone or past its lease.</summary>
+    public async Task<bool> HeartbeatAsync(Guid sessionId, long organizationId, long userId, DateTimeOffset expiresAt)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteAsync("""
+            UPDATE floating_session SET last_heartbeat_at = @now, expires_at = @expiresAt
+            WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL AND expires_at > @now
+            """, new { sessionId, organizationId, userId, now = Now, expiresAt = expiresAt.UtcDateTime }) == 1;
+    }
+
+    /// <summary>Releases a session of this caller; true also when it had ended already (release is idempotent).</summary>
+    public async Task<bool> ReleaseAsync(Guid sessionId, long organizationId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var ended = await connection.ExecuteScalarAsync<DateTime?>("""
+            UPDATE floating_session SET ended_at = coalesce(ended_at, least(@now, expires_at))
+            WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId RETURNING ended_at
+            """, new { sessionId, organizationId, userId, now = Now });
+        return ended is not null;
+    }
+}

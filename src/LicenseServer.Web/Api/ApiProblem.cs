@@ -1,0 +1,75 @@
+using LicenseServer.Core.Licenses;
+using Npgsql;
+
+namespace LicenseServer.Web.Api;
+
+/// <summary>A refusal of the client API: an HTTP status, a stable code for programs, and a sentence for people.</summary>
+public sealed class ApiException(int status, string code, string detail) : Exception(detail)
+{
+    public int Status { get; } = status;
+    public string Code { get; } = code;
+}
+
+/// <summary>
+/// Turns refusals into application/problem+json with a stable <c>code</c>; a database that does not
+/// answer is a 503 the client may retry, never a 500.
+/// </summary>
+internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = ClientApi.MaxBodyBytes;
+        try
+        {
+            await next(context);
+        }
+        catch (ApiException e)
+        {
+            await WriteAsync(context, e.Status, e.Code, e.Message);
+        }
+        catch (LicenseRuleException e)
+        {
+            await WriteAsync(context, StatusOf(e.Code), e.Code, e.Message);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteAsync(context, 413, "body_too_large", $"The request body is larger than {ClientApi.MaxBodyBytes / 1024} KB.");
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException && !context.Response.HasStarted)
+        {
+            logger.LogWarning("Database unavailable for {Path}: {Error}", context.Request.Path, e.Message);
+            context.Response.Headers.RetryAfter = "5";
+            await WriteAsync(context, 503, "database_unavailable", "The license server cannot reach its database right now. Try again in a few seconds.");
+        }
+    }
+
+    public static int StatusOf(string code) => code switch
+    {
+        "quota_exceeded" or "machine_limit" or "already_licensed" => StatusCodes.Status409Conflict,
+        "busy" => StatusCodes.Status429TooManyRequests,
+        "not_a_member" or "not_licensed" or "license_expired" => StatusCodes.Status403Forbidden,
+        "session_expired" => StatusCodes.Status410Gone,
+        "session_not_found" or "not_activated" => StatusCodes.Status404NotFound,
+        "unknown_product" or "not_per_user" or "not_floating" => StatusCodes.Status422UnprocessableEntity,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
+    public static async Task WriteAsync(HttpContext context, int status, string code, string detail)
+    {
+        if (context.Response.HasStarted) return;
+        context.Response.Clear();
+        context.Response.StatusCode = status;
+        if (status == StatusCodes.Status429TooManyRequests && !context.Response.Headers.ContainsKey("Retry-After")) context.Response.Headers.RetryAfter = "1";
+        await context.Response.WriteAsJsonAsync(new
+        {
+            type = $"https://kit.example/problems/{code}",
+            title = ReasonPhrase(status),
+            status,
+            detail,
+            code,
+        }, ClientApi.Json, "application/problem+json");
+    }
+
+    private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+}

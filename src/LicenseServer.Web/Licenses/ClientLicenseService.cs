@@ -1,0 +1,101 @@
+using LicenseServer.Core.Licenses;
+using LicenseServer.Core.Security;
+using LicenseServer.Data.Activation;
+using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using LicenseServer.Web.Hosting;
+
+namespace LicenseServer.Web.Licenses;
+
+public sealed record IssuedToken(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<MyOrganizationRow> Organizations);
+
+public sealed record IssuedLease(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
+
+public sealed record IssuedSession(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt);
+
+/// <summary>What the client API does (C1, C2): sign-in for tokens, per-user activations with signed leases, floating sessions.</summary>
+public sealed class ClientLicenseService(
+    AccountService accounts,
+    ClientRepository clients,
+    OrganizationRepository organizations,
+    SeatLedger ledger,
+    ServerLicenseRepository serverLicense,
+    ActivationService activation,
+    KitOptions options,
+    TimeProvider clock)
+{
+    private ClientOptions Limits => options.Clients;
+
+    /// <summary>Null when the sign-in was refused; the result says why.</summary>
+    public async Task<(IssuedToken? Token, SignInResult Result)> LoginAsync(string email, string password, string address)
+    {
+        var result = await accounts.SignInAsync(email, password, address);
+        if (result.Status != SignInStatus.Success) return (null, result);
+        var account = result.Account!;
+        var token = SecretToken.New();
+        var expiresAt = clock.GetUtcNow().AddDays(Limits.TokenDays);
+        await clients.CreateTokenAsync(account.Id, account.SecurityStamp, SecretToken.Hash(token), expiresAt);
+        return (new IssuedToken(token, expiresAt, account.Email, await organizations.ListForUserAsync(account.Id)), result);
+    }
+
+    public Task<ClientCaller?> CallerByTokenAsync(string token) =>
+        SecretToken.LooksValid(token) ? clients.FindByTokenAsync(SecretToken.Hash(token)) : Task.FromResult<ClientCaller?>(null);
+
+    public Task LogoutAsync(string token) => clients.RevokeTokenAsync(SecretToken.Hash(token));
+
+    public Task<(ClientCaller Caller, bool Revoked, bool Member)?> CallerByApiKeyAsync(string key) =>
+        ApiKeyToken.LooksValid(key) ? clients.FindByApiKeyAsync(ApiKeyToken.Hash(key)) : Task.FromResult<(ClientCaller, bool, bool)?>(null);
+
+    public Task<IReadOnlyList<MyOrganizationRow>> OrganizationsAsync(ClientCaller caller) => organizations.ListForUserAsync(caller.UserId);
+
+    /// <summary>C1: activates (idempotently) and returns a lease signed with the server key, with the vendor's proof for it.</summary>
+    public async Task<IssuedLease> ActivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
+    {
+        var now = clock.GetUtcNow();
+        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var grant = await clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser);
+        if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
+        var identity = await activation.EnsureIdentityAsync();
+        var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("not_activated", "The server is not activated.");
+        var payload = new OfflineLicensePayload(Guid.NewGuid(), grant.Product.Code, grant.Product.Name, grant.Product.Kind, grant.OrganizationId,
+            grant.OrganizationName, machineId, now, expiresAt, identity.InstallationId, identity.ServerPublicKey, grant.Email);
+        var lease = LeaseFile.Sign(payload, await activation.ServerKeyAsync(), vendorLicense.FileText);
+        return new IssuedLease(grant.Product.Code, machineId, organizationId, expiresAt, lease);
+    }
+
+    public async Task DeactivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
+    {
+        if (!await clients.DeactivateAsync(organizationId, caller.UserId, product, machineId))
+            throw new LicenseRuleException("not_activated", $"{product} is not activated on machine {machineId}.");
+    }
+
+    public async Task<IssuedSession> CheckoutAsync(ClientCaller caller, string product, string machineId, string processId, Guid? sessionId)
+    {
+        var (id, expiresAt) = await ledger.CheckoutFloatingAsync(caller.OrganizationId!.Value, product, caller.UserId, machineId, processId, sessionId,
+            TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
+        return new IssuedSession(id, Limits.HeartbeatSeconds, expiresAt);
+    }
+
+    public async Task<IssuedSession> HeartbeatAsync(ClientCaller caller, Guid sessionId)
+    {
+        var expiresAt = clock.GetUtcNow().AddSeconds(Limits.SessionLeaseSeconds);
+        if (!await clients.HeartbeatAsync(sessionId, caller.OrganizationId!.Value, caller.UserId, expiresAt))
+            throw new LicenseRuleException("session_expired",
+                "This session has ended or missed its heartbeats past the grace period; its seat is free. Check out a new session.");
+        return new IssuedSession(sessionId, Limits.HeartbeatSeconds, expiresAt);
+    }
+
+    public async Task ReleaseAsync(ClientCaller caller, Guid sessionId)
+    {
+        if (!await clients.ReleaseAsync(sessionId, caller.OrganizationId!.Value, caller.UserId))
+            throw new LicenseRuleException("session_not_found", "There is no such session for this API key.");
+    }
+
+    public async Task<(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense)> ServerInfoAsync()
+    {
+        var identity = await activation.EnsureIdentityAsync();
+        return (ServerHost.Version, identity.InstallationId, identity.ServerPublicKey, (await serverLicense.GetAsync())?.FileText);
+    }
+}

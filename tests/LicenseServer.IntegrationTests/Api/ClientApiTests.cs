@@ -1,0 +1,256 @@
+using System.Net;
+using System.Text;
+using Dapper;
+using LicenseServer.Client;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Organizations;
+using LicenseServer.IntegrationTests.Licenses;
+using LicenseServer.IntegrationTests.Support;
+using LicenseServer.Web.Licenses;
+
+namespace LicenseServer.IntegrationTests.Api;
+
+/// <summary>C1, C2 through LicenseServer.Client against the real server and PostgreSQL.</summary>
+public class ClientApiTests : LicenseTestBase
+{
+    protected override string[] ServerSettings => ["--Kit:Clients:SessionLeaseSeconds=2", "--Kit:Clients:HeartbeatSeconds=1"];
+
+    private KitClient NewKitClient() => new(new Uri(Server.BaseUrl));
+
+    private async Task<string> ApiKeyForAsync(string email)
+    {
+        var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
+        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "test key");
+    }
+
+    private static KitApiException Refused(Func<Task> call) => Assert.ThrowsAsync<KitApiException>(async () => await call())!;
+
+    [Test]
+    public async Task Login_returns_a_token_and_my_organizations_with_my_role()
+    {
+        await AddMemberAsync(Org, "dev@acme.test", "admin");
+        using var client = NewKitClient();
+        var login = await client.LoginAsync("DEV@acme.test", Password);
+        Assert.That(login.Organizations, Is.EqualTo(new[] { new Organization(Org, "ACME QA", "Admin") }));
+        Assert.That(await client.OrganizationsAsync(), Is.EqualTo(login.Organizations));
+
+        var wrong = Refused(() => NewKitClient().LoginAsync("dev@acme.test", "not it"));
+        Assert.That((wrong.Status, wrong.Code), Is.EqualTo((401, "invalid_credentials")));
+        var unknown = Refused(() => NewKitClient().LoginAsync("ghost@acme.test", "not it"));
+        Assert.That((unknown.Status, unknown.Code, unknown.Message), Is.EqualTo((wrong.Status, wrong.Code, wrong.Message)), "an unknown email looks like a wrong password");
+        Assert.That(Refused(() => new KitClient(new Uri(Server.BaseUrl)) { Token = "bogus" }.OrganizationsAsync()).Code, Is.EqualTo("token_invalid"));
+    }
+
+    [Test]
+    public async Task Repeated_failed_logins_are_throttled()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        for (var i = 0; i < 5; i++) Refused(() => NewKitClient().LoginAsync("dev@acme.test", "wrong " + i));
+        var throttled = Refused(() => NewKitClient().LoginAsync("dev@acme.test", Password));
+        Assert.That((throttled.Status, throttled.Code), Is.EqualTo((429, "too_many_attempts")));
+    }
+
+    [Test]
+    public async Task Activate_gives_a_lease_the_vendor_key_alone_verifies_and_reactivation_is_idempotent()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        using var client = NewKitClient();
+        await client.LoginAsync("dev@acme.test", Password);
+
+        var unlicensed = Refused(() => client.ActivateAsync(Org, "KSE", "MACHINE-1"));
+        Assert.That((unlicensed.Status, unlicensed.Code), Is.EqualTo((403, "not_licensed")));
+        using (await AssignAsync(Admin, "dev@acme.test")) { }
+
+        var lease = await client.ActivateAsync(Org, "KSE", "MACHINE-1");
+        var payload = new KitVerifier(TestServer.Vendor.PublicKey).VerifyLease(lease.LeaseText, "MACHINE-1");
+        Assert.That((payload.ProductCode, payload.MachineId, payload.UserEmail, payload.OrganizationId), Is.EqualTo(("KSE", "MACHINE-1", "dev@acme.test", Org)));
+        Assert.That(lease.ExpiresAt, Is.EqualTo(DateTimeOffset.UtcNow.AddDays(7)).Within(TimeSpan.FromMinutes(1)));
+
+        var again = await client.ActivateAsync(Org, "KSE", "MACHINE-1");
+        Assert.That(again.MachineId, Is.EqualTo("MACHINE-1"));
+        await using (var db = Db())
+            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM machine_activation"), Is.EqualTo(1), "re-activating the same machine adds nothing");
+        Assert.That(await Admin.GetTextAsync(Page()), Does.Contain("<code>MACHINE-1</code>"), "the Online Licenses list shows the machine");
+
+        await client.ActivateAsync(Org, "KSE", "MACHINE-2");
+        var limit = Refused(() => client.ActivateAsync(Org, "KSE", "MACHINE-3"));
+        Assert.That((limit.Status, limit.Code), Is.EqualTo((409, "machine_limit")));
+
+        await client.DeactivateAsync(Org, "KSE", "MACHINE-1");
+        await client.ActivateAsync(Org, "KSE", "MACHINE-3");
+        var gone = Refused(() => client.DeactivateAsync(Org, "KSE", "MACHINE-1"));
+        Assert.That((gone.Status, gone.Code), Is.EqualTo((404, "not_activated")));
+    }
+
+    [Test]
+    public async Task Activation_refusals_have_their_codes()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        await CreateUserAsync("outsider@acme.test");
+        using (await AssignAsync(Admin, "dev@acme.test")) { }
+        using var outsider = NewKitClient();
+        await outsider.LoginAsync("outsider@acme.test", Password);
+        Assert.That(Refused(() => outsider.ActivateAsync(Org, "KSE", "M-1")).Code, Is.EqualTo("not_a_member"));
+
+        using var dev = NewKitClient();
+        await dev.LoginAsync("dev@acme.test", Password);
+        Assert.That(Refused(() => dev.ActivateAsync(Org, "KRE", "M-1")).Code, Is.EqualTo("not_per_user"));
+        Assert.That(Refused(() => dev.ActivateAsync(Org, "NOPE", "M-1")).Code, Is.EqualTo("unknown_product"));
+
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE licensed_product SET expires_at = now() - interval '1 day' WHERE code = 'KSE'");
+        Assert.That(Refused(() => dev.ActivateAsync(Org, "KSE", "M-1")).Code, Is.EqualTo("license_expired"));
+    }
+
+    [Test]
+    public async Task Changing_the_password_revokes_the_users_tokens()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        using var client = NewKitClient();
+        await client.LoginAsync("dev@acme.test", Password);
+        await Server.Service<LicenseServer.Web.Accounts.AccountService>().ResetPasswordAsync("dev@acme.test", "a new password");
+        Assert.That(Refused(() => client.OrganizationsAsync()).Code, Is.EqualTo("token_invalid"));
+    }
+
+    [Test]
+    public async Task Checkout_heartbeat_and_release_a_floating_seat()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        using var client = NewKitClient();
+        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        await using (var session = await client.CheckoutAsync("KRE", "CI-01", "4242", autoHeartbeat: false))
+        {
+            Assert.That(session.HeartbeatInterval, Is.EqualTo(TimeSpan.FromSeconds(1)));
+            Assert.That(await Admin.GetTextAsync(Page("KRE")), Does.Contain("<code>CI-01</code>").And.Contain("<td data-testid=\"in-use\">1</td>"));
+            var before = session.ExpiresAt;
+            await Task.Delay(50);
+            await session.HeartbeatAsync();
+            Assert.That(session.ExpiresAt, Is.GreaterThan(before));
+        }
+        Assert.That(await Admin.GetTextAsync(Page("KRE")), Does.Contain("<td data-testid=\"in-use\">0</td>"), "disposing releases the seat");
+    }
+
+    [Test]
+    public async Task A_session_that_misses_its_heartbeats_frees_its_seat_at_once_and_its_heartbeat_says_session_expired()
+    {
+        await AllocateAsync(Org, "KRE", 1);
+        await AddMemberAsync(Org, "runner@acme.test");
+        using var client = NewKitClient();
+        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        var silent = await client.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false);
+        Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"));
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await using var next = await client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false);
+        var expired = Refused(() => silent.HeartbeatAsync());
+        Assert.That((expired.Status, expired.Code), Is.EqualTo((410, "session_expired")));
+    }
+
+    [Test]
+    public async Task Automatic_heartbeats_keep_a_session_alive_past_its_lease()
+    {
+        await AllocateAsync(Org, "KRE", 1);
+        await AddMemberAsync(Org, "runner@acme.test");
+        using var client = NewKitClient();
+        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        await using var session = await client.CheckoutAsync("KRE", "CI-01", "1");
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        Assert.That(session.Lost, Is.Null);
+        Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"), "the heartbeating session still holds the seat");
+    }
+
+    [Test]
+    public async Task API_key_refusals_have_their_codes()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        var key = await ApiKeyForAsync("runner@acme.test");
+        using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
+        var body = new StringContent("""{"product":"KRE","machineId":"CI-01","processId":"1"}""", Encoding.UTF8, "application/json");
+        using (var inQuery = await http.PostAsync($"/api/v1/sessions?apiKey={key}", body))
+            Assert.That(await CodeAsync(inQuery), Is.EqualTo((400, "api_key_in_query")));
+        using (var none = await http.PostAsync("/api/v1/sessions", body))
+            Assert.That(await CodeAsync(none), Is.EqualTo((401, "api_key_required")));
+
+        using var client = NewKitClient();
+        client.ApiKey = "kit_00000000_" + new string('A', 43);
+        Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "1")).Code, Is.EqualTo("api_key_invalid"));
+        client.ApiKey = key;
+        Assert.That(Refused(() => client.CheckoutAsync("KSE", "CI-01", "1")).Code, Is.EqualTo("not_floating"));
+
+        var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
+        var keyId = (await Server.Service<LicenseService>().ApiKeysAsync(membership!))[0].Id;
+        await Server.Service<LicenseService>().RevokeApiKeyAsync(membership!, keyId);
+        var revoked = Refused(() => client.CheckoutAsync("KRE", "CI-01", "1"));
+        Assert.That((revoked.Status, revoked.Code), Is.EqualTo((401, "api_key_revoked")));
+    }
+
+    [Test]
+    public async Task One_organizations_key_cannot_end_another_users_session()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        await AddMemberAsync(Org, "other@acme.test");
+        using var runner = NewKitClient();
+        runner.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        using var other = NewKitClient();
+        other.ApiKey = await ApiKeyForAsync("other@acme.test");
+        await using var session = await runner.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false);
+        Assert.That(Refused(() => other.ReleaseAsync(session.Id)).Code, Is.EqualTo("session_not_found"));
+        Assert.That(Refused(() => other.HeartbeatAsync(session.Id)).Code, Is.EqualTo("session_expired"));
+        await session.HeartbeatAsync();
+    }
+
+    private static async Task<(int, string?)> CodeAsync(HttpResponseMessage response)
+    {
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return ((int)response.StatusCode, json.RootElement.GetProperty("code").GetString());
+    }
+
+    [TestCase("""{"product":"KRE","machineId":"CI-01","processId":"1","extra":true}""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":"CI-01"}""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":null,"processId":"1"}""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":"CI 01","processId":"1"}""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE",""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":"CI-01","processId":"1"}""", "text/plain", 415, "unsupported_media_type")]
+    [TestCase("LONG_MACHINE", "application/json", 400, "invalid_request")]
+    [TestCase("HUGE_BODY", "application/json", 413, "body_too_large")]
+    public async Task Malformed_requests_get_a_problem_response_and_store_nothing(string body, string contentType, int status, string code)
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        var key = await ApiKeyForAsync("runner@acme.test");
+        body = body switch
+        {
+            "LONG_MACHINE" => $$"""{"product":"KRE","machineId":"{{new string('m', 10_000)}}","processId":"1"}""",
+            "HUGE_BODY" => $$"""{"product":"KRE","machineId":"CI-01","processId":"1","pad":"{{new string('x', 1024 * 1024)}}"}""",
+            _ => body,
+        };
+        using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sessions") { Content = new StringContent(body, Encoding.UTF8, contentType) };
+        request.Headers.Add("X-Api-Key", key);
+        using var response = await http.SendAsync(request);
+        Assert.That(await CodeAsync(response), Is.EqualTo((status, code)));
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT (SELECT count(*) FROM floating_session) + (SELECT count(*) FROM floating_machine)"), Is.Zero);
+    }
+
+    [Test]
+    public async Task The_OpenAPI_document_describes_every_route()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
+        var doc = await http.GetStringAsync("/api/v1/openapi.json");
+        foreach (var route in new[] { "/api/v1/auth/login", "/api/v1/organizations", "/api/v1/organizations/{orgId}/activations", "/api/v1/sessions",
+                     "/api/v1/sessions/{sessionId}/heartbeat", "/api/v1/sessions/{sessionId}", "/api/v1/server" })
+            Assert.That(doc, Does.Contain($"\"{route}\""), route);
+        using var unknown = await http.GetAsync("/api/v1/nothing-here");
+        Assert.That(await CodeAsync(unknown), Is.EqualTo((404, "not_found")));
+    }
+
+    [Test]
+    public async Task The_server_endpoint_gives_the_key_and_the_vendors_proof_for_it()
+    {
+        using var client = NewKitClient();
+        var info = await client.ServerAsync();
+        Assert.That(info.InstallationId, Is.EqualTo((await Server.IdentityAsync()).InstallationId));
+        var vouched = new LicenseVerifier(new TrustedVendorKeys([TestServer.Vendor.PublicKey]), TimeProvider.System).VerifySignature(LicenseFile.Parse(info.VendorLicense!));
+        Assert.That(vouched.ServerPublicKey, Is.EqualTo(info.ServerPublicKey));
+    }
+}
