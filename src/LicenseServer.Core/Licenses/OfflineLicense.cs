@@ -113,6 +113,9 @@ public static class ServerSignedFile
         {
             throw Reject(LicenseRejection.Unreadable, $"The {what}'s payload or signature is not valid base64.");
         }
+        // The claimed key is read before the signature is checked only to say precisely why the file is refused.
+        if (TryClaimedKey(payloadBytes) is { } claimed && claimed != vendor.ServerPublicKey)
+            throw Reject(LicenseRejection.NotVouched, $"The {what} was signed by a server key that the vendor's license does not vouch for: it comes from another server.");
         if (!serverKey.Verify(payloadBytes, signature))
             throw Reject(LicenseRejection.BadSignature, $"The {what}'s signature does not match its content, or it was not signed by the server the vendor vouches for: the file was changed or comes from another server.");
 
@@ -125,6 +128,18 @@ public static class ServerSignedFile
         if (payload.ExpiresAt <= clock.GetUtcNow())
             throw Reject(LicenseRejection.Expired, $"This {what} expired on {LicenseVerifier.Format(payload.ExpiresAt)}. Ask your administrator for a new one, or activate again.");
         return payload;
+    }
+
+    private static string? TryClaimedKey(byte[] payloadBytes)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<OfflineLicensePayload>(payloadBytes, LicenseJson.Options)?.ServerPublicKey;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static LicenseRejectedException Reject(LicenseRejection reason, string message) => new(reason, message);

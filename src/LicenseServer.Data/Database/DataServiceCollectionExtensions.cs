@@ -12,11 +12,26 @@ namespace LicenseServer.Data.Database;
 
 public static class DataServiceCollectionExtensions
 {
+    /// <summary>
+    /// Connections per server node, unless the database URL sets "Maximum Pool Size". PostgreSQL allows
+    /// 100 connections by default; 40 per node leaves room for two nodes and the DBA. Requests beyond
+    /// it wait for a free connection instead of failing.
+    /// </summary>
+    public const int DefaultMaxPoolSize = 40;
+
+    public static string WithPoolDefaults(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Pool Size", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+            builder.MaxPoolSize = DefaultMaxPoolSize;
+        return builder.ConnectionString;
+    }
+
     /// <summary>One NpgsqlDataSource for the process and every repository.</summary>
     public static IServiceCollection AddKitData(this IServiceCollection services, string connectionString)
     {
         Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
-        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
         services.AddSingleton<InstallationRepository>();
         services.AddSingleton<ServerLicenseRepository>();
         services.AddSingleton<UserAccountRepository>();

@@ -18,9 +18,11 @@ public sealed class PostgresCluster
     private readonly string _binDirectory;
     private readonly ILogger _logger;
     private readonly string? _runAsUser;
+    private readonly int _maxConnections;
 
-    public PostgresCluster(string baseDirectory, int port, ILogger logger, string? binDirectory = null)
+    public PostgresCluster(string baseDirectory, int port, ILogger logger, string? binDirectory = null, int maxConnections = 100)
     {
+        _maxConnections = maxConnections;
         BaseDirectory = Path.GetFullPath(baseDirectory);
         Port = port;
         _logger = logger;
@@ -105,7 +107,7 @@ public sealed class PostgresCluster
         }
         _logger.LogInformation("Starting the embedded PostgreSQL on 127.0.0.1:{Port}", Port);
         var result = Execute("pg_ctl", ["start", "-w", "-t", "60", "-D", ClusterDirectory, "-l", LogFile, "-o",
-            $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"], throwOnError: false);
+            $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections={_maxConnections}"], throwOnError: false);
         if (result.ExitCode != 0)
         {
             var log = File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(5)) : "";

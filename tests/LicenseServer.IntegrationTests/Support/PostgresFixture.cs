@@ -37,7 +37,8 @@ public sealed class PostgresFixture
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                                           UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            _cluster = new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance);
+            // Tests run several server nodes against one cluster at once: room for their pools.
+            _cluster = new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance, maxConnections: 300);
             _cluster.Start();
             _adminConnectionString = _cluster.ConnectionString("postgres");
             Kind = "initdb";

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+
+namespace LicenseServer.IntegrationTests.Support;
+
+/// <summary>The built kit-server run as a separate OS process: a second node on the same database.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    private ServerProcess(Process process, string baseUrl)
+    {
+        _process = process;
+        BaseUrl = baseUrl;
+    }
+
+    public string BaseUrl { get; }
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    /// <summary>kit-server.dll of the same configuration (Debug or Release) as these tests.</summary>
+    public static string ServerDll
+    {
+        get
+        {
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            var dll = RepoPaths.File($"src/LicenseServer.Web/bin/{configuration}/net10.0/kit-server.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the server first: {dll} is missing.");
+        }
+    }
+
+    public static async Task<ServerProcess> StartAsync(string connectionString, params string[] settings)
+    {
+        var port = FreePort.Next();
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-node-" + Guid.NewGuid().ToString("N")[..8]);
+        var args = TestServer.Arguments(connectionString, dataDirectory, [.. settings, $"--Urls=http://127.0.0.1:{port}"]);
+        var info = new ProcessStartInfo("dotnet", [ServerDll, "run", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var process = Process.Start(info)!;
+        var node = new ServerProcess(process, $"http://127.0.0.1:{port}");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !process.HasExited)
+        {
+            try
+            {
+                using var response = await http.GetAsync(node.BaseUrl + "/health/ready");
+                if (response.IsSuccessStatusCode) return node;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(200);
+        }
+        await node.DisposeAsync();
+        throw new InvalidOperationException($"The second server did not become ready:\n{node.Output}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Data.Database.ProcessRunner.Run("kill", ["-TERM", _process.Id.ToString()], TimeSpan.FromSeconds(5));
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(20))) _process.Kill(entireProcessTree: true);
+        }
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}
