@@ -34,7 +34,6 @@ public static class ClientApi
 
     public static void MapClientApi(this WebApplication app)
     {
-        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         var v1 = app.MapGroup("/api/v1").WithTags("Client API");
 
         v1.MapPost("/auth/login", LoginAsync).WithName("Login").WithSummary("Sign in with email and password; returns a bearer token and my organizations.")

@@ -107,18 +107,21 @@ public static class ServerHost
         var app = builder.Build();
         app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
+        // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
         {
             console.UseExceptionHandler("/Error");
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         app.Use(SecurityHeaders);
-        app.MapKitSystemEndpoints();
-        app.MapOpenApi("/api/v1/openapi.json");
-        app.MapClientApi();
+        app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();
+        app.MapKitSystemEndpoints();
+        app.MapOpenApi("/api/v1/openapi.json");
+        app.MapClientApi();
         app.MapRazorPages();
         return app;
     }
