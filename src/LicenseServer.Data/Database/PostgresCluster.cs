@@ -49,20 +49,22 @@ public sealed class PostgresCluster
     /// <summary>Finds pg_ctl: the configured folder, then PATH, then Debian's /usr/lib/postgresql/&lt;newest&gt;/bin.</summary>
     private static string Exe(string name) => OperatingSystem.IsWindows() ? name + ".exe" : name;
 
-    public static string FindBinDirectory(string? configured)
+    /// <param name="tool">The program that folder must hold (pg_ctl and initdb for the cluster; pg_dump for a backup).</param>
+    public static string FindBinDirectory(string? configured, string tool = "pg_ctl")
     {
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            if (File.Exists(Path.Combine(configured, Exe("pg_ctl")))) return configured;
-            throw new InvalidOperationException($"pg_ctl was not found in the configured PostgreSQL folder {configured}.");
+            if (File.Exists(Path.Combine(configured, Exe(tool)))) return configured;
+            throw new InvalidOperationException($"{tool} was not found in the configured PostgreSQL folder {configured}.");
         }
+        string[] needed = tool == "pg_ctl" ? ["pg_ctl", "initdb"] : [tool];
         var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-            .FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, Exe("pg_ctl"))) && File.Exists(Path.Combine(d, Exe("initdb"))));
+            .FirstOrDefault(d => d.Length > 0 && needed.All(t => File.Exists(Path.Combine(d, Exe(t)))));
         if (onPath is not null) return onPath;
         const string debian = "/usr/lib/postgresql";
         var newest = Directory.Exists(debian)
             ? Directory.GetDirectories(debian)
-                .Where(d => File.Exists(Path.Combine(d, "bin", "pg_ctl")))
+                .Where(d => File.Exists(Path.Combine(d, "bin", tool)))
                 .OrderByDescending(d => int.TryParse(Path.GetFileName(d), out var v) ? v : 0)
                 .FirstOrDefault()
             : null;

@@ -19,6 +19,8 @@ public static class KitCommands
           license-request          [--company-id C] --out FILE  write this installation's license request file
           activate                 --file FILE.lic  activate the server with a vendor license file
           create-default-account   --email E [--password P]  create the one default (server admin) account
+          backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys
+          restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds)
           version                  print the version
         Settings: see appsettings.sample.json; any can be given as --Kit:Section:Key=value or KIT__SECTION__KEY.
         """;
@@ -88,6 +90,25 @@ public static class KitCommands
                         Console.WriteLine($"Created the default account {email}.");
                         return 0;
                     });
+                case "backup":
+                    return await WithServerAsync(command, app =>
+                    {
+                        var options = app.Services.GetRequiredService<KitOptions>();
+                        var path = Path.GetFullPath(command.Require("out"));
+                        Backup.Create(app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString, KitOptions.Resolve(options.DataDirectory),
+                            path, ServerHost.Version, NullIfEmpty(options.Database.PostgresBinDirectory));
+                        Console.WriteLine($"Wrote the backup {path}.");
+                        return Task.FromResult(0);
+                    });
+                case "restore":
+                    return await WithServerAsync(command, app =>
+                    {
+                        var options = app.Services.GetRequiredService<KitOptions>();
+                        var manifest = Backup.Restore(Path.GetFullPath(command.Require("file")), app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString,
+                            KitOptions.Resolve(options.DataDirectory), command.Get("replace") == "true", NullIfEmpty(options.Database.PostgresBinDirectory));
+                        Console.WriteLine($"Restored the backup of {manifest.CreatedAt:yyyy-MM-dd HH:mm} UTC (version {manifest.Version}). Start the server to apply any newer migrations.");
+                        return Task.FromResult(0);
+                    }, migrate: false);
                 default:
                     Console.Error.WriteLine($"Unknown command \"{command.Verb}\".\n{Usage}");
                     return 2;
@@ -108,6 +129,18 @@ public static class KitCommands
 
     private static async Task RunServerAsync(string[] args)
     {
+        if (args.Contains("--windows-service"))
+        {
+            var rest = args.Where(a => a != "--windows-service").ToArray();
+            WindowsService.Run(async stop =>
+            {
+                await using var service = ServerHost.Build(rest);
+                await service.StartAsync(stop);
+                try { await Task.Delay(Timeout.Infinite, stop); } catch (OperationCanceledException) { }
+                await service.StopAsync();
+            });
+            return;
+        }
         await using var app = ServerHost.Build(args);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -119,9 +152,11 @@ public static class KitCommands
     }
 
     /// <summary>A one-off command: the same configuration, database and migrations as the server, without listening.</summary>
-    private static async Task<int> WithServerAsync(CommandLine command, Func<WebApplication, Task<int>> action)
+    private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static async Task<int> WithServerAsync(CommandLine command, Func<WebApplication, Task<int>> action, bool migrate = true)
     {
-        var app = ServerHost.Build(command.All);
+        var app = ServerHost.Build(command.All, migrate);
         try
         {
             return await action(app);

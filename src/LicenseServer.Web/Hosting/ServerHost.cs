@@ -25,7 +25,8 @@ public static class ServerHost
         typeof(ServerHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Builds the server with its database started and migrated; the caller runs or disposes it.</summary>
-    public static WebApplication Build(string[] args)
+    /// <param name="migrate">False for restore, which must find the database as it is (empty).</param>
+    public static WebApplication Build(string[] args, bool migrate = true)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -40,6 +41,10 @@ public static class ServerHost
             builder.Configuration.AddCommandLine(args);
         }
         var options = builder.Configuration.GetSection("Kit").Get<KitOptions>() ?? new KitOptions();
+        // systemd: Type=notify readiness and journal-friendly logs when started by systemd; nothing otherwise.
+        builder.Host.UseSystemd();
+        // SIGTERM (systemd stop) or Ctrl+C: in-flight requests get this long to finish.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.UseKitLogging(options.Logs);
 
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
@@ -47,8 +52,8 @@ public static class ServerHost
         var database = DatabaseBootstrap.Open(options, bootLogger);
         try
         {
-            database.Migrate(bootLogger);
-            var app = Compose(builder, options, database);
+            if (migrate) database.Migrate(bootLogger);
+            var app = Compose(builder, options, database, migrate);
             app.Lifetime.ApplicationStopped.Register(database.StopEmbedded);
             return app;
         }
@@ -59,7 +64,7 @@ public static class ServerHost
         }
     }
 
-    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database)
+    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database, bool ready)
     {
         var services = builder.Services;
         services.AddSingleton(options);
@@ -105,7 +110,7 @@ public static class ServerHost
         });
 
         var app = builder.Build();
-        app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+        if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>

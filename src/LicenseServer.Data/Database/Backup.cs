@@ -1,0 +1,117 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text.Json;
+using Npgsql;
+
+namespace LicenseServer.Data.Database;
+
+/// <summary>
+/// X1: one backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
+/// directory's plugin store and keys where present, and a manifest. Restore refuses a database that
+/// holds data unless told to replace it.
+/// </summary>
+public static class Backup
+{
+    public static readonly string[] DataFolders = ["plugins", "keys"];
+    private static readonly TimeSpan ToolTimeout = TimeSpan.FromMinutes(30);
+
+    public sealed record Manifest(string Product, string Version, DateTimeOffset CreatedAt, string Schema, IReadOnlyList<string> DataFolders);
+
+    public static Manifest Create(string connectionString, string dataDirectory, string outFile, string version, string? binDirectory)
+    {
+        var work = Directory.CreateTempSubdirectory("kit-backup-");
+        try
+        {
+            var dump = Path.Combine(work.FullName, "kit.dump");
+            Run(binDirectory, "pg_dump", connectionString, ["--format=custom", "--no-owner", "--no-privileges", "--file", dump]);
+            var copied = new List<string>();
+            foreach (var folder in DataFolders)
+            {
+                var source = Path.Combine(dataDirectory, folder);
+                if (!Directory.Exists(source)) continue;
+                CopyDirectory(source, Path.Combine(work.FullName, "data", folder));
+                copied.Add(folder);
+            }
+            var manifest = new Manifest("Kit License Server", version, DateTimeOffset.UtcNow, Migrator.KnownScripts[^1].Replace("db-migrations.", ""), copied);
+            File.WriteAllText(Path.Combine(work.FullName, "manifest.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
+            var partial = outFile + ".partial";
+            using (var file = File.Create(partial))
+            using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
+                TarFile.CreateFromDirectory(work.FullName, gzip, includeBaseDirectory: false);
+            File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name
+            return manifest;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    public static Manifest Restore(string backupFile, string connectionString, string dataDirectory, bool replace, string? binDirectory)
+    {
+        var work = Directory.CreateTempSubdirectory("kit-restore-");
+        try
+        {
+            try
+            {
+                using var file = File.OpenRead(backupFile);
+                using var gzip = new GZipStream(file, CompressionMode.Decompress);
+                TarFile.ExtractToDirectory(gzip, work.FullName, overwriteFiles: false);
+            }
+            catch (InvalidDataException)
+            {
+                throw new InvalidOperationException($"{backupFile} is not a Kit License Server backup: it is not a .tar.gz archive.");
+            }
+            var manifestPath = Path.Combine(work.FullName, "manifest.json");
+            if (!File.Exists(manifestPath) || !File.Exists(Path.Combine(work.FullName, "kit.dump")))
+                throw new InvalidOperationException($"{backupFile} is not a Kit License Server backup (no manifest or database dump inside).");
+            var manifest = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(manifestPath))!;
+            if (!replace && HasData(connectionString))
+                throw new InvalidOperationException("The database is not empty. Restore into an empty database, or add --replace to overwrite what it holds.");
+            Run(binDirectory, "pg_restore", connectionString,
+                ["--no-owner", "--no-privileges", "--exit-on-error", .. replace ? new[] { "--clean", "--if-exists" } : [], Path.Combine(work.FullName, "kit.dump")]);
+            foreach (var folder in manifest.DataFolders)
+            {
+                var target = Path.Combine(dataDirectory, folder);
+                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+                CopyDirectory(Path.Combine(work.FullName, "data", folder), target);
+            }
+            NpgsqlConnection.ClearAllPools();
+            return manifest;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private static bool HasData(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", connection);
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
+    private static void Run(string? binDirectory, string tool, string connectionString, IReadOnlyList<string> arguments)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var path = Path.Combine(PostgresCluster.FindBinDirectory(binDirectory, tool), OperatingSystem.IsWindows() ? tool + ".exe" : tool);
+        var result = ProcessRunner.Run(path,
+            ["--host", builder.Host ?? "127.0.0.1", "--port", builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "--username", builder.Username ?? "postgres", "--dbname", builder.Database ?? "kit", .. arguments],
+            ToolTimeout, new Dictionary<string, string> { ["PGPASSWORD"] = builder.Password ?? "", ["PGCONNECT_TIMEOUT"] = "10" });
+        if (result.ExitCode != 0) throw new InvalidOperationException($"{tool} failed (exit {result.ExitCode}): {result.Output}");
+    }
+
+    private static void CopyDirectory(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var destination = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination, overwrite: true);
+        }
+    }
+}
