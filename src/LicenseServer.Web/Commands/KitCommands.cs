@@ -21,6 +21,7 @@ public static class KitCommands
           create-default-account   --email E [--password P]  create the one default (server admin) account
           backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys
           restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds)
+          check-database           --url URL  try to connect to a database URL (the installer's check); exit 1 with the reason
           version                  print the version
         Settings: see appsettings.sample.json; any can be given as --Kit:Section:Key=value or KIT__SECTION__KEY.
         """;
@@ -41,6 +42,23 @@ public static class KitCommands
                 case "help" or "--help" or "-h":
                     Console.WriteLine(Usage);
                     return 0;
+                case "check-database":
+                    {
+                        var connectionString = DatabaseUrl.ToConnectionString(command.Require("url"), command.Get("username"), command.Get("password"));
+                        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5, Pooling = false };
+                        try
+                        {
+                            await using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+                            await connection.OpenAsync();
+                            Console.WriteLine($"Connected to {DatabaseUrl.Describe(connectionString)} (PostgreSQL {connection.PostgreSqlVersion}).");
+                            return 0;
+                        }
+                        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+                        {
+                            Console.Error.WriteLine($"Cannot connect to {DatabaseUrl.Describe(connectionString)}: {e.Message}");
+                            return 1;
+                        }
+                    }
                 case "migrate":
                     return await WithServerAsync(command, _ =>
                     {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Kit License Server installer for Linux (I1). Installs or upgrades in place.
+#
+#   sudo ./install.sh [--dest DIR] [--port N] [--db-url URL] [--server-url URL] [--yes]
+#                     [--root DIR] [--no-systemd] [--package DIR]
+#
+#   --dest DIR        where the binaries go (default /opt/kit-license-server)
+#   --port N          HTTP port (default 8080)
+#   --db-url URL      jdbc:postgresql://host:port/kit?user=...&password=... or an Npgsql connection string;
+#                     empty: the embedded PostgreSQL in the data directory (needs Debian's postgresql package)
+#   --server-url URL  the address people and clients use (default http://<this host>:<port>)
+#   --yes             do not prompt; take the defaults for what is not given
+#   --root DIR        install under DIR instead of / (config, data and logs too); for tests and image builds
+#   --no-systemd      start the server directly (as the kit user, pid file in the data directory) instead of
+#                     through systemd; for machines and containers where systemd does not run
+#   --package DIR     the server binaries to install (default: server/ beside this script)
+#
+# Without flags, in a terminal, it asks for destination directory, port, database URL and server URL.
+# Everything is checked before anything is changed: a port in use, a database that does not answer,
+# or a destination that cannot be written stops it with the reason.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+dest="" port="" db_url="" db_url_set=0 server_url="" root="" use_systemd=1 package="$here/server" assume_yes=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dest) dest=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --db-url) db_url=$2; db_url_set=1; shift 2 ;;
+    --server-url) server_url=$2; shift 2 ;;
+    --root) root=${2%/}; shift 2 ;;
+    --no-systemd) use_systemd=0; shift ;;
+    --package) package=$2; shift 2 ;;
+    --yes|-y) assume_yes=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+fail() { echo "install.sh: $*" >&2; exit 1; }
+ask() { # ask VAR "question" default
+  local answer
+  if [ $assume_yes -eq 0 ] && [ -t 0 ]; then read -r -p "$2 [$3]: " answer; printf -v "$1" '%s' "${answer:-$3}"; else printf -v "$1" '%s' "$3"; fi
+}
+
+[ "$(id -u)" -eq 0 ] || fail "run me as root (sudo ./install.sh): I create the kit user and the service."
+[ -x "$package/kit-server" ] || fail "no server binaries in $package (expected $package/kit-server)."
+
+config_dir="$root/etc/kit-license-server"
+config="$config_dir/appsettings.json"
+upgrade=0; [ -f "$config" ] && upgrade=1
+
+[ -n "$dest" ] || ask dest "Destination directory" "/opt/kit-license-server"
+dest="$root${dest#"$root"}"
+if [ $upgrade -eq 1 ]; then
+  # An upgrade keeps the configuration; port and URLs come from it.
+  port=$(sed -n 's/.*"Urls": *"http:\/\/[^:]*:\([0-9]*\)".*/\1/p' "$config" | head -1)
+  server_url=$(sed -n 's/.*"ServerUrl": *"\([^"]*\)".*/\1/p' "$config" | head -1)
+else
+  [ -n "$port" ] || ask port "HTTP port" "8080"
+  [ $db_url_set -eq 1 ] || ask db_url "Database URL (empty: the embedded PostgreSQL)" ""
+  [ -n "$server_url" ] || ask server_url "Server URL" "http://$(hostname -f 2>/dev/null || hostname):$port"
+fi
+data="$root/var/lib/kit-license-server"
+logs="$root/var/log/kit-license-server"
+unit_dir="$root/etc/systemd/system"
+pid_file="$data/kit-server.pid"
+
+# --- Checks: nothing is changed before they all pass. ---
+case "$port" in ''|*[!0-9]*) fail "the port \"$port\" is not a number." ;; esac
+[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || fail "the port $port is not between 1 and 65535."
+running_here() { { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; } || { command -v systemctl >/dev/null && systemctl is-active --quiet kit-license-server 2>/dev/null; }; }
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! { [ $upgrade -eq 1 ] && running_here; }; then
+  fail "port $port is in use by another program. Choose another with --port."
+fi
+writable_ancestor() { local d=$1; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; [ -d "$d" ] && [ -w "$d" ] && touch "$d/.kit-write-test" 2>/dev/null && rm -f "$d/.kit-write-test"; }
+for dir in "$dest" "$config_dir" "$data" "$logs"; do writable_ancestor "$dir" || fail "cannot write to $dir (read-only or not permitted)."; done
+if [ -n "$db_url" ]; then
+  reason=$("$package/kit-server" check-database --url "$db_url" 2>&1 >/dev/null) || fail "the database does not answer. $reason"
+elif [ $upgrade -eq 0 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  fail "no database URL was given and PostgreSQL is not installed for the embedded database: apt-get install postgresql, or pass --db-url."
+fi
+if [ $use_systemd -eq 1 ] && ! { command -v systemctl >/dev/null && [ -d /run/systemd/system ]; }; then
+  fail "systemd does not run here. Use --no-systemd to start the server directly."
+fi
+
+# --- Install. ---
+if [ $upgrade -eq 1 ]; then echo "Upgrading Kit License Server in $dest (configuration and data are kept)"; else echo "Installing Kit License Server in $dest"; fi
+id kit >/dev/null 2>&1 || useradd --system --home-dir /var/lib/kit-license-server --no-create-home --shell /usr/sbin/nologin --user-group kit
+install -d -m 0755 "$dest"
+install -d -m 0750 -o root -g kit "$config_dir"
+install -d -m 0750 -o kit -g kit "$data" "$logs"
+
+if [ $use_systemd -eq 1 ]; then systemctl stop kit-license-server 2>/dev/null || true
+elif [ -f "$pid_file" ]; then
+  start-stop-daemon --stop --quiet --pidfile "$pid_file" --retry TERM/60/KILL/5 || true
+  rm -f "$pid_file"
+fi
+
+rm -rf "$dest/bin.new"
+cp -a "$package" "$dest/bin.new"
+chown -R root:root "$dest/bin.new"
+chmod -R go-w "$dest/bin.new"
+rm -rf "$dest/bin.old"; [ -d "$dest/bin" ] && mv "$dest/bin" "$dest/bin.old"
+mv "$dest/bin.new" "$dest/bin"; rm -rf "$dest/bin.old"
+for f in uninstall.sh README.md LICENSE appsettings.sample.json; do [ -f "$here/$f" ] && install -m 0644 "$here/$f" "$dest/$f"; done
+[ -f "$dest/uninstall.sh" ] && chmod 0755 "$dest/uninstall.sh"
+
+if [ $upgrade -eq 0 ]; then
+  umask 027
+  esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+  cat > "$config" <<JSON
+{
+  "Urls": "http://0.0.0.0:$port",
+  "Kit": {
+    "ServerUrl": "$(esc "$server_url")",
+    "DataDirectory": "$data",
+    "Database": { "Url": "$(esc "$db_url")" },
+    "Logs": { "Directory": "$logs", "ConsoleLevel": "Warn" }
+  }
+}
+JSON
+  chown root:kit "$config"; chmod 0640 "$config"
+fi
+
+if [ $use_systemd -eq 1 ]; then
+  sed -e "s#@DEST@#$dest#g; s#@CONFIG@#$config_dir#g; s#@DATA@#$data#g; s#@LOGS@#$logs#g" "$here/kit-license-server.service" > "$unit_dir/kit-license-server.service"
+  systemctl daemon-reload
+  systemctl enable --now kit-license-server
+else
+  KIT_CONFIG="$config" DOTNET_CLI_TELEMETRY_OPTOUT=1 start-stop-daemon --start --quiet --background --make-pidfile \
+    --pidfile "$pid_file" --chuid kit:kit --chdir "$data" --output "$logs/console.log" --exec "$dest/bin/kit-server" -- run
+fi
+
+echo "Waiting for the server to answer on port $port..."
+for _ in $(seq 1 180); do
+  if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then
+    echo "Kit License Server is running. Open $server_url/Activate to activate it."
+    exit 0
+  fi
+  sleep 1
+done
+fail "the server did not answer within 3 minutes; see $logs/kit-server.log and $logs/console.log."
