@@ -97,11 +97,10 @@ if (-not $upgrade) {
 
 if (-not $existing) {
     New-Service -Name $serviceName -DisplayName "Kit License Server" -StartupType Automatic `
-        -BinaryPathName "`"$bin\kit-server.exe`" run --windows-service" `
+        -BinaryPathName "`"$bin\kit-server.exe`" run --windows-service --config `"$config`"" `
         -Description "Hands out the vendor's licenses to this organization's people and clients." | Out-Null
     sc.exe failure $serviceName reset= 86400 actions= restart/5000/restart/5000/restart/30000 | Out-Null
 }
-[Environment]::SetEnvironmentVariable("KIT_CONFIG", $config, "Machine")
 Start-Service -Name $serviceName
 
 Write-Host "Waiting for the server to answer on port $Port..."

@@ -15,7 +15,6 @@ if ($service) {
     $service.WaitForStatus("Stopped", "00:01:30")
     sc.exe delete $serviceName | Out-Null
 }
-[Environment]::SetEnvironmentVariable("KIT_CONFIG", $null, "Machine")
 if (Test-Path $Destination) { Remove-Item -Recurse -Force $Destination }
 if ($Purge) {
     if (Test-Path $dataDir) { Remove-Item -Recurse -Force $dataDir }

@@ -119,8 +119,10 @@ public static class VendorTool
 
     private static void WritePrivate(string path, string content)
     {
-        File.WriteAllText(path, content);
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var writer = new StreamWriter(path, options);
+        writer.Write(content);
     }
 
     private sealed class Options

@@ -45,13 +45,15 @@ public sealed class UserAccountRepository(NpgsqlDataSource db)
 
     /// <summary>
     /// Replaces a plain password set by the SQL fallback with its hash, only if it is still plain
-    /// (another sign-in may have done it first), and asks the user to choose a new one.
+    /// (another sign-in may have done it first), and asks the user to choose a new one. The new stamp
+    /// ends the sessions and tokens issued before an administrator reset the password by SQL.
     /// </summary>
     public async Task<bool> HashPlainPasswordAsync(long id, string plain, string hash)
     {
         await using var connection = await db.OpenConnectionAsync();
         return await connection.ExecuteAsync("""
-            UPDATE public.user_account SET password = @hash, password_encrypted = true, must_change_password = true
+            UPDATE public.user_account SET password = @hash, password_encrypted = true, must_change_password = true,
+                security_stamp = gen_random_uuid()
             WHERE id = @id AND password_encrypted = false AND password = @plain
             """, new { id, plain, hash }) == 1;
     }

@@ -159,12 +159,17 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         var others = await connection.ExecuteScalarAsync<int>(
             "SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode AND organization_id <> @organizationId",
             new { productCode, organizationId }, tx);
-        if (others + quota > licenseQuota)
+        var current = await connection.ExecuteScalarAsync<int?>(
+            "SELECT quota FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode }, tx) ?? 0;
+        // Lowering a share is always allowed (down to the seats in use): it is how an over-allocation is resolved.
+        if (others + quota > licenseQuota && quota > current)
             throw new LicenseRuleException("quota_exceeded",
-                $"The license holds {licenseQuota} {productCode} seats and other organizations have {others}: at most {licenseQuota - others} are left for {organization}.");
-        var pool = await SeatLedger.LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
-        if (quota < pool.InUse)
-            throw new LicenseRuleException("below_in_use", $"{organization} uses {pool.InUse} {productCode} seats; free some before lowering its share to {quota}.");
+                $"The license holds {licenseQuota} {productCode} seats and other organizations have {others}: at most {Math.Max(0, licenseQuota - others)} are left for {organization}.");
+        await connection.ExecuteAsync("SELECT 1 FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
+            new { organizationId, productCode }, tx);
+        var inUse = await SeatLedger.InUseAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        if (quota < inUse)
+            throw new LicenseRuleException("below_in_use", $"{organization} uses {inUse} {productCode} seats; free some before lowering its share to {quota}.");
         await connection.ExecuteAsync("""
             INSERT INTO product_allocation (organization_id, product_code, quota) VALUES (@organizationId, @productCode, @quota)
             ON CONFLICT (organization_id, product_code) DO UPDATE SET quota = excluded.quota, updated_at = now()

@@ -27,6 +27,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     {
         var product = await ProductAsync(connection, tx, productCode)
             ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        await RequireLicenseValidAsync(connection, tx, now);
         await connection.ExecuteAsync($"SET LOCAL lock_timeout = '{LockTimeout}'", transaction: tx);
         int quota;
         try
@@ -39,7 +40,29 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         {
             throw new LicenseRuleException("busy", "Too many license changes for this product at once. Try again in a moment.");
         }
+        // A newer .lic may hold fewer seats than the organizations' shares add up to (A4): nothing is
+        // dropped, but nothing new is granted until the server admin lowers the shares.
+        var (licensed, shared) = await connection.QuerySingleAsync<(int, long)>("""
+            SELECT (SELECT quota FROM licensed_product WHERE code = @productCode),
+                   (SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode)
+            """, new { productCode }, tx);
+        if (shared > licensed)
+            throw new LicenseRuleException("over_allocated",
+                $"The server's license holds {licensed} {productCode} seats, but {shared} are shared among organizations. " +
+                "Nothing new is granted until the server admin lowers the shares under All licenses.");
         return new Pool(product, quota, await InUseAsync(connection, tx, organizationId, productCode, now));
+    }
+
+    /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
+    internal static async Task RequireLicenseValidAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset now)
+    {
+        var license = await connection.QuerySingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(
+            "SELECT issued_at, valid_until FROM server_license WHERE id = 1", transaction: tx)
+            ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
+        if (license.ValidUntil is { } until && until <= now.UtcDateTime)
+            throw new LicenseRuleException("license_expired", $"The server's license expired on {until:yyyy-MM-dd}. An administrator must upload a renewed license.");
+        if (license.IssuedAt > now.UtcDateTime + LicenseVerifier.ClockSkew)
+            throw new LicenseRuleException("clock_tampering", "The server's clock is earlier than its license's issue date. Correct the system clock.");
     }
 
     internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>

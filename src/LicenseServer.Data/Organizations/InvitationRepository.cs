@@ -34,7 +34,7 @@ public sealed class InvitationRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR UPDATE", new { organizationId }, tx);
+        await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR NO KEY UPDATE", new { organizationId }, tx);
         var problems = new List<string>();
         foreach (var (email, tokenHash) in invitations)
         {
@@ -52,10 +52,13 @@ public sealed class InvitationRepository(NpgsqlDataSource db)
                 problems.Add($"{email} has been invited already; resend or revoke that invitation instead.");
                 continue;
             }
-            var userId = await connection.ExecuteScalarAsync<long?>(
-                "SELECT id FROM public.user_account WHERE lower(email) = @email", new { email }, tx)
-                ?? await connection.ExecuteScalarAsync<long>(
-                    "INSERT INTO public.user_account (email, password, password_encrypted) VALUES (@email, NULL, true) RETURNING id", new { email }, tx);
+            // Another organization may invite the same new email at the same moment: the unique index decides.
+            await connection.ExecuteAsync("""
+                INSERT INTO public.user_account (email, password, password_encrypted) VALUES (@email, NULL, true)
+                ON CONFLICT ((lower(email))) DO NOTHING
+                """, new { email }, tx);
+            var userId = await connection.ExecuteScalarAsync<long>(
+                "SELECT id FROM public.user_account WHERE lower(email) = @email", new { email }, tx);
             if (open is { } expired)
                 await connection.ExecuteAsync("""
                     UPDATE invitation SET token_hash = @tokenHash, invited_by = @invitedBy, created_at = @now, expires_at = @expiresAt

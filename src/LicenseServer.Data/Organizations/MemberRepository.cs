@@ -88,7 +88,7 @@ public sealed class MemberRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR UPDATE", new { organizationId }, tx);
+        await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR NO KEY UPDATE", new { organizationId }, tx);
         var target = await connection.QuerySingleOrDefaultAsync<(string Role, string Email)?>("""
             SELECT m.role, u.email FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
             WHERE m.organization_id = @organizationId AND m.user_id = @userId

@@ -29,7 +29,7 @@ public sealed class OrganizationRepository(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var old = await connection.ExecuteScalarAsync<string>(
-            "SELECT name FROM organization WHERE id = @organizationId FOR UPDATE", new { organizationId }, tx);
+            "SELECT name FROM organization WHERE id = @organizationId FOR NO KEY UPDATE", new { organizationId }, tx);
         await connection.ExecuteAsync("UPDATE organization SET name = @name WHERE id = @organizationId", new { organizationId, name }, tx);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "organization.renamed", name, $"was {old}");
         await tx.CommitAsync();

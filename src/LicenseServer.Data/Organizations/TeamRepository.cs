@@ -63,10 +63,18 @@ public sealed class TeamRepository(NpgsqlDataSource db)
             "SELECT EXISTS (SELECT 1 FROM team WHERE organization_id = @organizationId AND lower(name) = lower(@name) AND id <> @teamId)",
             new { organizationId, teamId, name }, tx);
         if (taken) return Result.NameTaken;
-        var old = await connection.ExecuteScalarAsync<string?>("""
-            UPDATE team t SET name = @name FROM team before WHERE before.id = t.id AND t.organization_id = @organizationId AND t.id = @teamId
-            RETURNING before.name
-            """, new { organizationId, teamId, name }, tx);
+        string? old;
+        try
+        {
+            old = await connection.ExecuteScalarAsync<string?>("""
+                UPDATE team t SET name = @name FROM team before WHERE before.id = t.id AND t.organization_id = @organizationId AND t.id = @teamId
+                RETURNING before.name
+                """, new { organizationId, teamId, name }, tx);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            return Result.NameTaken; // a concurrent rename took the name first
+        }
         if (old is null) return Result.NotFound;
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "team.renamed", name, $"was {old}");
         await tx.CommitAsync();

@@ -50,7 +50,9 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
         var account = await accounts.FindByEmailAsync(email);
         var valid = account is not null && await CheckPasswordAsync(account, password) && !account.Disabled;
-        if (account is null) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
+        // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
+        // accounts without a password nor passwords set by SQL.
+        if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
         if (!valid)
         {
             await failures.RecordAsync(address, email, now);

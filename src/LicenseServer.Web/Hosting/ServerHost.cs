@@ -34,7 +34,10 @@ public static class ServerHost
             ContentRootPath = AppContext.BaseDirectory,
             ApplicationName = typeof(ServerHost).Assembly.GetName().Name,
         });
-        if (Environment.GetEnvironmentVariable("KIT_CONFIG") is { Length: > 0 } configFile)
+        var configIndex = Array.IndexOf(args, "--config");
+        var configArgument = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
+        // The settings file: --config PATH (the Windows service's command line), else KIT_CONFIG (the systemd unit).
+        if ((configArgument ?? Environment.GetEnvironmentVariable("KIT_CONFIG")) is { Length: > 0 } configFile)
         {
             builder.Configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
             builder.Configuration.AddEnvironmentVariables();

@@ -108,7 +108,7 @@ public sealed class LicenseService(
     public async Task<Guid> CreateOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
         var draft = await DraftOfflineAsync(actor, product, machineId, expiry);
-        var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("not_activated", "The server is not activated.");
+        var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("server_not_activated", "The server is not activated.");
         var vouched = LicenseVerifier.ReadStored(vendorLicense.FileText);
         var identity = await activation.EnsureIdentityAsync();
         if (vouched.ServerPublicKey != identity.ServerPublicKey)

@@ -45,7 +45,11 @@ public sealed class MailService(MailSettingsRepository repository, IDataProtecti
         username = string.IsNullOrWhiteSpace(username) ? null : username.Trim();
         if (username is { Length: > 254 }) throw new MailSettingsException("The username is too long (254 characters at most).");
         if (password is { Length: > 1024 }) throw new MailSettingsException("The password is too long (1024 characters at most).");
-        var keep = string.IsNullOrEmpty(password) && username is not null;
+        // The stored password is kept only for the same server and account: otherwise an admin could point
+        // the settings at a server of their own and have it sent there.
+        var current = await repository.GetAsync(organizationId);
+        var keep = string.IsNullOrEmpty(password) && username is not null && current is not null
+                   && current.Host == host && current.Port == portNumber && current.Username == username && current.Protocol == ToText(mode);
         var protectedPassword = string.IsNullOrEmpty(password) ? null : _protector.Protect(password);
         await repository.SaveAsync(new MailSettingsRow(organizationId, host, portNumber, username, protectedPassword, ToText(mode), sender), keep, actor);
     }

@@ -1,6 +1,7 @@
 using Dapper;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Licenses;
+using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
@@ -59,5 +60,30 @@ public class FloatingSeatTests : LicenseTestBase
         var userId = await AddMemberAsync(Org, "runner@acme.test");
         var refused = Assert.ThrowsAsync<LicenseRuleException>(() => Server.Service<SeatLedger>().CheckoutFloatingAsync(Org, "KSE", userId, "CI-1", "1", null, Lease))!;
         Assert.That(refused.Code, Is.EqualTo("not_floating"));
+    }
+
+    [Test]
+    public async Task Nothing_is_checked_out_once_the_servers_license_has_expired()
+    {
+        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var ledger = Server.Service<SeatLedger>();
+        await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease);
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE server_license SET valid_until = now() - interval '1 minute'");
+        var refused = Assert.ThrowsAsync<LicenseRuleException>(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "2", null, Lease))!;
+        Assert.That(refused.Code, Is.EqualTo("license_expired"));
+    }
+
+    [Test]
+    public async Task A_license_with_fewer_seats_than_the_shares_blocks_new_grants_and_drops_nothing()
+    {
+        var users = await MembersAsync(4);
+        using (await AssignAsync(Admin, string.Join(",", users.Take(3)))) { }
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE licensed_product SET quota = 5 WHERE code = 'KSE'");
+        using (var blocked = await AssignAsync(Admin, users[3]))
+            Assert.That(await ConsoleClient.TextOf(blocked), Does.Contain("holds 5 KSE seats, but 10 are shared among organizations"));
+        Assert.That(await AssignedAsync(), Is.EqualTo(3), "nothing is dropped");
+        await AllocateAsync(Org, "KSE", 5);
+        using (var granted = await AssignAsync(Admin, users[3]))
+            Assert.That(granted.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Redirect), "lowering the share resolves it");
     }
 }

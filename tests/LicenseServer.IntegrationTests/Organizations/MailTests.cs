@@ -57,11 +57,17 @@ public class MailTests : ConsoleTest
         Assert.That(stored, Is.Not.Null.And.Not.Contain("smtp-secret"));
         Assert.That(await Admin.GetTextAsync(Settings), Does.Not.Contain("smtp-secret"), "the password is never sent back");
 
-        await Admin.PostFormAsync(Settings + "?handler=Update", new Dictionary<string, string>
+        async Task Save(string host, string password) => (await Admin.PostFormAsync(Settings + "?handler=Update", new Dictionary<string, string>
         {
-            ["host"] = "127.0.0.1", ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "mailer", ["password"] = "", ["protocol"] = "starttls", ["sender"] = "licenses@acme.test",
-        }, tokenPage: Settings);
-        Assert.That(await db.ExecuteScalarAsync<string>("SELECT password_protected FROM mail_settings"), Is.EqualTo(stored));
+            ["host"] = host, ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "mailer", ["password"] = password, ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
+        }, tokenPage: Settings)).Dispose();
+        await Save("127.0.0.1", "smtp-secret");
+        stored = await db.ExecuteScalarAsync<string>("SELECT password_protected FROM mail_settings");
+        await Save("127.0.0.1", "");
+        Assert.That(await db.ExecuteScalarAsync<string>("SELECT password_protected FROM mail_settings"), Is.EqualTo(stored), "kept for the same server and account");
+        await Save("smtp.elsewhere.test", "");
+        Assert.That(await db.ExecuteScalarAsync<string?>("SELECT password_protected FROM mail_settings"), Is.Null,
+            "a password left empty is not carried to another server, where it could be captured");
     }
 
     [TestCase("", "25", "plain", "a@acme.test", "host name")]
