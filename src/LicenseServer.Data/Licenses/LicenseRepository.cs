@@ -16,6 +16,8 @@ public sealed record MachineRow(long Id, string Email, string MachineId, DateTim
 
 public sealed record SessionRow(Guid Id, string Email, string MachineId, string ProcessId, DateTime StartedAt, DateTime LastHeartbeatAt, DateTime ExpiresAt);
 
+public sealed record FloatingMachineRow(string MachineId, DateTime FirstSeenAt, DateTime LastSeenAt, bool Busy);
+
 public sealed record OfflineRow(Guid Id, string ProductCode, string MachineId, DateTime ExpiresAt, DateTime CreatedAt, string CreatedBy, string FileName);
 
 public sealed record AllocationRow(string Code, string Name, int LicenseQuota, long OrganizationId, string OrganizationName, int Quota, int InUse);
@@ -72,11 +74,36 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
             """, new { organizationId, productCode, now = Now })).AsList();
     }
 
-    public async Task<long> RegisteredMachinesAsync(long organizationId, string productCode)
+    public async Task<IReadOnlyList<FloatingMachineRow>> RegisteredMachinesAsync(long organizationId, string productCode)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode });
+        return (await connection.QueryAsync<FloatingMachineRow>("""
+            SELECT m.machine_id, m.first_seen_at, m.last_seen_at,
+                   EXISTS (SELECT 1 FROM floating_session s WHERE s.organization_id = m.organization_id AND s.product_code = m.product_code
+                           AND s.machine_id = m.machine_id AND s.ended_at IS NULL AND s.expires_at > @now) AS busy
+            FROM floating_machine m WHERE m.organization_id = @organizationId AND m.product_code = @productCode ORDER BY m.last_seen_at DESC
+            """, new { organizationId, productCode, now = Now })).AsList();
+    }
+
+    /// <summary>L4: frees a registered machine's place; refused while it runs a live session.</summary>
+    public async Task<bool?> RemoveFloatingMachineAsync(long organizationId, string productCode, string machineId, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("SELECT 1 FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
+            new { organizationId, productCode }, tx);
+        var busy = await connection.ExecuteScalarAsync<bool>("""
+            SELECT EXISTS (SELECT 1 FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode
+                           AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now)
+            """, new { organizationId, productCode, machineId, now = Now }, tx);
+        if (busy) return null;
+        var removed = await connection.ExecuteAsync(
+            "DELETE FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId",
+            new { organizationId, productCode, machineId }, tx);
+        if (removed == 0) return false;
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.machine_removed", machineId, productCode);
+        await tx.CommitAsync();
+        return true;
     }
 
     public async Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(long organizationId, string productCode)

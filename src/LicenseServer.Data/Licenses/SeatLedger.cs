@@ -235,7 +235,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 "SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode }, tx);
             if (registered >= pool.Quota)
                 throw new LicenseRuleException("machine_limit",
-                    $"{productCode} is registered on {registered} machines, its quota; an admin must remove a machine before {machineId} can use it.");
+                    $"{productCode} is registered on {registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
             await connection.ExecuteAsync(
                 "INSERT INTO floating_machine (organization_id, product_code, machine_id) VALUES (@organizationId, @productCode, @machineId)",
                 new { organizationId, productCode, machineId }, tx);

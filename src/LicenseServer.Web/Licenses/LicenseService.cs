@@ -127,7 +127,16 @@ public sealed class LicenseService(
     public Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(Membership actor, string product) => licenses.LicensedUsersAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(Membership actor, string product) => licenses.OnlineLicensesAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<SessionRow>> SessionsAsync(Membership actor, string product) => licenses.SessionsAsync(actor.OrganizationId, product);
-    public Task<long> RegisteredMachinesAsync(Membership actor, string product) => licenses.RegisteredMachinesAsync(actor.OrganizationId, product);
+    public Task<IReadOnlyList<FloatingMachineRow>> RegisteredMachinesAsync(Membership actor, string product) => licenses.RegisteredMachinesAsync(actor.OrganizationId, product);
+
+    public async Task RemoveFloatingMachineAsync(Membership actor, string product, string? machineId)
+    {
+        switch (await licenses.RemoveFloatingMachineAsync(actor.OrganizationId, product, machineId ?? "", actor.UserId))
+        {
+            case null: throw new LicenseRuleException("machine_busy", $"{machineId} runs a live session: end it first.");
+            case false: throw new LicenseRuleException("not_found", "That machine is not registered.");
+        }
+    }
     public Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(Membership actor, string product) => licenses.OfflineLicensesAsync(actor.OrganizationId, product);
     public Task<(string FileName, string Text)?> OfflineFileAsync(Membership actor, Guid id) => licenses.OfflineFileAsync(actor.OrganizationId, id);
 

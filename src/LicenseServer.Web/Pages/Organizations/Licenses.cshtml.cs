@@ -18,7 +18,7 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     public IReadOnlyList<MachineRow> Machines { get; private set; } = [];
     public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
     public IReadOnlyList<OfflineRow> Offline { get; private set; } = [];
-    public long RegisteredMachines { get; private set; }
+    public IReadOnlyList<FloatingMachineRow> RegisteredMachines { get; private set; } = [];
     public OfflineDraft? Draft { get; private set; }
     public string? Emails { get; private set; }
     public string? MachineId { get; private set; }
@@ -72,6 +72,13 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     {
         await licenses.EndSessionAsync(Membership, ProductCode!, sessionId);
         return "The session has ended; its seat is free.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostRemoveMachineAsync(string? machineId) => RunAsync(async () =>
+    {
+        await licenses.RemoveFloatingMachineAsync(Membership, ProductCode!, machineId);
+        return $"{machineId} is no longer registered; its place is free.";
     });
 
     [Requires(OrgPermission.ManageOfflineLicenses)]
