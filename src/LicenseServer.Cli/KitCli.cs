@@ -24,6 +24,8 @@ public static class KitCli
           checkout   --product CODE [--machine-id M] [--for SECONDS]   hold a floating seat (API key) until Ctrl-C or SECONDS
           release    --session ID                      release a floating session (API key)
           verify     FILE [--vendor-key FILE] [--machine-id M]   check a lease or offline .lic with the vendor key alone
+          plugins list [--search TEXT]                 the plugins I may use (signed in, or KIT_API_KEY)
+          plugins download --id ID --version V [--out FILE]   download a plugin package, its SHA-256 checked
         Server and credentials: --server URL or KIT_SERVER; KIT_API_KEY for floating sessions; the login token is kept in
         $KIT_HOME (default ~/.kit)/credentials.json, readable by you only.
         Exit codes: 0 done, 1 refused or invalid (the reason's code is printed), 2 usage, 3 server unreachable.
@@ -49,6 +51,7 @@ public static class KitCli
                 "checkout" => await CheckoutAsync(options, output, cancel),
                 "release" => await ReleaseAsync(options, output, cancel),
                 "verify" => Verify(options, output),
+                "plugins" => await PluginsAsync(options, output, cancel),
                 _ => throw new UsageException($"Unknown command \"{args[0]}\"."),
             };
         }
@@ -197,6 +200,36 @@ public static class KitCli
         await client.ReleaseAsync(id, cancel);
         output.WriteLine($"Released session {id}.");
         return Ok;
+    }
+
+    private static async Task<int> PluginsAsync(Options options, TextWriter output, CancellationToken cancel)
+    {
+        using var client = (options.Get("api-key") ?? Environment.GetEnvironmentVariable("KIT_API_KEY")) is not null ? WithApiKey(options) : SignedIn(options);
+        switch (options.Positional)
+        {
+            case "list":
+                foreach (var plugin in await client.PluginsAsync(options.Get("search"), cancel))
+                    output.WriteLine($"{plugin.Id}\t{plugin.Name}\t{string.Join(",", plugin.Versions.Select(v => v.Version))}");
+                return Ok;
+            case "download":
+                var (id, version) = (options.Require("id"), options.Require("version"));
+                var path = options.Get("out") ?? $"{id}-{version}.zip";
+                var partial = path + ".partial";
+                string sha;
+                try
+                {
+                    await using (var file = File.Create(partial)) sha = await client.DownloadPluginAsync(id, version, file, cancel);
+                    File.Move(partial, path, overwrite: true);
+                }
+                finally
+                {
+                    File.Delete(partial); // never a half-downloaded package under the real name
+                }
+                output.WriteLine($"Downloaded {id} {version} to {path} (SHA-256 {sha}).");
+                return Ok;
+            default:
+                throw new UsageException("plugins takes list or download.");
+        }
     }
 
     private static int Verify(Options options, TextWriter output)

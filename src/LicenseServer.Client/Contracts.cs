@@ -13,3 +13,7 @@ internal sealed record SessionDto(Guid SessionId, int HeartbeatIntervalSeconds, 
 internal sealed record LoginDto(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<Organization> Organizations);
 internal sealed record LeaseDto(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
 internal sealed record ProblemDto(string? Code, string? Detail, string? Title);
+
+public sealed record PluginVersion(string Version, string Compatible, string Kind, string Sha256, long Size, DateTimeOffset UploadedAt);
+
+public sealed record Plugin(string Id, string Name, string Description, IReadOnlyList<PluginVersion> Versions);

@@ -67,6 +67,39 @@ public sealed class KitClient : IDisposable
     public Task ReleaseAsync(Guid sessionId, CancellationToken cancel = default) =>
         SendAsync<object>(HttpMethod.Delete, $"api/v1/sessions/{sessionId}", null, Auth.ApiKey, cancel);
 
+    /// <summary>P2: the plugins this caller may see (signed in, or with an API key).</summary>
+    public async Task<IReadOnlyList<Plugin>> PluginsAsync(string? search = null, CancellationToken cancel = default) =>
+        await SendAsync<List<Plugin>>(HttpMethod.Get, "api/v1/plugins" + (search is null ? "" : "?search=" + Uri.EscapeDataString(search)), null, PluginAuth, cancel);
+
+    /// <summary>Downloads a plugin version into <paramref name="destination"/> and checks its SHA-256; returns it.</summary>
+    public async Task<string> DownloadPluginAsync(string pluginId, string version, Stream destination, CancellationToken cancel = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/plugins/{Uri.EscapeDataString(pluginId)}/{Uri.EscapeDataString(version)}/download");
+        Authorize(request, PluginAuth);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
+        if (!response.IsSuccessStatusCode)
+        {
+            var problem = await ReadProblemAsync(response, cancel);
+            throw new KitApiException((int)response.StatusCode, problem.Code ?? "http_" + (int)response.StatusCode, problem.Detail ?? "The download was refused.");
+        }
+        var expected = response.Headers.TryGetValues("X-Checksum-SHA256", out var values) ? values.First() : null;
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using var body = await response.Content.ReadAsStreamAsync(cancel);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancel)) > 0)
+        {
+            hash.AppendData(buffer, 0, read);
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancel);
+        }
+        var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (expected is not null && !string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
+            throw new KitApiException(0, "checksum_mismatch", $"The downloaded package's SHA-256 is {actual}, not {expected}: it was damaged on the way. Download it again.");
+        return actual;
+    }
+
+    private Auth PluginAuth => ApiKey is not null ? Auth.ApiKey : Auth.Bearer;
+
     public Task<ServerInfo> ServerAsync(CancellationToken cancel = default) =>
         SendAsync<ServerInfo>(HttpMethod.Get, "api/v1/server", null, Auth.None, cancel);
 
@@ -78,16 +111,7 @@ public sealed class KitClient : IDisposable
         {
             using var request = new HttpRequestMessage(method, path);
             if (body is not null) request.Content = JsonContent.Create(body, options: Json);
-            switch (auth)
-            {
-                case Auth.Bearer:
-                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer",
-                        Token ?? throw new KitApiException(401, "unauthorized", "Sign in first."));
-                    break;
-                case Auth.ApiKey:
-                    request.Headers.Add("X-Api-Key", ApiKey ?? throw new KitApiException(401, "api_key_required", "Set an API key first."));
-                    break;
-            }
+            Authorize(request, auth);
             using var response = await _http.SendAsync(request, cancel);
             if (response.IsSuccessStatusCode)
                 return response.StatusCode == HttpStatusCode.NoContent || typeof(T) == typeof(object)
@@ -101,6 +125,19 @@ public sealed class KitClient : IDisposable
             }
             throw new KitApiException((int)response.StatusCode, problem.Code ?? "http_" + (int)response.StatusCode,
                 problem.Detail ?? problem.Title ?? $"The server answered {(int)response.StatusCode}.");
+        }
+    }
+
+    private void Authorize(HttpRequestMessage request, Auth auth)
+    {
+        switch (auth)
+        {
+            case Auth.Bearer:
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token ?? throw new KitApiException(401, "unauthorized", "Sign in first."));
+                break;
+            case Auth.ApiKey:
+                request.Headers.Add("X-Api-Key", ApiKey ?? throw new KitApiException(401, "api_key_required", "Set an API key first."));
+                break;
         }
     }
 

@@ -15,6 +15,8 @@ public enum OrgPermission
     ManageOfflineLicenses,
     /// <summary>Every member may make and revoke API keys of their own.</summary>
     UseApiKeys,
+    /// <summary>Upload and delete plugin packages (P1): Owner and Admin.</summary>
+    ManagePlugins,
 }
 
 public sealed record Membership(long OrganizationId, string OrganizationName, long UserId, OrgRole Role, bool CanManageLicenses)

@@ -56,6 +56,7 @@ public static class ClientApi
         v1.MapGet("/server", ServerAsync).WithName("Server")
             .WithSummary("Server version, installation ID, the server public key and the vendor's license that vouches for it (C4).")
             .Produces<ServerResponse>();
+        app.MapPluginApi();
         // Routes declare that they accept JSON; a body of another type falls through to here.
         app.Map("/api/{**rest}", IResult (HttpContext context) =>
         {
@@ -153,6 +154,10 @@ public static class ClientApi
         return await service.CallerByTokenAsync(token)
             ?? throw new ApiException(StatusCodes.Status401Unauthorized, "token_invalid", "The token is unknown, expired or revoked (a password change revokes tokens). Sign in again.");
     }
+
+    /// <summary>Either kind of caller: an API key when the X-Api-Key header is sent, else a bearer token.</summary>
+    internal static Task<ClientCaller> AnyCallerAsync(HttpContext context, ClientLicenseService service) =>
+        context.Request.Headers.ContainsKey(ApiKeyHeader) ? ApiKeyAsync(context, service) : BearerAsync(context, service);
 
     /// <summary>An API key comes in the X-Api-Key header only; a key in the query string would end up in logs and is refused.</summary>
     private static async Task<ClientCaller> ApiKeyAsync(HttpContext context, ClientLicenseService service)

@@ -9,6 +9,7 @@ public sealed class KitOptions
     public LogOptions Logs { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
     public ClientOptions Clients { get; set; } = new();
+    public PluginOptions Plugins { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -50,4 +51,11 @@ public sealed class ClientOptions
     public int HeartbeatSeconds { get; set; } = 60;
     /// <summary>How long a floating session counts after its last heartbeat (5 minutes plus 30 s drift).</summary>
     public int SessionLeaseSeconds { get; set; } = 330;
+}
+
+/// <summary>The local plugin repository (P1-P3).</summary>
+public sealed class PluginOptions
+{
+    /// <summary>The largest package an upload may be; uploads are streamed to disk, never held in memory.</summary>
+    public int MaxUploadMegabytes { get; set; } = 200;
 }

@@ -91,6 +91,8 @@ public static class ServerHost
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
+        services.AddSingleton(sp => new LicenseServer.Data.Plugins.PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
+        services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
         services.AddOpenApi("v1");
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
@@ -123,6 +125,7 @@ public static class ServerHost
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         app.Use(SecurityHeaders);
+        app.Use(PluginUploads.AllowLargeBody(options));
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();

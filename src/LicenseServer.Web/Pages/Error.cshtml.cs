@@ -10,9 +10,10 @@ public sealed class ErrorModel : PageModel
     public string Title { get; private set; } = "Something went wrong";
     public string Message { get; private set; } = "The server could not complete this request. Try again; if it keeps failing, tell your administrator and quote the time.";
 
-    public void OnGet(int? code) => Describe(code);
+    // The code comes from the query only: a re-executed POST may carry a body that must not be read.
+    public void OnGet([FromQuery] int? code) => Describe(code);
 
-    public void OnPost(int? code) => Describe(code);
+    public void OnPost([FromQuery] int? code) => Describe(code);
 
     private void Describe(int? code)
     {

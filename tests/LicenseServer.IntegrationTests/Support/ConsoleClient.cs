@@ -54,6 +54,8 @@ public sealed partial class ConsoleClient : IDisposable
         return await _http.PostAsync("/Activate", content);
     }
 
+    public Task<HttpResponseMessage> PostRawAsync(string path, HttpContent content) => _http.PostAsync(path, content);
+
     public async Task<HttpResponseMessage> SignInAsync(string email, string password) =>
         await PostFormAsync("/Account/SignIn", new Dictionary<string, string> { ["email"] = email, ["password"] = password });
 

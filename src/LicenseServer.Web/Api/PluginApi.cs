@@ -1,0 +1,66 @@
+using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Plugins;
+using LicenseServer.Web.Licenses;
+using Microsoft.Net.Http.Headers;
+
+namespace LicenseServer.Web.Api;
+
+public sealed record PluginVersionDto(string Version, string Compatible, string Kind, string Sha256, long Size, DateTimeOffset UploadedAt);
+public sealed record PluginDto(string Id, string Name, string Description, IReadOnlyList<PluginVersionDto> Versions);
+
+/// <summary>
+/// P2: clients list the plugins they may see (every offline package, and their organization's private
+/// ones) and download a version with its SHA-256, an ETag and range requests. A bearer token or an API key.
+/// </summary>
+public static class PluginApi
+{
+    public static void MapPluginApi(this WebApplication app)
+    {
+        var plugins = app.MapGroup("/api/v1/plugins").WithTags("Plugins");
+        plugins.MapGet("", ListAsync).WithName("Plugins").WithSummary("The plugins visible to the caller, with their versions (?search= filters by id or name).")
+            .Produces<IReadOnlyList<PluginDto>>().ProducesProblem(401);
+        plugins.MapGet("/{pluginId}", OneAsync).WithName("Plugin").WithSummary("One plugin's versions.")
+            .Produces<PluginDto>().ProducesProblem(401).ProducesProblem(404);
+        plugins.MapGet("/{pluginId}/{version}/download", DownloadAsync).WithName("DownloadPlugin")
+            .WithSummary("The package of one version; X-Checksum-SHA256 and the ETag carry its SHA-256; Range requests are served.")
+            .Produces(200, contentType: "application/zip").Produces(206).ProducesProblem(401).ProducesProblem(404);
+    }
+
+    private static async Task<IReadOnlyList<long>> OrganizationsAsync(HttpContext context, ClientLicenseService service)
+    {
+        var caller = await ClientApi.AnyCallerAsync(context, service);
+        return caller.OrganizationId is { } org ? [org] : (await service.OrganizationsAsync(caller)).Select(o => o.Id).ToList();
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, ClientLicenseService service, PluginStore store, string? search)
+    {
+        var rows = await store.VisibleAsync(await OrganizationsAsync(context, service), search is { Length: > 100 } ? search[..100] : search);
+        return Results.Json(Group(rows), ClientApi.Json);
+    }
+
+    private static async Task<IResult> OneAsync(string pluginId, HttpContext context, ClientLicenseService service, PluginStore store)
+    {
+        var rows = await store.VisibleAsync(await OrganizationsAsync(context, service), null, pluginId);
+        return rows.Count == 0 ? throw NotFound(pluginId) : Results.Json(Group(rows)[0], ClientApi.Json);
+    }
+
+    private static async Task<IResult> DownloadAsync(string pluginId, string version, HttpContext context, ClientLicenseService service, PluginStore store)
+    {
+        var row = (await store.VisibleAsync(await OrganizationsAsync(context, service), null, pluginId)).FirstOrDefault(r => r.Version == version)
+            ?? throw NotFound($"{pluginId} {version}");
+        var path = store.PathOf(row.Sha256);
+        if (!File.Exists(path)) throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing", $"The package of {pluginId} {version} is missing on the server; ask an admin to upload it again.");
+        context.Response.Headers["X-Checksum-SHA256"] = row.Sha256;
+        return Results.File(path, "application/zip", $"{row.PluginId}-{row.Version}.zip", lastModified: new DateTimeOffset(DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc)),
+            entityTag: new EntityTagHeaderValue($"\"{row.Sha256}\""), enableRangeProcessing: true);
+    }
+
+    private static ApiException NotFound(string what) =>
+        new(StatusCodes.Status404NotFound, "plugin_not_found", $"There is no plugin {what} that you may see.");
+
+    private static List<PluginDto> Group(IReadOnlyList<PluginRow> rows) => rows
+        .GroupBy(r => r.PluginId)
+        .Select(g => new PluginDto(g.Key, g.First().Name, g.First().Description,
+            g.Select(r => new PluginVersionDto(r.Version, r.Compatible, r.Kind, r.Sha256, r.SizeBytes, new DateTimeOffset(DateTime.SpecifyKind(r.UploadedAt, DateTimeKind.Utc)))).ToList()))
+        .ToList();
+}

@@ -1,0 +1,55 @@
+using LicenseServer.Core.Organizations;
+using LicenseServer.Core.Plugins;
+using LicenseServer.Data.Plugins;
+using LicenseServer.Web.Hosting;
+using LicenseServer.Web.Organizations;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LicenseServer.Web.Pages.Organizations;
+
+/// <summary>P1: the organization's plugin packages: upload (offline or private), list with search, delete a version.</summary>
+public sealed class PluginsModel(PluginStore store, KitOptions options) : OrganizationPageModel
+{
+    public IReadOnlyList<PluginRow> Plugins { get; private set; } = [];
+    public string? Query { get; private set; }
+    public int MaxMegabytes => options.Plugins.MaxUploadMegabytes;
+
+    public async Task OnGetAsync(string? q)
+    {
+        Info = TempData["Info"] as string;
+        Query = q is { Length: > 100 } ? q[..100] : q;
+        Plugins = await store.ListAsync(Membership.OrganizationId, Query);
+    }
+
+    [Requires(OrgPermission.ManagePlugins)]
+    public async Task<IActionResult> OnPostUploadAsync(IFormFile? package, string? kind, CancellationToken cancel)
+    {
+        try
+        {
+            if (package is null || package.Length == 0) throw new PluginRejectedException("no_file", "Choose the plugin package (.zip) to upload.");
+            await using var stream = package.OpenReadStream();
+            var row = await store.StoreAsync(Membership.OrganizationId, kind ?? "", stream, PluginUploads.MaxBytes(options), Membership.UserId, cancel);
+            TempData["Info"] = $"{row.Name} {row.Version} has been uploaded.";
+            return Redirect($"/Organizations/{Membership.OrganizationId}/Plugins");
+        }
+        catch (PluginRejectedException e)
+        {
+            Refuse(e.Message);
+            Plugins = await store.ListAsync(Membership.OrganizationId, null);
+            return Page();
+        }
+    }
+
+    [Requires(OrgPermission.ManagePlugins)]
+    public async Task<IActionResult> OnPostDeleteAsync(long id)
+    {
+        if (await store.DeleteAsync(Membership.OrganizationId, id, Membership.UserId))
+        {
+            TempData["Info"] = "The plugin version has been deleted.";
+            return Redirect($"/Organizations/{Membership.OrganizationId}/Plugins");
+        }
+        Refuse("That plugin version does not exist in this organization.");
+        Plugins = await store.ListAsync(Membership.OrganizationId, null);
+        return Page();
+    }
+}
