@@ -1,0 +1,40 @@
+using LicenseServer.IntegrationTests.Plugins;
+using LicenseServer.IntegrationTests.Support;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
+using Microsoft.Playwright;
+
+namespace LicenseServer.IntegrationTests.Browser;
+
+public class PluginFlowTests : BrowserTest
+{
+    [Test]
+    public async Task Upload_a_plugin_package_and_see_it_listed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
+        await server.Service<AccountService>().CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        using var http = new ConsoleClient(server.BaseUrl);
+        await http.SignInAsync("admin@acme.test", "correct horse");
+        using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME QA" });
+        var org = created.RedirectPath();
+
+        await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
+        await Page.FillAsync("#email", "admin@acme.test");
+        await Page.FillAsync("#password", "correct horse");
+        await Page.ClickAsync("button:has-text('Sign in')");
+        await Page.GotoAsync(server.BaseUrl + org);
+        await Page.ClickAsync("nav.tabs >> text=Plugins");
+
+        await Page.SetInputFilesAsync("#package", new FilePayload
+        {
+            Name = "slack-notifier-1.0.0.zip", MimeType = "application/zip",
+            Buffer = PluginTests.Package(PluginTests.Manifest(), ("lib/slack.jar", new byte[2048])),
+        });
+        await Page.SelectOptionAsync("#kind", "private");
+        await Page.ClickAsync("button:has-text('Upload')");
+        Assert.That(await Page.GetByTestId("info").InnerTextAsync(), Is.EqualTo("Slack Notifier 1.0.0 has been uploaded."));
+        var listed = await Page.GetByTestId("plugins").InnerTextAsync();
+        Assert.That(listed, Does.Contain("Slack Notifier").And.Contain("com.acme.slack").And.Contain("1.0.0").And.Contain("Private"));
+    }
+}
