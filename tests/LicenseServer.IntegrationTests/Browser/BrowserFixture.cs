@@ -1,3 +1,6 @@
+using LicenseServer.IntegrationTests.Support;
+using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
 namespace LicenseServer.IntegrationTests.Browser;
@@ -26,6 +29,22 @@ public abstract class BrowserTest
         });
         Context = await _browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
         Page = await Context.NewPageAsync();
+    }
+
+    public const string AdminEmail = "admin@acme.test";
+    public const string AdminPassword = "correct horse";
+
+    /// <summary>An activated server with its default account, signed in in <see cref="Page"/>.</summary>
+    protected async Task<TestServer> SignedInServerAsync()
+    {
+        var server = await TestServer.StartAsync();
+        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
+        await server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, AdminPassword, AdminPassword);
+        await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
+        await Page.FillAsync("#email", AdminEmail);
+        await Page.FillAsync("#password", AdminPassword);
+        await Page.ClickAsync("button:has-text('Sign in')");
+        return server;
     }
 
     [TearDown]

@@ -2,8 +2,6 @@ using System.Net;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
-using LicenseServer.Web.Activation;
 using LicenseServer.Web.Organizations;
 
 namespace LicenseServer.IntegrationTests.Browser;
@@ -13,12 +11,9 @@ public class LicenseFlowTests : BrowserTest
     [Test]
     public async Task Assign_a_license_to_two_users_then_create_and_download_an_offline_license()
     {
-        await using var server = await TestServer.StartAsync();
-        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
-        var accounts = server.Service<AccountService>();
-        await accounts.CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        await using var server = await SignedInServerAsync();
         using var http = new ConsoleClient(server.BaseUrl);
-        await http.SignInAsync("admin@acme.test", "correct horse");
+        await http.SignInAsync(AdminEmail, AdminPassword);
         using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME QA" });
         var org = created.RedirectPath();
         foreach (var email in new[] { "alice@acme.test", "bob@acme.test" })
@@ -30,10 +25,6 @@ public class LicenseFlowTests : BrowserTest
         }
         using (await http.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = org.Split('/')[^1], ["product"] = "KSE", ["quota"] = "10" })) { }
 
-        await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
-        await Page.FillAsync("#email", "admin@acme.test");
-        await Page.FillAsync("#password", "correct horse");
-        await Page.ClickAsync("button:has-text('Sign in')");
         await Page.GotoAsync(server.BaseUrl + org);
         await Page.ClickAsync("text=License Management");
         await Page.ClickAsync("nav.tabs >> text=KSE (per-user)");

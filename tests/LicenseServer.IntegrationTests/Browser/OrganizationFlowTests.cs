@@ -1,6 +1,4 @@
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
-using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
 namespace LicenseServer.IntegrationTests.Browser;
@@ -10,14 +8,7 @@ public class OrganizationFlowTests : BrowserTest
     [Test]
     public async Task Create_an_organization_invite_two_people_and_see_one_accept_in_another_browser()
     {
-        await using var server = await TestServer.StartAsync();
-        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
-        await server.Service<AccountService>().CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
-
-        await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
-        await Page.FillAsync("#email", "admin@acme.test");
-        await Page.FillAsync("#password", "correct horse");
-        await Page.ClickAsync("button:has-text('Sign in')");
+        await using var server = await SignedInServerAsync();
 
         await Page.ClickAsync("text=Create Organization");
         await Page.FillAsync("#name", "ACME QA");

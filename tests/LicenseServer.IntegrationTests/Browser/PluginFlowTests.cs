@@ -1,7 +1,5 @@
 using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
-using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
 namespace LicenseServer.IntegrationTests.Browser;
@@ -11,18 +9,11 @@ public class PluginFlowTests : BrowserTest
     [Test]
     public async Task Upload_a_plugin_package_and_see_it_listed()
     {
-        await using var server = await TestServer.StartAsync();
-        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
-        await server.Service<AccountService>().CreateDefaultAccountAsync("admin@acme.test", "correct horse", "correct horse");
+        await using var server = await SignedInServerAsync();
         using var http = new ConsoleClient(server.BaseUrl);
-        await http.SignInAsync("admin@acme.test", "correct horse");
+        await http.SignInAsync(AdminEmail, AdminPassword);
         using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME QA" });
         var org = created.RedirectPath();
-
-        await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
-        await Page.FillAsync("#email", "admin@acme.test");
-        await Page.FillAsync("#password", "correct horse");
-        await Page.ClickAsync("button:has-text('Sign in')");
         await Page.GotoAsync(server.BaseUrl + org);
         await Page.ClickAsync("nav.tabs >> text=Plugins");
 
