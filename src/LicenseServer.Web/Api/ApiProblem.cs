@@ -49,7 +49,7 @@ internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> log
         "quota_exceeded" or "machine_limit" or "already_licensed" or "over_allocated" => StatusCodes.Status409Conflict,
         "server_not_activated" => StatusCodes.Status503ServiceUnavailable,
         "busy" => StatusCodes.Status429TooManyRequests,
-        "not_a_member" or "not_licensed" or "license_expired" or "clock_tampering" => StatusCodes.Status403Forbidden,
+        "not_a_member" or "not_licensed" or "license_expired" or "clock_tampering" or "password_change_required" => StatusCodes.Status403Forbidden,
         "session_expired" => StatusCodes.Status410Gone,
         "session_not_found" or "not_activated" => StatusCodes.Status404NotFound,
         "unknown_product" or "not_per_user" or "not_floating" => StatusCodes.Status422UnprocessableEntity,

@@ -34,6 +34,9 @@ public sealed class ClientLicenseService(
         var result = await accounts.SignInAsync(email, password, address);
         if (result.Status != SignInStatus.Success) return (null, result);
         var account = result.Account!;
+        if (account.MustChangePassword)
+            throw new LicenseRuleException("password_change_required",
+                "This account's password was set by an administrator. Sign in to the console once and choose a new password, then try again.");
         var token = SecretToken.New();
         var expiresAt = clock.GetUtcNow().AddDays(Limits.TokenDays);
         await clients.CreateTokenAsync(account.Id, account.SecurityStamp, SecretToken.Hash(token), expiresAt);

@@ -42,6 +42,16 @@ public class ClientApiTests : LicenseTestBase
     }
 
     [Test]
+    public async Task A_password_set_by_SQL_must_be_changed_in_the_console_before_the_API_signs_in()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        await using (var db = Db())
+            await db.ExecuteAsync("UPDATE public.user_account SET password='plain-Secret-9', password_encrypted=false WHERE email = 'dev@acme.test'");
+        var refused = Refused(() => NewKitClient().LoginAsync("dev@acme.test", "plain-Secret-9"));
+        Assert.That((refused.Status, refused.Code), Is.EqualTo((403, "password_change_required")));
+    }
+
+    [Test]
     public async Task Repeated_failed_logins_are_throttled()
     {
         await AddMemberAsync(Org, "dev@acme.test");
