@@ -87,17 +87,23 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             """, new { organizationId, productCode, userId }, tx);
         if (!licensed) throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
         var renewed = await connection.ExecuteAsync("""
-            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt, deactivated_at = NULL
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
             """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx) == 1;
         if (!renewed)
         {
-            var machines = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*) FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId",
-                new { organizationId, productCode, userId }, tx);
-            if (machines >= machinesPerUser)
-                throw new LicenseRuleException("machine_limit",
-                    $"Your {productCode} license is active on {machines} machines, the limit. Deactivate one of them first.");
+            // A deactivated machine still counts while the lease it was given can be checked offline.
+            var (active, lingering, freeAt) = await connection.QuerySingleAsync<(int, int, DateTime?)>("""
+                SELECT count(*) FILTER (WHERE deactivated_at IS NULL),
+                       count(*) FILTER (WHERE deactivated_at IS NOT NULL AND lease_expires_at > @now),
+                       min(lease_expires_at) FILTER (WHERE deactivated_at IS NOT NULL AND lease_expires_at > @now)
+                FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
+                """, new { organizationId, productCode, userId, now = Now }, tx);
+            if (active + lingering >= machinesPerUser)
+                throw new LicenseRuleException("machine_limit", lingering == 0
+                    ? $"Your {productCode} license is active on {active} machines, the limit. Deactivate one of them first."
+                    : $"Your {productCode} license is active on {active} machines, and {lingering} deactivated machine(s) still hold a lease valid offline " +
+                      $"until {freeAt:yyyy-MM-dd HH:mm} UTC; together they reach the limit of {machinesPerUser}. Re-activate one of those machines, or wait until then.");
             await connection.ExecuteAsync("""
                 INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, activated_at, last_seen_at, lease_expires_at)
                 VALUES (@organizationId, @productCode, @userId, @machineId, @now, @now, @leaseExpiresAt)
@@ -113,8 +119,9 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var removed = await connection.ExecuteAsync("""
-            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
-            """, new { organizationId, productCode, userId, machineId }, tx);
+            UPDATE machine_activation SET deactivated_at = @now
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId AND deactivated_at IS NULL
+            """, new { organizationId, productCode, userId, machineId, now = Now }, tx);
         if (removed == 0) return false;
         await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "license.machine_deactivated", machineId, productCode);
         await tx.CommitAsync();

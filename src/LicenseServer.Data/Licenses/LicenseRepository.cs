@@ -47,7 +47,8 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<LicensedUserRow>("""
             SELECT a.user_id, u.email, a.assigned_at,
-                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code AND m.user_id = a.user_id) AS machines
+                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code AND m.user_id = a.user_id
+                    AND m.deactivated_at IS NULL) AS machines
             FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode ORDER BY u.email
             """, new { organizationId, productCode })).AsList();
@@ -59,7 +60,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return (await connection.QueryAsync<MachineRow>("""
             SELECT m.id, u.email, m.machine_id, m.activated_at, m.last_seen_at
             FROM machine_activation m JOIN public.user_account u ON u.id = m.user_id
-            WHERE m.organization_id = @organizationId AND m.product_code = @productCode ORDER BY u.email, m.machine_id
+            WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.deactivated_at IS NULL ORDER BY u.email, m.machine_id
             """, new { organizationId, productCode })).AsList();
     }
 
@@ -129,8 +130,9 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var machine = await connection.ExecuteScalarAsync<string?>("""
-            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND id = @activationId RETURNING machine_id
-            """, new { organizationId, productCode, activationId }, tx);
+            UPDATE machine_activation SET deactivated_at = @now
+            WHERE organization_id = @organizationId AND product_code = @productCode AND id = @activationId AND deactivated_at IS NULL RETURNING machine_id
+            """, new { organizationId, productCode, activationId, now = Now }, tx);
         if (machine is null) return false;
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.machine_deactivated", machine, productCode);
         await tx.CommitAsync();

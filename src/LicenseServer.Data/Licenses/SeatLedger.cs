@@ -159,7 +159,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     private static async Task<bool> RecallInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, (long UserId, string Email) user, long actor)
     {
         var removed = await connection.ExecuteAsync("""
-            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId;
+            UPDATE machine_activation SET deactivated_at = now()
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId AND deactivated_at IS NULL;
             DELETE FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId;
             """, new { organizationId, productCode, user.UserId }, tx);
         if (removed == 0) return false;
@@ -189,7 +190,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             new { organizationId, productCode, to.UserId }, tx);
         if (hasTarget) throw new LicenseRuleException("already_licensed", $"{to.Email} already has a {productCode} license.");
         var moved = await connection.ExecuteAsync("""
-            DELETE FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
+            UPDATE machine_activation SET deactivated_at = now()
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId AND deactivated_at IS NULL;
             UPDATE license_assignment SET user_id = @toId, assigned_at = now(), assigned_by = @actor
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
             """, new { organizationId, productCode, fromId = from.UserId, toId = to.UserId, actor }, tx);

@@ -70,7 +70,7 @@ public sealed class MemberRepository(NpgsqlDataSource db)
                 DELETE FROM license_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code
                 """, new { organizationId, userId }, tx)).Order().ToList();
             await connection.ExecuteAsync("""
-                DELETE FROM machine_activation WHERE organization_id = @organizationId AND user_id = @userId;
+                UPDATE machine_activation SET deactivated_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND deactivated_at IS NULL;
                 UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
                 UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
                 DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);

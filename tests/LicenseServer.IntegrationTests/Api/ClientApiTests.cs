@@ -87,9 +87,18 @@ public class ClientApiTests : LicenseTestBase
         Assert.That((limit.Status, limit.Code), Is.EqualTo((409, "machine_limit")));
 
         await client.DeactivateAsync(Org, "KSE", "MACHINE-1");
-        await client.ActivateAsync(Org, "KSE", "MACHINE-3");
         var gone = Refused(() => client.DeactivateAsync(Org, "KSE", "MACHINE-1"));
         Assert.That((gone.Status, gone.Code), Is.EqualTo((404, "not_activated")));
+        Assert.That(await Admin.GetTextAsync(Page()), Does.Not.Contain("<code>MACHINE-1</code>"), "a deactivated machine leaves the Online Licenses list");
+
+        // L10: MACHINE-1's lease stays valid offline for days, so it still counts: churning cannot mint more leases.
+        var churn = Refused(() => client.ActivateAsync(Org, "KSE", "MACHINE-3"));
+        Assert.That((churn.Status, churn.Code), Is.EqualTo((409, "machine_limit")));
+        Assert.That(churn.Message, Does.Contain("still hold a lease valid offline"));
+        await client.ActivateAsync(Org, "KSE", "MACHINE-1");
+        await client.DeactivateAsync(Org, "KSE", "MACHINE-1");
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE machine_activation SET lease_expires_at = now() - interval '1 second' WHERE machine_id = 'MACHINE-1'");
+        await client.ActivateAsync(Org, "KSE", "MACHINE-3");
     }
 
     [Test]

@@ -84,7 +84,7 @@ public class PerUserLicenseTests : LicenseTestBase
         {
             Assert.That(await db.QueryAsync<string>("SELECT u.email FROM license_assignment a JOIN user_account u ON u.id = a.user_id WHERE a.organization_id = @Org ORDER BY 1", new { Org }),
                 Is.EqualTo(new[] { users[1], users[2] }));
-            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM machine_activation"), Is.Zero, "the old holder's machines are deactivated");
+            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM machine_activation WHERE deactivated_at IS NULL"), Is.Zero, "the old holder's machines are deactivated");
         }
 
         using (var unassign = await Admin.PostFormAsync(Page() + "&handler=Unassign", new Dictionary<string, string> { ["userId"] = second.ToString() }, tokenPage: Page()))
