@@ -13,7 +13,8 @@ namespace LicenseServer.IntegrationTests.Api;
 /// <summary>C1, C2 through LicenseServer.Client against the real server and PostgreSQL.</summary>
 public class ClientApiTests : LicenseTestBase
 {
-    protected override string[] ServerSettings => ["--Kit:Clients:SessionLeaseSeconds=2", "--Kit:Clients:HeartbeatSeconds=1"];
+    // Short leases so that expiry can be seen in a test; the lease leaves a heartbeat two chances.
+    protected override string[] ServerSettings => ["--Kit:Clients:SessionLeaseSeconds=3", "--Kit:Clients:HeartbeatSeconds=1"];
 
     private KitClient NewKitClient() => new(new Uri(Server.BaseUrl));
 
@@ -158,7 +159,7 @@ public class ClientApiTests : LicenseTestBase
         var silent = await client.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false);
         Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"));
 
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
         await using var next = await client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false);
         var expired = Refused(() => silent.HeartbeatAsync());
         Assert.That((expired.Status, expired.Code), Is.EqualTo((410, "session_expired")));
@@ -172,7 +173,7 @@ public class ClientApiTests : LicenseTestBase
         using var client = NewKitClient();
         client.ApiKey = await ApiKeyForAsync("runner@acme.test");
         await using var session = await client.CheckoutAsync("KRE", "CI-01", "1");
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        await Task.Delay(TimeSpan.FromSeconds(5));
         Assert.That(session.Lost, Is.Null);
         Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"), "the heartbeating session still holds the seat");
     }

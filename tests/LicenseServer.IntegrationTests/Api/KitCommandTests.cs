@@ -81,10 +81,15 @@ public class KitCommandTests : LicenseTestBase
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, userId);
         Environment.SetEnvironmentVariable("KIT_API_KEY", await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "cli"));
 
-        var hold = KitAsync("checkout", "--product", "KRE", "--machine-id", "CI-9", "--for", "3");
-        await Task.Delay(1500);
-        await using (var db = Db())
-            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL"), Is.EqualTo(1), "the seat is held");
+        var hold = KitAsync("checkout", "--product", "KRE", "--machine-id", "CI-9", "--for", "4");
+        long held = 0;
+        for (var i = 0; i < 30 && held == 0; i++)
+        {
+            await Task.Delay(100);
+            await using var db = Db();
+            held = await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL");
+        }
+        Assert.That(held, Is.EqualTo(1), "the seat is held");
         var result = await hold;
         Assert.That(result.Code, Is.EqualTo(KitCli.Ok), result.Err);
         Assert.That(result.Out, Does.Contain("Released."));
