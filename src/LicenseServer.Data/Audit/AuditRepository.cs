@@ -4,6 +4,8 @@ using Npgsql;
 
 namespace LicenseServer.Data.Audit;
 
+public sealed record AuditFilter(string? ActionPrefix, string? Actor, string? Subject, DateTimeOffset? From, DateTimeOffset? To);
+
 public sealed record AuditRow(long Id, DateTime At, long? ActorUserId, string? ActorEmail, long? OrganizationId, string Action, string? Subject, string? Details);
 
 /// <summary>Who did what, when. Written in the same transaction as the change it records.</summary>
@@ -14,6 +16,34 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             INSERT INTO audit_event (actor_user_id, organization_id, action, subject, details)
             VALUES (@actor, @organizationId, @action, @subject, @details)
             """, new { actor, organizationId, action, subject, details }, tx);
+
+    /// <summary>L8: the organization's audit entries, newest first, filtered; each filter matches literally.</summary>
+    public async Task<(IReadOnlyList<AuditRow> Rows, long Total)> SearchAsync(long organizationId, AuditFilter filter, int offset, int limit)
+    {
+        var args = new
+        {
+            organizationId,
+            action = filter.ActionPrefix is { Length: > 0 } a ? Accounts.Like.Escape(a) + "%" : "%",
+            actor = "%" + Accounts.Like.Escape((filter.Actor ?? "").Trim().ToLowerInvariant()) + "%",
+            subject = "%" + Accounts.Like.Escape((filter.Subject ?? "").Trim().ToLowerInvariant()) + "%",
+            from = filter.From?.UtcDateTime ?? DateTime.MinValue.AddYears(1),
+            to = filter.To?.UtcDateTime ?? DateTime.MaxValue.AddYears(-1),
+            offset,
+            limit,
+        };
+        const string where = """
+            FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
+            WHERE a.organization_id = @organizationId AND a.action LIKE @action ESCAPE ''
+              AND lower(coalesce(u.email, '')) LIKE @actor ESCAPE '' AND lower(coalesce(a.subject, '')) LIKE @subject ESCAPE ''
+              AND a.at >= @from AND a.at < @to
+            """;
+        await using var connection = await db.OpenConnectionAsync();
+        var total = await connection.ExecuteScalarAsync<long>("SELECT count(*) " + where, args);
+        var rows = await connection.QueryAsync<AuditRow>(
+            "SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details " + where +
+            " ORDER BY a.id DESC OFFSET @offset LIMIT @limit", args);
+        return (rows.AsList(), total);
+    }
 
     public async Task<IReadOnlyList<AuditRow>> ListAsync(long organizationId, int limit = 200)
     {

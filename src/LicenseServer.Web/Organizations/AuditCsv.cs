@@ -1,0 +1,29 @@
+using System.Globalization;
+using System.Text;
+using LicenseServer.Data.Audit;
+
+namespace LicenseServer.Web.Organizations;
+
+/// <summary>L8: the audit log as CSV that opens in a spreadsheet with the rows the page shows.</summary>
+public static class AuditCsv
+{
+    public const string Header = "Time (UTC),Actor,Action,Subject,Details";
+
+    public static string Write(IEnumerable<AuditRow> rows)
+    {
+        var csv = new StringBuilder(Header).Append("\r\n");
+        foreach (var row in rows)
+            csv.Append(string.Join(',',
+                    Cell(row.At.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)), Cell(row.ActorEmail ?? "system"),
+                    Cell(row.Action), Cell(row.Subject ?? ""), Cell(row.Details ?? "")))
+                .Append("\r\n");
+        return csv.ToString();
+    }
+
+    /// <summary>RFC 4180 quoting, and a leading apostrophe before = + - @ so a spreadsheet never runs a cell as a formula.</summary>
+    public static string Cell(string value)
+    {
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r') value = "'" + value;
+        return value.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+    }
+}
