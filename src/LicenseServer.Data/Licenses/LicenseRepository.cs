@@ -42,6 +42,13 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return pools;
     }
 
+    /// <summary>A product's terms, read the way the seat ledger reads them.</summary>
+    public async Task<LicensedProductTerms?> ProductTermsAsync(string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await SeatLedger.ProductAsync(connection, null, productCode);
+    }
+
     public async Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(long organizationId, string productCode)
     {
         await using var connection = await db.OpenConnectionAsync();

@@ -90,11 +90,8 @@ public sealed class LicenseService(
     /// <summary>L7, first step: checks everything and shows what will be created; nothing is stored.</summary>
     public async Task<OfflineDraft> DraftOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
-        var terms = (await PoolsAsync(actor)).FirstOrDefault(p => p.Code == product) is { } pool
-            ? new LicensedProductTerms(pool.Code, pool.Name, pool.Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
-                pool.Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
-                pool.ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null)
-            : throw new LicenseRuleException("unknown_product", $"The server's license has no product {product}.");
+        var terms = await licenses.ProductTermsAsync(product)
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {product}.");
         var machine = OfflineRules.CheckMachineId(machineId);
         DateOnly? day = null;
         if (!string.IsNullOrWhiteSpace(expiry))
