@@ -21,6 +21,15 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
             """);
     }
 
+    /// <summary>Where the one-time setup stands, in one round trip: activated, and the default account made.</summary>
+    public async Task<(bool Activated, bool DefaultAccount)> SetupStateAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(bool, bool)>("""
+            SELECT EXISTS (SELECT 1 FROM server_license), EXISTS (SELECT 1 FROM public.user_account WHERE is_default_account)
+            """);
+    }
+
     public async Task<IReadOnlyList<ProductRow>> ProductsAsync()
     {
         await using var connection = await db.OpenConnectionAsync();

@@ -11,7 +11,7 @@ internal sealed class ActivationGate(RequestDelegate next)
 {
     private static readonly string[] AlwaysOpen = ["/health", "/version", "/css/", "/Error", "/favicon.ico", "/api/"];
 
-    public async Task InvokeAsync(HttpContext context, ActivationService activation, AccountService accounts)
+    public async Task InvokeAsync(HttpContext context, ActivationService activation)
     {
         var path = context.Request.Path.Value ?? "/";
         if (AlwaysOpen.Any(p => path.StartsWith(p, StringComparison.OrdinalIgnoreCase)))
@@ -21,11 +21,12 @@ internal sealed class ActivationGate(RequestDelegate next)
         }
         var onActivate = path.StartsWith("/Activate", StringComparison.OrdinalIgnoreCase);
         var onSetup = path.StartsWith("/Setup", StringComparison.OrdinalIgnoreCase);
-        if (!await activation.IsActivatedAsync())
+        var (activated, defaultAccount) = await activation.SetupStateAsync();
+        if (!activated)
         {
             if (!onActivate) { context.Response.Redirect("/Activate"); return; }
         }
-        else if (!await accounts.DefaultAccountExistsAsync())
+        else if (!defaultAccount)
         {
             if (!onSetup && !onActivate) { context.Response.Redirect("/Setup"); return; }
         }

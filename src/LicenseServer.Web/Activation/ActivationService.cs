@@ -54,6 +54,8 @@ public sealed class ActivationService(
 
     public async Task<bool> IsActivatedAsync() => await licenses.GetAsync() is not null;
 
+    public Task<(bool Activated, bool DefaultAccount)> SetupStateAsync() => licenses.SetupStateAsync();
+
     public async Task<LicenseRequest> CreateRequestAsync(string? companyId) =>
         LicenseRequest.Create(companyId, await EnsureIdentityAsync(), Hosting.ServerHost.Version, clock.GetUtcNow());
 

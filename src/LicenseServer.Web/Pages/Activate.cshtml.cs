@@ -70,7 +70,8 @@ public sealed class ActivateModel(ActivationService activation, AccountService a
     /// <summary>Once the default account exists, only a signed-in server admin may see or change the license.</summary>
     private async Task<IActionResult?> DenyAsync()
     {
-        if (!await activation.IsActivatedAsync() || !await accounts.DefaultAccountExistsAsync()) return null;
+        var (activated, defaultAccount) = await activation.SetupStateAsync();
+        if (!activated || !defaultAccount) return null;
         if (User.Identity?.IsAuthenticated != true) return Challenge();
         return User.IsInRole(KitClaims.ServerAdminRole) ? null : Forbid();
     }
