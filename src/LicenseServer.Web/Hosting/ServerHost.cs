@@ -26,7 +26,8 @@ public static class ServerHost
 
     /// <summary>Builds the server with its database started and migrated; the caller runs or disposes it.</summary>
     /// <param name="migrate">False for restore, which must find the database as it is (empty).</param>
-    public static WebApplication Build(string[] args, bool migrate = true)
+    /// <param name="clock">The server's clock; tests pass one they control. The system clock otherwise.</param>
+    public static WebApplication Build(string[] args, bool migrate = true, TimeProvider? clock = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -56,7 +57,7 @@ public static class ServerHost
         try
         {
             if (migrate) database.Migrate(bootLogger);
-            var app = Compose(builder, options, database, migrate);
+            var app = Compose(builder, options, database, migrate, clock ?? TimeProvider.System);
             app.Lifetime.ApplicationStopped.Register(database.StopEmbedded);
             return app;
         }
@@ -67,12 +68,12 @@ public static class ServerHost
         }
     }
 
-    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database, bool ready)
+    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database, bool ready, TimeProvider clock)
     {
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(database);
-        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(clock);
         services.AddKitData(database.ConnectionString);
 
         services.AddDataProtection().SetApplicationName(ApplicationName);

@@ -19,10 +19,14 @@ public abstract partial class ConsoleTest
     /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
     protected virtual string[] ServerSettings => [];
 
+    /// <summary>The server's clock: real time until a test moves it.</summary>
+    protected TestClock Clock { get; private set; } = new();
+
     [SetUp]
     public async Task StartServerAsync()
     {
-        Server = await TestServer.StartAsync(settings: ServerSettings);
+        Clock = new TestClock();
+        Server = await TestServer.StartAsync(Clock, settings: ServerSettings);
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
         await Server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, Password, Password);
         Admin = await SignedInAsync(AdminEmail);
