@@ -1,5 +1,6 @@
 using Dapper;
 using LicenseServer.Core.Activation;
+using LicenseServer.Data.Audit;
 using Npgsql;
 
 namespace LicenseServer.Data.Activation;
@@ -38,24 +39,35 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
         return rows.AsList();
     }
 
-    /// <summary>Makes <paramref name="payload"/> the active license with its products, all or nothing.</summary>
-    public async Task ActivateAsync(LicensePayload payload, string fileText)
+    /// <summary>
+    /// Makes <paramref name="payload"/> the active license with its products, all or nothing, unless a
+    /// newer license was ever activated here: then nothing is stored and the newer one's issue date is
+    /// returned. Organizations, shares and assignments are kept (A4).
+    /// </summary>
+    public async Task<DateTime?> ActivateAsync(LicensePayload payload, string fileText, long? actor)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
+        // The installation row serialises uploads, so two racing uploads cannot both pass the check.
+        var newest = await connection.ExecuteScalarAsync<DateTime?>(
+            "SELECT greatest(newest_license_issued_at, (SELECT issued_at FROM server_license WHERE id = 1)) FROM installation WHERE id = 1 FOR UPDATE",
+            transaction: tx);
+        var issuedAt = payload.IssuedAt.UtcDateTime;
+        if (newest is { } n && n > issuedAt) return n;
         await connection.ExecuteAsync("""
             INSERT INTO server_license (id, license_id, customer, issued_at, valid_from, valid_until, file_text, activated_at)
             VALUES (1, @LicenseId, @Customer, @IssuedAt, @ValidFrom, @ValidUntil, @fileText, now())
             ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id, customer = excluded.customer,
                 issued_at = excluded.issued_at, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
-                file_text = excluded.file_text, activated_at = excluded.activated_at
+                file_text = excluded.file_text, activated_at = excluded.activated_at;
+            UPDATE installation SET newest_license_issued_at = @IssuedAt WHERE id = 1;
             """, new
             {
                 payload.LicenseId,
                 payload.Customer,
-                IssuedAt = payload.IssuedAt.ToUniversalTime(),
-                ValidFrom = payload.ValidFrom.ToUniversalTime(),
-                ValidUntil = payload.ValidUntil?.ToUniversalTime(),
+                IssuedAt = issuedAt,
+                ValidFrom = payload.ValidFrom.UtcDateTime,
+                ValidUntil = payload.ValidUntil?.UtcDateTime,
                 fileText,
             }, tx);
         await connection.ExecuteAsync("DELETE FROM licensed_product", transaction: tx);
@@ -69,8 +81,50 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
                 Kind = p.Kind == ProductKind.PerUser ? "per-user" : "floating",
                 p.Quota,
                 Subscription = p.Subscription == SubscriptionKind.Annual ? "annual" : "perpetual",
-                ExpiresAt = p.ExpiresAt?.ToUniversalTime(),
+                ExpiresAt = p.ExpiresAt?.UtcDateTime,
             }), tx);
+        await AuditRepository.WriteAsync(connection, tx, actor, null, "license.uploaded", payload.Customer,
+            $"license {payload.LicenseId}: {string.Join(", ", payload.Products.Select(p => $"{p.Code} {p.Quota}"))}");
         await tx.CommitAsync();
+        return null;
+    }
+
+    /// <summary>A5: back to the un-licensed state. Organizations, shares, assignments and history are kept for the next upload.</summary>
+    public async Task<bool> DeleteAsync(long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var deleted = await connection.QuerySingleOrDefaultAsync<(Guid LicenseId, string Customer)?>(
+            "DELETE FROM server_license WHERE id = 1 RETURNING license_id, customer", transaction: tx);
+        if (deleted is not { } license) return false;
+        await connection.ExecuteAsync("DELETE FROM licensed_product", transaction: tx);
+        await AuditRepository.WriteAsync(connection, tx, actor, null, "license.deleted", license.Customer, $"license {license.LicenseId}");
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>A6: claims the mailing of one expiry warning; false when it was sent (or is being sent) already.</summary>
+    public async Task<bool> ClaimExpiryNoticeAsync(string subject, DateTimeOffset expiresAt, int days)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteAsync("""
+            INSERT INTO expiry_notice (subject, expires_at, days) VALUES (@subject, @expiresAt, @days) ON CONFLICT DO NOTHING
+            """, new { subject, expiresAt = expiresAt.UtcDateTime, days }) == 1;
+    }
+
+    /// <summary>Gives a claimed warning back after its mail failed, so that the next check tries again.</summary>
+    public async Task ReleaseExpiryNoticeAsync(string subject, DateTimeOffset expiresAt, int days)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync("DELETE FROM expiry_notice WHERE subject = @subject AND expires_at = @expiresAt AND days = @days",
+            new { subject, expiresAt = expiresAt.UtcDateTime, days });
+    }
+
+    /// <summary>The enabled server admins, who receive the expiry warnings.</summary>
+    public async Task<IReadOnlyList<(long Id, string Email)>> ServerAdminsAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<(long, string)>(
+            "SELECT id, email FROM public.user_account WHERE is_server_admin AND NOT disabled AND password IS NOT NULL ORDER BY id")).AsList();
     }
 }

@@ -55,4 +55,16 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             ORDER BY a.id DESC LIMIT @limit
             """, new { organizationId, limit })).AsList();
     }
+
+    /// <summary>A5/A6: the server-wide license actions (uploads, deletions, server-wide limits), newest first.</summary>
+    public async Task<IReadOnlyList<AuditRow>> ServerLicenseHistoryAsync(int limit = 50)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<AuditRow>("""
+            SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details
+            FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
+            WHERE a.organization_id IS NULL AND a.action LIKE 'license.%'
+            ORDER BY a.id DESC LIMIT @limit
+            """, new { limit })).AsList();
+    }
 }

@@ -74,11 +74,11 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             WHERE o.id = @organizationId AND m.user_id = @userId
             """, new { organizationId, userId }, tx)
             ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
+        await SeatLedger.RequireLicenseValidAsync(connection, tx, clock.GetUtcNow());
         var product = await SeatLedger.ProductAsync(connection, tx, productCode)
             ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
         if (product.Kind != Core.Activation.ProductKind.PerUser)
             throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
-        await SeatLedger.RequireLicenseValidAsync(connection, tx, clock.GetUtcNow());
         if (product.ExpiresAt is { } end && end <= clock.GetUtcNow())
             throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
         // Lock the user's assignment: activations of one user are serialised, and an unassign waits.
@@ -135,7 +135,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         return await connection.ExecuteAsync("""
             UPDATE floating_session SET last_heartbeat_at = @now, expires_at = @expiresAt
             WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL AND expires_at > @now
-              AND NOT EXISTS (SELECT 1 FROM server_license WHERE valid_until <= @now)
+              AND EXISTS (SELECT 1 FROM server_license WHERE valid_until IS NULL OR valid_until > @now)
               AND NOT EXISTS (SELECT 1 FROM licensed_product p WHERE p.code = floating_session.product_code AND p.expires_at <= @now)
             """, new { sessionId, organizationId, userId, now = Now, expiresAt = expiresAt.UtcDateTime }) == 1;
     }

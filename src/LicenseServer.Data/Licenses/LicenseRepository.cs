@@ -20,6 +20,9 @@ public sealed record FloatingMachineRow(string MachineId, DateTime FirstSeenAt, 
 
 public sealed record OfflineRow(Guid Id, string ProductCode, string MachineId, DateTime ExpiresAt, DateTime CreatedAt, string CreatedBy, string FileName);
 
+/// <summary>A4: a product whose organizations' shares add up to more seats than the server's license holds now.</summary>
+public sealed record OverAllocationRow(string Code, string Name, int Licensed, long Shared, long InUse);
+
 public sealed record AllocationRow(string Code, string Name, int LicenseQuota, long OrganizationId, string OrganizationName, int Quota, int InUse);
 
 /// <summary>What the License Management page reads, and the changes that free seats (which need no quota check).</summary>
@@ -160,6 +163,21 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "session.ended", machine, productCode);
         await tx.CommitAsync();
         return true;
+    }
+
+    /// <summary>A4: the products that a smaller license left over-allocated, with the seats in use across organizations.</summary>
+    public async Task<IReadOnlyList<OverAllocationRow>> OverAllocationsAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<OverAllocationRow>("""
+            SELECT p.code, p.name, p.quota AS licensed, s.shared,
+                   (SELECT count(*) FROM license_assignment WHERE product_code = p.code)
+                 + (SELECT count(*) FROM floating_session WHERE product_code = p.code AND ended_at IS NULL AND expires_at > @now)
+                 + (SELECT count(*) FROM offline_license WHERE product_code = p.code AND expires_at > @now) AS in_use
+            FROM licensed_product p
+            JOIN (SELECT product_code, sum(quota) AS shared FROM product_allocation GROUP BY product_code) s ON s.product_code = p.code
+            WHERE s.shared > p.quota ORDER BY p.code
+            """, new { now = Now })).AsList();
     }
 
     public async Task<IReadOnlyList<AllocationRow>> AllocationsAsync()

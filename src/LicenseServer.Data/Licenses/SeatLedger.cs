@@ -17,17 +17,20 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
     private const string LockTimeout = "3s";
 
-    /// <summary>A pool locked for this transaction: its product's terms, quota and seats in use.</summary>
-    public sealed record Pool(LicensedProductTerms Product, int Quota, int InUse)
+    /// <summary>
+    /// A pool locked for this transaction: its product's terms, quota and seats in use, and the seats the
+    /// server's license holds against the shares of all organizations together.
+    /// </summary>
+    public sealed record Pool(LicensedProductTerms Product, int Quota, int InUse, int Licensed, long Shared)
     {
         public int Available => Math.Max(0, Quota - InUse);
     }
 
     internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
     {
+        await RequireLicenseValidAsync(connection, tx, now);
         var product = await ProductAsync(connection, tx, productCode)
             ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
-        await RequireLicenseValidAsync(connection, tx, now);
         await connection.ExecuteAsync($"SET LOCAL lock_timeout = '{LockTimeout}'", transaction: tx);
         int quota;
         try
@@ -40,17 +43,11 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         {
             throw new LicenseRuleException("busy", "Too many license changes for this product at once. Try again in a moment.");
         }
-        // A newer .lic may hold fewer seats than the organizations' shares add up to (A4): nothing is
-        // dropped, but nothing new is granted until the server admin lowers the shares.
         var (licensed, shared) = await connection.QuerySingleAsync<(int, long)>("""
             SELECT (SELECT quota FROM licensed_product WHERE code = @productCode),
                    (SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode)
             """, new { productCode }, tx);
-        if (shared > licensed)
-            throw new LicenseRuleException("over_allocated",
-                $"The server's license holds {licensed} {productCode} seats, but {shared} are shared among organizations. " +
-                "Nothing new is granted until the server admin lowers the shares under All licenses.");
-        return new Pool(product, quota, await InUseAsync(connection, tx, organizationId, productCode, now));
+        return new Pool(product, quota, await InUseAsync(connection, tx, organizationId, productCode, now), licensed, shared);
     }
 
     /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
@@ -91,6 +88,12 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 
     private static void RequireSeats(Pool pool, int wanted)
     {
+        // A newer .lic may hold fewer seats than the organizations' shares add up to (A4): nothing is
+        // dropped and seats can still be freed, but nothing new is granted until the shares are lowered.
+        if (pool.Shared > pool.Licensed)
+            throw new LicenseRuleException("over_allocated",
+                $"The server's license holds {pool.Licensed} {pool.Product.Code} seats, but {pool.Shared} are shared among organizations. " +
+                "Nothing new is granted until the server admin lowers the shares under All licenses.");
         if (pool.Quota == 0)
             throw new LicenseRuleException("quota_exceeded",
                 $"No {pool.Product.Code} seats are allocated to this organization. The server admin allocates them under All licenses.");

@@ -24,7 +24,9 @@ internal sealed class ActivationGate(RequestDelegate next)
         var (activated, defaultAccount) = await activation.SetupStateAsync();
         if (!activated)
         {
-            if (!onActivate) { context.Response.Redirect("/Activate"); return; }
+            // After the license was deleted (A5) the admin must still be able to sign in to upload one.
+            var onAccount = defaultAccount && path.StartsWith("/Account/", StringComparison.OrdinalIgnoreCase);
+            if (!onActivate && !onAccount) { context.Response.Redirect("/Activate"); return; }
         }
         else if (!defaultAccount)
         {

@@ -60,20 +60,42 @@ public sealed class ActivationService(
         LicenseRequest.Create(companyId, await EnsureIdentityAsync(), Hosting.ServerHost.Version, clock.GetUtcNow());
 
     /// <summary>Verifies and stores a .lic. Throws <see cref="LicenseRejectedException"/> and stores nothing when it is refused.</summary>
-    public async Task<LicensePayload> ActivateAsync(byte[] fileBytes)
+    /// <param name="actor">The signed-in server admin; null for the first activation, before any account exists.</param>
+    public async Task<LicensePayload> ActivateAsync(byte[] fileBytes, long? actor = null)
     {
         if (fileBytes.Length > MaxLicenseFileBytes)
             throw new LicenseRejectedException(LicenseRejection.Unreadable,
                 $"The file is {fileBytes.Length / 1024} KB; a license file is at most {MaxLicenseFileBytes / 1024} KB. Check that you chose the .lic file.");
         var identity = await EnsureIdentityAsync();
         var payload = new LicenseVerifier(trusted, clock).Verify(fileBytes, identity);
-        var current = await licenses.GetAsync();
-        if (current is not null && payload.IssuedAt < new DateTimeOffset(current.IssuedAt, TimeSpan.Zero))
+        if (await licenses.ActivateAsync(payload, System.Text.Encoding.UTF8.GetString(fileBytes), actor) is { } newer)
             throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
-                $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the active one " +
-                $"({LicenseVerifier.Format(new DateTimeOffset(current.IssuedAt, TimeSpan.Zero))}). Upload the newest license file you received.");
-        await licenses.ActivateAsync(payload, System.Text.Encoding.UTF8.GetString(fileBytes));
+                $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
+                $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
         return payload;
     }
+
+    /// <summary>A5: removes the license and its products; organizations, shares and assignments stay for the next upload. False when there was none.</summary>
+    public async Task<bool> DeleteAsync(long actor)
+    {
+        if (!await licenses.DeleteAsync(actor)) return false;
+        logger.LogWarning("The server's license was deleted by user {UserId}; clients are refused until a license is uploaded", actor);
+        return true;
+    }
+
+    /// <summary>A6: the license and the products that end within 30 days or have ended, the most urgent first.</summary>
+    public static IReadOnlyList<ExpiryWarning> ExpiryWarnings(ActivationState state, DateTimeOffset now)
+    {
+        if (state.License is not { } license) return [];
+        var items = new List<ExpiringItem>();
+        if (license.ValidUntil is { } until) items.Add(new ExpiringItem("license", "The server's license", Utc(until)));
+        items.AddRange(state.Products.Where(p => p.ExpiresAt is not null)
+            .Select(p => new ExpiringItem(p.Code, $"{p.Name} ({p.Code})", Utc(p.ExpiresAt!.Value))));
+        return LicenseExpiry.Warnings(items, now);
+    }
+
+    public async Task<IReadOnlyList<ExpiryWarning>> ExpiryWarningsAsync() => ExpiryWarnings(await GetStateAsync(), clock.GetUtcNow());
+
+    private static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
 }

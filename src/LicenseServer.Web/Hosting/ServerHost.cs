@@ -82,6 +82,8 @@ public static class ServerHost
 
         services.AddSingleton(_ => new TrustedVendorKeys(TrustedKeys(options)));
         services.AddSingleton<ActivationService>();
+        services.AddSingleton<ExpiryWatch>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();
         services.AddSingleton<PasswordResetService>();
         services.AddSingleton<Links>();

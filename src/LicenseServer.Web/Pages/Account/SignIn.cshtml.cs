@@ -1,4 +1,5 @@
 using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Activation;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
@@ -7,7 +8,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 namespace LicenseServer.Web.Pages.Account;
 
 /// <summary>U1: sign-in, throttled per (address, email) with a 429 answer.</summary>
-public sealed class SignInModel(AccountService accounts, TimeProvider clock) : PageModel
+public sealed class SignInModel(AccountService accounts, ActivationService activation, TimeProvider clock) : PageModel
 {
     public string? Email { get; private set; }
     public string? ReturnUrl { get; private set; }
@@ -31,6 +32,9 @@ public sealed class SignInModel(AccountService accounts, TimeProvider clock) : P
             case SignInStatus.Success:
                 await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, KitClaims.For(result.Account!, clock.GetUtcNow()));
                 if (result.Account!.MustChangePassword) return RedirectToPage("/Account/ChangePassword");
+                // A6: once the license or a product has expired, a server admin lands where a renewed one is uploaded.
+                if (result.Account.IsServerAdmin && (await activation.ExpiryWarningsAsync()).Any(w => w.Expired))
+                    return RedirectToPage("/Activate");
                 return LocalRedirect(Url.IsLocalUrl(returnUrl) ? returnUrl! : "/");
             case SignInStatus.Throttled:
                 var minutes = Math.Max(1, (int)Math.Ceiling(result.RetryAfter.TotalMinutes));
