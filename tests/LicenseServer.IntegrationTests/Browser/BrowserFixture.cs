@@ -35,16 +35,21 @@ public abstract class BrowserTest
     public const string AdminPassword = "correct horse";
 
     /// <summary>An activated server with its default account, signed in in <see cref="Page"/>.</summary>
-    protected async Task<TestServer> SignedInServerAsync()
+    protected async Task<TestServer> SignedInServerAsync(TimeProvider? clock = null)
     {
-        var server = await TestServer.StartAsync();
+        var server = await TestServer.StartAsync(clock);
         await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
         await server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, AdminPassword, AdminPassword);
+        await SignInAsync(server);
+        return server;
+    }
+
+    protected async Task SignInAsync(TestServer server)
+    {
         await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");
         await Page.FillAsync("#email", AdminEmail);
         await Page.FillAsync("#password", AdminPassword);
         await Page.ClickAsync("button:has-text('Sign in')");
-        return server;
     }
 
     [TearDown]
