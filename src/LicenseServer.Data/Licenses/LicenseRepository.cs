@@ -172,6 +172,11 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return (await connection.QueryAsync<OverAllocationRow>("""
             SELECT p.code, p.name, p.quota AS licensed, s.shared,
                    (SELECT count(*) FROM license_assignment WHERE product_code = p.code)
+                 -- recalled licenses whose leases still verify offline, as SeatLedger.RecalledLeaseHolders counts them per organization
+                 + (SELECT count(DISTINCT (m.organization_id, m.user_id)) FROM machine_activation m
+                    WHERE m.product_code = p.code AND m.lease_expires_at > @now
+                      AND NOT EXISTS (SELECT 1 FROM license_assignment a
+                                      WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id))
                  + (SELECT count(*) FROM floating_session WHERE product_code = p.code AND ended_at IS NULL AND expires_at > @now)
                  + (SELECT count(*) FROM offline_license WHERE product_code = p.code AND expires_at > @now) AS in_use
             FROM licensed_product p

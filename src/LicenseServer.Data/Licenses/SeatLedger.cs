@@ -62,13 +62,33 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             throw new LicenseRuleException("clock_tampering", "The server's clock is earlier than its license's issue date. Correct the system clock.");
     }
 
+    /// <summary>
+    /// Users whose per-user license was taken back (unassigned, transferred, or removed from the
+    /// organization) while a machine of theirs holds a lease that still verifies offline: each holds
+    /// its seat until the last such lease expires, so a recall cannot hand out more seats than the quota.
+    /// </summary>
+    internal const string RecalledLeaseHolders = """
+        (SELECT count(DISTINCT m.user_id) FROM machine_activation m
+         WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.lease_expires_at > @now
+           AND NOT EXISTS (SELECT 1 FROM license_assignment a
+                           WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id))
+        """;
+
     internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>
-        connection.ExecuteScalarAsync<int>("""
+        connection.ExecuteScalarAsync<int>($"""
             SELECT (SELECT count(*) FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode)
+                 + {RecalledLeaseHolders}
                  + (SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode
                         AND ended_at IS NULL AND expires_at > @now)
                  + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
             """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+
+    /// <summary>When the last offline-valid lease of a user's machines for the product expires; null when none is valid now.</summary>
+    private static Task<DateTime?> LeasesValidUntilAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, DateTimeOffset now) =>
+        connection.ExecuteScalarAsync<DateTime?>("""
+            SELECT max(lease_expires_at) FROM machine_activation
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND lease_expires_at > @now
+            """, new { organizationId, productCode, userId, now = now.UtcDateTime }, tx);
 
     internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode)
     {
@@ -143,6 +163,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: members use it with an API key, no assignment needed.");
         RequireUsable(pool, now);
         if (users.Count == 0) return;
+        await RequireMembersAsync(connection, tx, organizationId, users);
         var holders = (await connection.QueryAsync<string>("""
             SELECT u.email FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = ANY(@ids)
@@ -159,6 +180,20 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         }
     }
 
+    /// <summary>
+    /// Membership checked again inside the grant, holding the member rows FOR SHARE: a removal racing the
+    /// grant waits for it (and then takes the license back), or the grant finds the member gone.
+    /// </summary>
+    private static async Task RequireMembersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, IReadOnlyList<(long UserId, string Email)> users)
+    {
+        var members = (await connection.QueryAsync<long>("""
+            SELECT user_id FROM organization_member WHERE organization_id = @organizationId AND user_id = ANY(@ids) FOR SHARE
+            """, new { organizationId, ids = users.Select(u => u.UserId).ToArray() }, tx)).ToHashSet();
+        if (users.Where(u => !members.Contains(u.UserId)).Select(u => u.Email).ToList() is { Count: > 0 } gone)
+            throw new LicenseRuleException("not_a_member",
+                $"{string.Join(", ", gone)} {(gone.Count == 1 ? "is" : "are")} no longer a member of this organization. Nothing was granted.");
+    }
+
     private static async Task<bool> RecallInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, (long UserId, string Email) user, long actor)
     {
         var removed = await connection.ExecuteAsync("""
@@ -171,23 +206,40 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         return true;
     }
 
-    /// <summary>L3: takes the license back (and deactivates the user's machines for it).</summary>
-    public async Task UnassignAsync(long organizationId, string productCode, (long UserId, string Email) user, long actor)
+    /// <summary>
+    /// L3: takes the license back (and deactivates the user's machines for it). Returns when its seat is
+    /// free: now, or when the last lease the user's machines hold expires.
+    /// </summary>
+    public async Task<DateTimeOffset?> UnassignAsync(long organizationId, string productCode, (long UserId, string Email) user, long actor)
     {
+        var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        await LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        await LockPoolAsync(connection, tx, organizationId, productCode, now);
         if (!await RecallInAsync(connection, tx, organizationId, productCode, user, actor))
             throw new LicenseRuleException("not_licensed", $"{user.Email} has no {productCode} license.");
+        var heldUntil = await LeasesValidUntilAsync(connection, tx, organizationId, productCode, user.UserId, now);
         await tx.CommitAsync();
+        return heldUntil is { } until ? new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) : null;
     }
 
-    /// <summary>L3: moves a license from one member to another in one step; the seat count does not change.</summary>
+    /// <summary>
+    /// L3: moves a license from one member to another in one step. The seat count does not change,
+    /// unless the old holder's machines still hold valid leases (see <see cref="RecalledLeaseHolders"/>).
+    /// </summary>
     public async Task TransferAsync(long organizationId, string productCode, (long UserId, string Email) from, (long UserId, string Email) to, long actor)
     {
+        var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        await LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
+        // The old holder's machines keep verifying their leases offline until they expire: meanwhile the
+        // old holder keeps a seat, so the new holder needs a free one.
+        if (await LeasesValidUntilAsync(connection, tx, organizationId, productCode, from.UserId, now) is { } until && pool.Available < 1)
+            throw new LicenseRuleException("quota_exceeded",
+                $"{from.Email}'s machines hold {productCode} leases valid offline until {until:yyyy-MM-dd HH:mm} UTC, so that seat stays taken until then, " +
+                $"and no other {productCode} seat is free for {to.Email}. Free a seat, or transfer after that time.");
+        await RequireMembersAsync(connection, tx, organizationId, [to]);
         var hasTarget = await connection.ExecuteScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId)",
             new { organizationId, productCode, to.UserId }, tx);

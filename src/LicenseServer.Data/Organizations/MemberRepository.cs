@@ -89,9 +89,11 @@ public sealed class MemberRepository(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = @organizationId FOR NO KEY UPDATE", new { organizationId }, tx);
+        // The member row is locked: a license grant holds it FOR SHARE, so a removal waits for a grant in
+        // flight (and then takes its license back) or the grant finds the member gone.
         var target = await connection.QuerySingleOrDefaultAsync<(string Role, string Email)?>("""
             SELECT m.role, u.email FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
-            WHERE m.organization_id = @organizationId AND m.user_id = @userId
+            WHERE m.organization_id = @organizationId AND m.user_id = @userId FOR UPDATE OF m
             """, new { organizationId, userId }, tx);
         if (target is null) return MemberChange.NotAMember;
         var result = await change(connection, tx, RolePolicy.Parse(target.Value.Role), target.Value.Email);

@@ -53,7 +53,8 @@ public sealed class LicenseService(
         return users.Count;
     }
 
-    public async Task UnassignAsync(Membership actor, string product, long userId) =>
+    /// <summary>Returns when the seat is free: null for now, else when the last lease of the user's machines expires.</summary>
+    public async Task<DateTimeOffset?> UnassignAsync(Membership actor, string product, long userId) =>
         await ledger.UnassignAsync(actor.OrganizationId, product, await MemberAsync(actor, userId), actor.UserId);
 
     public async Task TransferAsync(Membership actor, string product, long fromUserId, string? toEmail)

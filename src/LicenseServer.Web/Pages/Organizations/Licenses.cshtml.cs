@@ -49,8 +49,10 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     [Requires(OrgPermission.ManageLicenses)]
     public Task<IActionResult> OnPostUnassignAsync(long userId) => RunAsync(async () =>
     {
-        await licenses.UnassignAsync(Membership, ProductCode!, userId);
-        return "The license has been unassigned.";
+        return await licenses.UnassignAsync(Membership, ProductCode!, userId) is { } heldUntil
+            ? $"The license has been unassigned. Its seat is free at {LicenseServer.Core.Activation.LicenseVerifier.Format(heldUntil)}, " +
+              "when the last lease of the user's machines expires (a lease keeps working offline until then)."
+            : "The license has been unassigned.";
     });
 
     [Requires(OrgPermission.ManageLicenses)]
