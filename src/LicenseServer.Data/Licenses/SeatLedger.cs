@@ -73,6 +73,31 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                  + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
             """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
 
+    /// <summary>
+    /// O5: the organization's reservations of a product, each with the seats its members hold (assignments
+    /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
+    /// which of <c>@userIds</c> are in the team.
+    /// </summary>
+    private const string ReservationsSql = """
+        SELECT t.id AS team_id, t.name AS team_name, r.seats,
+               ((SELECT count(*) FROM license_assignment a JOIN team_member tm ON tm.user_id = a.user_id
+                 WHERE tm.team_id = t.id AND a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id <> @exceptUserId)
+              + (SELECT count(*) FROM floating_session s JOIN team_member tm ON tm.user_id = s.user_id
+                 WHERE tm.team_id = t.id AND s.organization_id = @organizationId AND s.product_code = @productCode
+                   AND s.ended_at IS NULL AND s.expires_at > @now))::int AS filled,
+               array(SELECT tm.user_id FROM team_member tm WHERE tm.team_id = t.id AND tm.user_id = ANY(@userIds)) AS members
+        FROM team_reservation r JOIN team t ON t.id = r.team_id
+        WHERE t.organization_id = @organizationId AND r.product_code = @productCode
+        """;
+
+    private sealed record ReservationRow(long TeamId, string TeamName, int Seats, int Filled, long[] Members);
+
+    internal static async Task<IReadOnlyList<TeamReservation>> ReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId,
+        string productCode, long[] userIds, long? exceptUserId, DateTimeOffset now) =>
+        (await connection.QueryAsync<ReservationRow>(ReservationsSql + " ORDER BY lower(t.name)",
+            new { organizationId, productCode, userIds, exceptUserId = exceptUserId ?? 0, now = now.UtcDateTime }, tx))
+        .Select(r => new TeamReservation(r.TeamId, r.TeamName, r.Seats, r.Filled, r.Members)).ToList();
+
     internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode)
     {
         var row = await connection.QuerySingleOrDefaultAsync<(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt)?>(
@@ -147,6 +172,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         if (holders.Count > 0)
             throw new LicenseRuleException("already_licensed", $"{string.Join(", ", holders)} already {(holders.Count == 1 ? "has" : "have")} a {productCode} license. Nothing was granted.");
         RequireSeats(pool, users.Count);
+        var reservations = await ReservationsAsync(connection, tx, organizationId, productCode, users.Select(u => u.UserId).ToArray(), null, now);
+        SeatReservations.Require(productCode, pool.Available, reservations, users.Select(u => (long?)u.UserId).ToList());
         foreach (var user in users)
         {
             await connection.ExecuteAsync("""
@@ -184,7 +211,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        await LockPoolAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        var now = clock.GetUtcNow();
+        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         var hasTarget = await connection.ExecuteScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId)",
             new { organizationId, productCode, to.UserId }, tx);
@@ -196,9 +224,25 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
             """, new { organizationId, productCode, fromId = from.UserId, toId = to.UserId, actor }, tx);
         if (moved == 0) throw new LicenseRuleException("not_licensed", $"{from.Email} has no {productCode} license to transfer.");
+        // O5: judged as if the seat were free and then granted to the new holder.
+        var reservations = await ReservationsAsync(connection, tx, organizationId, productCode, [to.UserId], to.UserId, now);
+        SeatReservations.Require(productCode, pool.Available + 1, reservations, [to.UserId]);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.transferred", to.Email, $"{productCode} from {from.Email}");
         await tx.CommitAsync();
     }
+
+    /// <summary>L11: whether the machine is disabled or, with an allow-list, listed; O5: one more row per reservation (team columns null without).</summary>
+    private const string MachineRulesSql = $"""
+        SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled,
+               (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled_reason,
+               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode) AS restricted,
+               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId) AS listed,
+               r.team_id, r.team_name, r.seats, r.filled, r.members
+        FROM (VALUES (1)) AS one (x) LEFT JOIN ({ReservationsSql}) AS r ON true
+        """;
+
+    private sealed record CheckoutRuleRow(bool Disabled, string? DisabledReason, bool Restricted, bool Listed,
+        long? TeamId, string? TeamName, int? Seats, int? Filled, long[]? Members);
 
     /// <summary>
     /// L4: a floating seat for one process. A repeated session id of the same user reuses its seat; a new
@@ -215,6 +259,14 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         if (pool.Product.Kind != ProductKind.Floating)
             throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
         RequireUsable(pool, now);
+        // L11 and O5 in one query, the only one they add to this hot path: the machine's state, then a row per reservation.
+        var rows = (await connection.QueryAsync<CheckoutRuleRow>(MachineRulesSql, new
+        {
+            organizationId, productCode, machineId, userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime,
+        }, tx)).AsList();
+        var machine = rows[0];
+        if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
+        if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
         if (sessionId is { } existing)
         {
             var reused = await connection.ExecuteAsync("""
@@ -243,6 +295,9 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 new { organizationId, productCode, machineId }, tx);
         }
         RequireSeats(pool, 1);
+        var reservations = rows.Where(r => r.TeamId is not null)
+            .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
+        SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
         var id = Guid.NewGuid();
         await connection.ExecuteAsync("""
             INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
@@ -265,6 +320,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         RequireUsable(pool, now);
         RequireSeats(pool, 1);
+        // An offline license is bound to no user: it takes only unreserved seats.
+        SeatReservations.Require(productCode, pool.Available, await ReservationsAsync(connection, tx, organizationId, productCode, [], null, now), [null]);
         var id = Guid.NewGuid();
         var (fileName, text) = sign(id, pool.Product, now);
         await connection.ExecuteAsync("""
