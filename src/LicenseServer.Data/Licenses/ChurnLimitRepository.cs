@@ -12,13 +12,16 @@ public sealed class ChurnLimitRepository(NpgsqlDataSource db)
         connection.QuerySingleOrDefaultAsync<ChurnLimit?>(
             "SELECT max_activations AS activations, window_days FROM product_churn_limit WHERE product_code = @productCode", new { productCode }, tx);
 
-    /// <summary>The overrides by product code.</summary>
-    public async Task<IReadOnlyDictionary<string, ChurnLimit>> ListAsync()
+    /// <summary>Every per-user product (the churn limit concerns activations) with its override, if any.</summary>
+    public async Task<IReadOnlyList<(string Code, string Name, ChurnLimit? Override)>> ListAsync()
     {
         await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<(string Code, int Activations, int WindowDays)>(
-                "SELECT product_code, max_activations, window_days FROM product_churn_limit"))
-            .ToDictionary(r => r.Code, r => new ChurnLimit(r.Activations, r.WindowDays));
+        return (await connection.QueryAsync<(string Code, string Name, int? Activations, int? WindowDays)>("""
+                SELECT p.code, p.name, c.max_activations, c.window_days
+                FROM licensed_product p LEFT JOIN product_churn_limit c ON c.product_code = p.code
+                WHERE p.kind = 'per-user' ORDER BY p.code
+                """))
+            .Select(r => (r.Code, r.Name, r.Activations is { } a && r.WindowDays is { } d ? new ChurnLimit(a, d) : null)).ToList();
     }
 
     /// <summary>Sets the product's limit, or with null goes back to the configured default (<paramref name="fallback"/>, for the audit).</summary>
@@ -26,8 +29,9 @@ public sealed class ChurnLimitRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var known = await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM licensed_product WHERE code = @productCode)", new { productCode }, tx);
-        if (!known) throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        var kind = await connection.ExecuteScalarAsync<string?>("SELECT kind FROM licensed_product WHERE code = @productCode", new { productCode }, tx)
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        if (kind != "per-user") throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: machines are not activated for it, so no churn limit applies.");
         if (limit is null)
             await connection.ExecuteAsync("DELETE FROM product_churn_limit WHERE product_code = @productCode", new { productCode }, tx);
         else
