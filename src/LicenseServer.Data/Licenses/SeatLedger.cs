@@ -11,7 +11,8 @@ namespace LicenseServer.Data.Licenses;
 /// (the organization's allocation of the product) FOR UPDATE with a lock timeout, counts the seats in
 /// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
 /// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
-/// + unexpired offline licenses.
+/// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations (O5)
+/// and a checkout the machine's allow-list and disabled state (L11).
 /// </summary>
 public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
@@ -90,7 +91,16 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         WHERE t.organization_id = @organizationId AND r.product_code = @productCode
         """;
 
-    private sealed record ReservationRow(long TeamId, string TeamName, int Seats, int Filled, long[] Members);
+    // Classes with setters, not positional records: Dapper matches constructors by the reader's field
+    // types, and Npgsql reports an array column as System.Array.
+    private sealed class ReservationRow
+    {
+        public long TeamId { get; init; }
+        public string TeamName { get; init; } = "";
+        public int Seats { get; init; }
+        public int Filled { get; init; }
+        public long[] Members { get; init; } = [];
+    }
 
     internal static async Task<IReadOnlyList<TeamReservation>> ReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId,
         string productCode, long[] userIds, long? exceptUserId, DateTimeOffset now) =>
@@ -241,8 +251,18 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         FROM (VALUES (1)) AS one (x) LEFT JOIN ({ReservationsSql}) AS r ON true
         """;
 
-    private sealed record CheckoutRuleRow(bool Disabled, string? DisabledReason, bool Restricted, bool Listed,
-        long? TeamId, string? TeamName, int? Seats, int? Filled, long[]? Members);
+    private sealed class CheckoutRuleRow
+    {
+        public bool Disabled { get; init; }
+        public string? DisabledReason { get; init; }
+        public bool Restricted { get; init; }
+        public bool Listed { get; init; }
+        public long? TeamId { get; init; }
+        public string? TeamName { get; init; }
+        public int? Seats { get; init; }
+        public int? Filled { get; init; }
+        public long[]? Members { get; init; }
+    }
 
     /// <summary>
     /// L4: a floating seat for one process. A repeated session id of the same user reuses its seat; a new
