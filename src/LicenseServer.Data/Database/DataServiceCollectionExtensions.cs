@@ -49,6 +49,9 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
+        services.AddSingleton<ChurnLimitRepository>();
+        services.AddSingleton<ReservationRepository>();
+        services.AddSingleton<MachineRuleRepository>();
         return services;
     }
 }

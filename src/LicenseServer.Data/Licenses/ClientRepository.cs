@@ -63,9 +63,12 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
 
     /// <summary>
     /// C1: activates (or renews) a per-user product on a machine. Refused without a license of the
-    /// product, or when the user's other machines already reach <paramref name="machinesPerUser"/>.
+    /// product, on a disabled machine (L11), when the user's other machines already reach
+    /// <paramref name="machinesPerUser"/>, or when machines became active too often lately (L10:
+    /// <paramref name="churn"/>, unless the server admin set another limit for the product).
     /// </summary>
-    public async Task<ActivationGrant> ActivateAsync(long organizationId, long userId, string productCode, string machineId, DateTimeOffset leaseExpiresAt, int machinesPerUser)
+    public async Task<ActivationGrant> ActivateAsync(long organizationId, long userId, string productCode, string machineId, DateTimeOffset leaseExpiresAt,
+        int machinesPerUser, ChurnLimit churn)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
@@ -81,24 +84,36 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
         if (product.ExpiresAt is { } end && end <= clock.GetUtcNow())
             throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
-        // Lock the user's assignment: activations of one user are serialised, and an unassign waits.
+        // Lock the user's assignment: activations of one user are serialised (so are the counts below), and an unassign waits.
         var licensed = await connection.ExecuteScalarAsync<bool>("""
             SELECT true FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId FOR UPDATE
             """, new { organizationId, productCode, userId }, tx);
         if (!licensed) throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
-        var renewed = await connection.ExecuteAsync("""
-            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt, deactivated_at = NULL
-            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
-            """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx) == 1;
-        if (!renewed)
+        var machine = await connection.QuerySingleAsync<(bool Disabled, string? Reason, bool? Active)>("""
+            SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
+                   (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
+                   (SELECT deactivated_at IS NULL FROM machine_activation
+                    WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId)
+            """, new { organizationId, productCode, userId, machineId }, tx);
+        if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.Reason);
+        var renewed = machine.Active == true;
+        if (renewed)
         {
-            // A deactivated machine still counts while the lease it was given can be checked offline.
+            await connection.ExecuteAsync("""
+                UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+                WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
+                """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx);
+        }
+        else
+        {
+            await RequireChurnAllowsAsync(connection, tx, organizationId, productCode, userId, churn);
+            // A deactivated machine still counts while the lease it was given can be checked offline; this machine's own row is replaced.
             var (active, lingering, freeAt) = await connection.QuerySingleAsync<(int, int, DateTime?)>("""
                 SELECT count(*) FILTER (WHERE deactivated_at IS NULL),
                        count(*) FILTER (WHERE deactivated_at IS NOT NULL AND lease_expires_at > @now),
                        min(lease_expires_at) FILTER (WHERE deactivated_at IS NOT NULL AND lease_expires_at > @now)
-                FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
-                """, new { organizationId, productCode, userId, now = Now }, tx);
+                FROM machine_activation WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id <> @machineId
+                """, new { organizationId, productCode, userId, machineId, now = Now }, tx);
             if (active + lingering >= machinesPerUser)
                 throw new LicenseRuleException("machine_limit", lingering == 0
                     ? $"Your {productCode} license is active on {active} machines, the limit. Deactivate one of them first."
@@ -107,11 +122,27 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             await connection.ExecuteAsync("""
                 INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, activated_at, last_seen_at, lease_expires_at)
                 VALUES (@organizationId, @productCode, @userId, @machineId, @now, @now, @leaseExpiresAt)
+                ON CONFLICT (organization_id, product_code, user_id, machine_id) DO UPDATE
+                SET activated_at = excluded.activated_at, last_seen_at = excluded.last_seen_at, lease_expires_at = excluded.lease_expires_at, deactivated_at = NULL;
+                INSERT INTO machine_activation_event (organization_id, product_code, user_id, machine_id, at) VALUES (@organizationId, @productCode, @userId, @machineId, @now);
                 """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx);
             await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "license.machine_activated", machineId, productCode);
         }
         await tx.CommitAsync();
         return new ActivationGrant(organizationId, org.Name, product, org.Email, renewed);
+    }
+
+    /// <summary>L10: refuses a machine becoming active when the window already holds the limit's number of activations.</summary>
+    private async Task RequireChurnAllowsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, ChurnLimit configured)
+    {
+        var limit = await ChurnLimitRepository.ForProductAsync(connection, tx, productCode) ?? configured;
+        var recent = (await connection.QueryAsync<DateTime>("""
+            SELECT at FROM machine_activation_event
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND at > @since
+            ORDER BY at DESC LIMIT @count
+            """, new { organizationId, productCode, userId, since = Now - limit.Window, count = limit.Activations }, tx)).AsList();
+        if (recent.Count >= limit.Activations)
+            throw MachineRules.Churned(productCode, limit, new DateTimeOffset(DateTime.SpecifyKind(recent[^1], DateTimeKind.Utc)) + limit.Window);
     }
 
     public async Task<bool> DeactivateAsync(long organizationId, long userId, string productCode, string machineId)

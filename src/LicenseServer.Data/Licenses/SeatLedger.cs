@@ -11,7 +11,8 @@ namespace LicenseServer.Data.Licenses;
 /// (the organization's allocation of the product) FOR UPDATE with a lock timeout, counts the seats in
 /// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
 /// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
-/// + unexpired offline licenses.
+/// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations (O5)
+/// and a checkout the machine's allow-list and disabled state (L11).
 /// </summary>
 public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
@@ -89,6 +90,40 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             SELECT max(lease_expires_at) FROM machine_activation
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND lease_expires_at > @now
             """, new { organizationId, productCode, userId, now = now.UtcDateTime }, tx);
+
+    /// <summary>
+    /// O5: the organization's reservations of a product, each with the seats its members hold (assignments
+    /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
+    /// which of <c>@userIds</c> are in the team.
+    /// </summary>
+    private const string ReservationsSql = """
+        SELECT t.id AS team_id, t.name AS team_name, r.seats,
+               ((SELECT count(*) FROM license_assignment a JOIN team_member tm ON tm.user_id = a.user_id
+                 WHERE tm.team_id = t.id AND a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id <> @exceptUserId)
+              + (SELECT count(*) FROM floating_session s JOIN team_member tm ON tm.user_id = s.user_id
+                 WHERE tm.team_id = t.id AND s.organization_id = @organizationId AND s.product_code = @productCode
+                   AND s.ended_at IS NULL AND s.expires_at > @now))::int AS filled,
+               array(SELECT tm.user_id FROM team_member tm WHERE tm.team_id = t.id AND tm.user_id = ANY(@userIds)) AS members
+        FROM team_reservation r JOIN team t ON t.id = r.team_id
+        WHERE t.organization_id = @organizationId AND r.product_code = @productCode
+        """;
+
+    // Classes with setters, not positional records: Dapper matches constructors by the reader's field
+    // types, and Npgsql reports an array column as System.Array.
+    private sealed class ReservationRow
+    {
+        public long TeamId { get; init; }
+        public string TeamName { get; init; } = "";
+        public int Seats { get; init; }
+        public int Filled { get; init; }
+        public long[] Members { get; init; } = [];
+    }
+
+    internal static async Task<IReadOnlyList<TeamReservation>> ReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId,
+        string productCode, long[] userIds, long? exceptUserId, DateTimeOffset now) =>
+        (await connection.QueryAsync<ReservationRow>(ReservationsSql + " ORDER BY lower(t.name)",
+            new { organizationId, productCode, userIds, exceptUserId = exceptUserId ?? 0, now = now.UtcDateTime }, tx))
+        .Select(r => new TeamReservation(r.TeamId, r.TeamName, r.Seats, r.Filled, r.Members)).ToList();
 
     internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode)
     {
@@ -171,6 +206,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         if (holders.Count > 0)
             throw new LicenseRuleException("already_licensed", $"{string.Join(", ", holders)} already {(holders.Count == 1 ? "has" : "have")} a {productCode} license. Nothing was granted.");
         RequireSeats(pool, users.Count);
+        var reservations = await ReservationsAsync(connection, tx, organizationId, productCode, users.Select(u => u.UserId).ToArray(), null, now);
+        SeatReservations.Require(productCode, pool.Available, reservations, users.Select(u => (long?)u.UserId).ToList());
         foreach (var user in users)
         {
             await connection.ExecuteAsync("""
@@ -235,7 +272,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         // The old holder's machines keep verifying their leases offline until they expire: meanwhile the
         // old holder keeps a seat, so the new holder needs a free one.
-        if (await LeasesValidUntilAsync(connection, tx, organizationId, productCode, from.UserId, now) is { } until && pool.Available < 1)
+        var leasesUntil = await LeasesValidUntilAsync(connection, tx, organizationId, productCode, from.UserId, now);
+        if (leasesUntil is { } until && pool.Available < 1)
             throw new LicenseRuleException("quota_exceeded",
                 $"{from.Email}'s machines hold {productCode} leases valid offline until {until:yyyy-MM-dd HH:mm} UTC, so that seat stays taken until then, " +
                 $"and no other {productCode} seat is free for {to.Email}. Free a seat, or transfer after that time.");
@@ -251,8 +289,34 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
             """, new { organizationId, productCode, fromId = from.UserId, toId = to.UserId, actor }, tx);
         if (moved == 0) throw new LicenseRuleException("not_licensed", $"{from.Email} has no {productCode} license to transfer.");
+        // O5: judged as if the seat were free (unless the old holder's leases keep it) and then granted to the new holder.
+        var reservations = await ReservationsAsync(connection, tx, organizationId, productCode, [to.UserId], to.UserId, now);
+        SeatReservations.Require(productCode, pool.Available + (leasesUntil is null ? 1 : 0), reservations, [to.UserId]);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.transferred", to.Email, $"{productCode} from {from.Email}");
         await tx.CommitAsync();
+    }
+
+    /// <summary>L11: whether the machine is disabled or, with an allow-list, listed; O5: one more row per reservation (team columns null without).</summary>
+    private const string MachineRulesSql = $"""
+        SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled,
+               (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled_reason,
+               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode) AS restricted,
+               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId) AS listed,
+               r.team_id, r.team_name, r.seats, r.filled, r.members
+        FROM (VALUES (1)) AS one (x) LEFT JOIN ({ReservationsSql}) AS r ON true
+        """;
+
+    private sealed class CheckoutRuleRow
+    {
+        public bool Disabled { get; init; }
+        public string? DisabledReason { get; init; }
+        public bool Restricted { get; init; }
+        public bool Listed { get; init; }
+        public long? TeamId { get; init; }
+        public string? TeamName { get; init; }
+        public int? Seats { get; init; }
+        public int? Filled { get; init; }
+        public long[]? Members { get; init; }
     }
 
     /// <summary>
@@ -270,6 +334,14 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         if (pool.Product.Kind != ProductKind.Floating)
             throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
         RequireUsable(pool, now);
+        // L11 and O5 in one query, the only one they add to this hot path: the machine's state, then a row per reservation.
+        var rows = (await connection.QueryAsync<CheckoutRuleRow>(MachineRulesSql, new
+        {
+            organizationId, productCode, machineId, userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime,
+        }, tx)).AsList();
+        var machine = rows[0];
+        if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
+        if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
         if (sessionId is { } existing)
         {
             var reused = await connection.ExecuteAsync("""
@@ -298,6 +370,9 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 new { organizationId, productCode, machineId }, tx);
         }
         RequireSeats(pool, 1);
+        var reservations = rows.Where(r => r.TeamId is not null)
+            .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
+        SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
         var id = Guid.NewGuid();
         await connection.ExecuteAsync("""
             INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
@@ -320,6 +395,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         RequireUsable(pool, now);
         RequireSeats(pool, 1);
+        // An offline license is bound to no user: it takes only unreserved seats.
+        SeatReservations.Require(productCode, pool.Available, await ReservationsAsync(connection, tx, organizationId, productCode, [], null, now), [null]);
         var id = Guid.NewGuid();
         var (fileName, text) = sign(id, pool.Product, now);
         await connection.ExecuteAsync("""

@@ -46,7 +46,8 @@ internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> log
 
     public static int StatusOf(string code) => code switch
     {
-        "quota_exceeded" or "machine_limit" or "already_licensed" or "over_allocated" => StatusCodes.Status409Conflict,
+        "quota_exceeded" or "machine_limit" or "already_licensed" or "over_allocated" or "reserved" or "churn_limit" => StatusCodes.Status409Conflict,
+        "machine_disabled" or "machine_not_allowed" => StatusCodes.Status403Forbidden,
         "server_not_activated" => StatusCodes.Status503ServiceUnavailable,
         "busy" => StatusCodes.Status429TooManyRequests,
         "not_a_member" or "not_licensed" or "license_expired" or "clock_tampering" or "password_change_required" => StatusCodes.Status403Forbidden,

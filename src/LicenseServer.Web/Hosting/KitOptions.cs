@@ -51,6 +51,9 @@ public sealed class ClientOptions
     public int HeartbeatSeconds { get; set; } = 60;
     /// <summary>How long a floating session counts after its last heartbeat (5 minutes plus 30 s drift).</summary>
     public int SessionLeaseSeconds { get; set; } = 330;
+    /// <summary>L10: how many times a user's machines may become active per product within <see cref="ChurnWindowDays"/> (the server admin may set another limit per product).</summary>
+    public int ChurnLimit { get; set; } = 10;
+    public int ChurnWindowDays { get; set; } = 30;
 }
 
 /// <summary>The local plugin repository (P1-P3).</summary>

@@ -58,7 +58,8 @@ public sealed class ClientLicenseService(
     {
         var now = clock.GetUtcNow();
         var expiresAt = now.AddDays(Limits.LeaseDays);
-        var grant = await clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser);
+        var grant = await clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
+            new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays));
         var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("server_not_activated", "The server is not activated.");
         // A lease never outlives the product or the server's license.
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;

@@ -6,6 +6,7 @@ using LicenseServer.Data.Activation;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Activation;
+using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.Web.Licenses;
 
@@ -19,6 +20,10 @@ public sealed class LicenseService(
     ApiKeyRepository apiKeys,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
+    ReservationRepository reservations,
+    MachineRuleRepository machineRules,
+    ChurnLimitRepository churnLimits,
+    KitOptions options,
     TimeProvider clock)
 {
     public Task<IReadOnlyList<PoolRow>> PoolsAsync(Membership actor) => licenses.PoolsAsync(actor.OrganizationId);
@@ -155,6 +160,44 @@ public sealed class LicenseService(
     {
         if (!await apiKeys.RevokeAsync(actor.OrganizationId, actor.UserId, keyId))
             throw new LicenseRuleException("not_found", "That key does not exist or is revoked already.");
+    }
+
+    /// <summary>O5: the product's team reservations, as the License Management page shows them.</summary>
+    public Task<IReadOnlyList<TeamReservation>> ReservationsAsync(Membership actor, string product) => reservations.ForProductAsync(actor.OrganizationId, product);
+
+    public Task<IReadOnlyList<AllowedMachineRow>> AllowedMachinesAsync(Membership actor, string product) => machineRules.AllowedAsync(actor.OrganizationId, product);
+
+    /// <summary>L11: the first machine on the list restricts the floating product to the listed machines.</summary>
+    public Task AllowMachineAsync(Membership actor, string product, string? machineId) =>
+        machineRules.AllowAsync(actor.OrganizationId, product, OfflineRules.CheckMachineId(machineId), actor.UserId);
+
+    public Task DisallowMachineAsync(Membership actor, string product, string? machineId) =>
+        machineRules.DisallowAsync(actor.OrganizationId, product, OfflineRules.CheckMachineId(machineId), actor.UserId);
+
+    public Task<IReadOnlyList<DisabledMachineRow>> DisabledMachinesAsync(Membership actor) => machineRules.DisabledAsync(actor.OrganizationId);
+
+    /// <summary>L11: refused everywhere in the organization from now on; its live sessions end. Returns how many ended.</summary>
+    public Task<int> DisableMachineAsync(Membership actor, string? machineId, string? reason) =>
+        machineRules.DisableAsync(actor.OrganizationId, OfflineRules.CheckMachineId(machineId), MachineRules.CheckReason(reason), actor.UserId);
+
+    public Task EnableMachineAsync(Membership actor, string? machineId) =>
+        machineRules.EnableAsync(actor.OrganizationId, OfflineRules.CheckMachineId(machineId), actor.UserId);
+
+    /// <summary>L10: the configured default, which every per-user product without an override of its own follows.</summary>
+    public ChurnLimit DefaultChurnLimit => new(options.Clients.ChurnLimit, options.Clients.ChurnWindowDays);
+
+    public Task<IReadOnlyList<(string Code, string Name, ChurnLimit? Override)>> ChurnLimitsAsync() => churnLimits.ListAsync();
+
+    /// <summary>L10: a product's own churn limit; both fields empty go back to the default.</summary>
+    public Task SetChurnLimitAsync(long actor, string product, string? activations, string? days)
+    {
+        if (string.IsNullOrWhiteSpace(activations) && string.IsNullOrWhiteSpace(days))
+            return churnLimits.SetAsync(product, null, DefaultChurnLimit, actor);
+        if (!int.TryParse(activations, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) || count < 1 ||
+            !int.TryParse(days, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var window) || window is < 1 or > 3650)
+            throw new LicenseRuleException("invalid_churn_limit",
+                "Enter the number of activations (1 or more) and the window in days (1 to 3650), or leave both empty to use the default.");
+        return churnLimits.SetAsync(product, new ChurnLimit(count, window), DefaultChurnLimit, actor);
     }
 
     public Task<IReadOnlyList<AllocationRow>> AllocationsAsync() => licenses.AllocationsAsync();

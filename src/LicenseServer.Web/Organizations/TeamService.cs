@@ -1,10 +1,11 @@
 using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
 
 namespace LicenseServer.Web.Organizations;
 
 /// <summary>O5: teams inside an organization.</summary>
-public sealed class TeamService(TeamRepository teams)
+public sealed class TeamService(TeamRepository teams, ReservationRepository reservations)
 {
     public Task<IReadOnlyList<TeamRow>> ListAsync(Membership actor) => teams.ListAsync(actor.OrganizationId);
 
@@ -50,6 +51,24 @@ public sealed class TeamService(TeamRepository teams)
     {
         if (await teams.RemoveMemberAsync(actor.OrganizationId, teamId, userId, actor.UserId) != TeamRepository.MemberResult.Done)
             throw new OrganizationRuleException("That user is not in this team.");
+    }
+
+    /// <summary>Every product with the organization's share and this team's reservation of it.</summary>
+    public Task<IReadOnlyList<TeamProductRow>> ReservationsAsync(Membership actor, long teamId) => reservations.ForTeamAsync(actor.OrganizationId, teamId);
+
+    /// <summary>Reserves seats of a product for the team; 0 removes the reservation. Together they stay within the organization's share.</summary>
+    public async Task SetReservationAsync(Membership actor, long teamId, string? product, string? seats)
+    {
+        if (!int.TryParse(seats, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count))
+            throw new OrganizationRuleException("Reserve a whole number of seats, 0 or more (0 removes the reservation).");
+        try
+        {
+            await reservations.SetAsync(actor.OrganizationId, teamId, product ?? "", count, actor.UserId);
+        }
+        catch (Core.Licenses.LicenseRuleException e)
+        {
+            throw new OrganizationRuleException(e.Message);
+        }
     }
 
     private static OrganizationRuleException NotFound() => new("That team does not exist in this organization.");

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L1, L3, L4, L7: one product of the organization at a time (?product=CODE).</summary>
+/// <summary>L1, L3, L4, L7, L11 (and O5's reservations, shown): one product of the organization at a time (?product=CODE).</summary>
 public sealed class LicensesModel(LicenseService licenses) : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }
@@ -19,6 +19,10 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
     public IReadOnlyList<OfflineRow> Offline { get; private set; } = [];
     public IReadOnlyList<FloatingMachineRow> RegisteredMachines { get; private set; } = [];
+    public IReadOnlyList<TeamReservation> Reservations { get; private set; } = [];
+    public IReadOnlyList<AllowedMachineRow> AllowedMachines { get; private set; } = [];
+    public IReadOnlyList<DisabledMachineRow> DisabledMachines { get; private set; } = [];
+    public bool IsDisabled(string machineId) => DisabledMachines.Any(d => d.MachineId == machineId);
     public OfflineDraft? Draft { get; private set; }
     public string? Emails { get; private set; }
     public string? MachineId { get; private set; }
@@ -83,6 +87,34 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         return $"{machineId} is no longer registered; its place is free.";
     });
 
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostAllowMachineAsync(string? machineId) => RunAsync(async () =>
+    {
+        await licenses.AllowMachineAsync(Membership, ProductCode!, machineId);
+        return $"{machineId} is on the {ProductCode} allow-list.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostDisallowMachineAsync(string? machineId) => RunAsync(async () =>
+    {
+        await licenses.DisallowMachineAsync(Membership, ProductCode!, machineId);
+        return $"{machineId} is no longer on the {ProductCode} allow-list.";
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostDisableMachineAsync(string? machineId, string? reason) => RunAsync(async () =>
+    {
+        var ended = await licenses.DisableMachineAsync(Membership, machineId, reason);
+        return $"{machineId} is disabled in this organization" + (ended == 0 ? "." : $"; {ended} live session{(ended == 1 ? "" : "s")} ended.");
+    });
+
+    [Requires(OrgPermission.ManageLicenses)]
+    public Task<IActionResult> OnPostEnableMachineAsync(string? machineId) => RunAsync(async () =>
+    {
+        await licenses.EnableMachineAsync(Membership, machineId);
+        return $"{machineId} is enabled again.";
+    });
+
     [Requires(OrgPermission.ManageOfflineLicenses)]
     public async Task<IActionResult> OnPostDraftOfflineAsync(string? machineId, string? expiry)
     {
@@ -127,6 +159,8 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         Pools = await licenses.PoolsAsync(Membership);
         Pool = ProductCode is null ? Pools.FirstOrDefault() : Pools.FirstOrDefault(p => p.Code == ProductCode);
         if (Pool is null) return ProductCode is null;
+        Reservations = await licenses.ReservationsAsync(Membership, Pool.Code);
+        DisabledMachines = await licenses.DisabledMachinesAsync(Membership);
         if (Pool.Kind == "per-user")
         {
             LicensedUsers = await licenses.LicensedUsersAsync(Membership, Pool.Code);
@@ -136,6 +170,7 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         {
             Sessions = await licenses.SessionsAsync(Membership, Pool.Code);
             RegisteredMachines = await licenses.RegisteredMachinesAsync(Membership, Pool.Code);
+            AllowedMachines = await licenses.AllowedMachinesAsync(Membership, Pool.Code);
         }
         Offline = await licenses.OfflineLicensesAsync(Membership, Pool.Code);
         return true;

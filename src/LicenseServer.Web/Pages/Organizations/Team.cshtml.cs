@@ -1,16 +1,18 @@
 using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>O5: one team: rename, add and remove members.</summary>
+/// <summary>O5: one team: rename, add and remove members, reserve seats of products.</summary>
 public sealed class TeamModel(TeamService teams) : OrganizationPageModel
 {
     [FromRoute] public long TeamId { get; set; }
     public TeamRow? Team { get; private set; }
     public IReadOnlyList<TeamMemberRow> Members { get; private set; } = [];
+    public IReadOnlyList<TeamProductRow> Reservations { get; private set; } = [];
 
     public async Task<IActionResult> OnGetAsync()
     {
@@ -39,6 +41,13 @@ public sealed class TeamModel(TeamService teams) : OrganizationPageModel
         return "The member has been removed from the team.";
     });
 
+    [Requires(OrgPermission.ManageTeams)]
+    public Task<IActionResult> OnPostReserveAsync(string? product, string? seats) => ActAsync(async () =>
+    {
+        await teams.SetReservationAsync(Membership, TeamId, product, seats);
+        return $"The team's {product} reservation has been saved.";
+    });
+
     private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, LoadAsync);
 
     private async Task<bool> LoadAsync()
@@ -46,6 +55,7 @@ public sealed class TeamModel(TeamService teams) : OrganizationPageModel
         Team = await teams.FindAsync(Membership, TeamId);
         if (Team is null) return false;
         Members = await teams.MembersAsync(Membership, TeamId);
+        Reservations = await teams.ReservationsAsync(Membership, TeamId);
         return true;
     }
 }
