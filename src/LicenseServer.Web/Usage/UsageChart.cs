@@ -31,7 +31,8 @@ public sealed class UsageChart
         XTicks = Enumerable.Range(0, 5).Select(i =>
         {
             var at = from + (to - from) * i / 4;
-            return (X(at.UtcDateTime), at.UtcDateTime.ToString(format, CultureInfo.InvariantCulture));
+            // The outer labels lean inwards so that neither is cut off at the edge.
+            return (X(at.UtcDateTime), at.UtcDateTime.ToString(format, CultureInfo.InvariantCulture), i switch { 0 => "start", 4 => "end", _ => "middle" });
         }).ToList();
     }
 
@@ -40,7 +41,7 @@ public sealed class UsageChart
     public IReadOnlyList<(double X, double Y)> QuotaPoints { get; }
     public (double X, double Y)? Peak { get; }
     public IReadOnlyList<(double Y, int Value)> YTicks { get; }
-    public IReadOnlyList<(double X, string Label)> XTicks { get; }
+    public IReadOnlyList<(double X, string Label, string Anchor)> XTicks { get; }
     public double PlotLeft => Left;
     public double PlotRight => Width - Right;
     public double PlotBottom => Height - Bottom;
