@@ -1,10 +1,12 @@
 using LicenseServer.Data.Accounts;
 using LicenseServer.Data.Activation;
+using LicenseServer.Data.Alerts;
 using LicenseServer.Data.Audit;
 using LicenseServer.Data.Mail;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -52,6 +54,8 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<ChurnLimitRepository>();
         services.AddSingleton<ReservationRepository>();
         services.AddSingleton<MachineRuleRepository>();
+        services.AddSingleton<UsageRepository>();
+        services.AddSingleton<AlertRepository>();
         return services;
     }
 }

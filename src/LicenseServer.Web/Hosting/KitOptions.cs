@@ -10,6 +10,8 @@ public sealed class KitOptions
     public DemoOptions Demo { get; set; } = new();
     public ClientOptions Clients { get; set; } = new();
     public PluginOptions Plugins { get; set; } = new();
+    public UsageOptions Usage { get; set; } = new();
+    public AlertOptions Alerts { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -61,4 +63,24 @@ public sealed class PluginOptions
 {
     /// <summary>The largest package an upload may be; uploads are streamed to disk, never held in memory.</summary>
     public int MaxUploadMegabytes { get; set; } = 200;
+}
+
+/// <summary>L9: how often seats in use are sampled for the Usage page, and how long samples are kept.</summary>
+public sealed class UsageOptions
+{
+    /// <summary>Seconds between samples; also the time bucket that keeps one sample per bucket across nodes.</summary>
+    public int SampleSeconds { get; set; } = 60;
+    /// <summary>Samples and recorded refusals older than this are deleted.</summary>
+    public int RetentionDays { get; set; } = 90;
+}
+
+/// <summary>L12: delivery of usage alerts by webhook.</summary>
+public sealed class AlertOptions
+{
+    /// <summary>Attempts per webhook delivery; network errors and 5xx answers are retried, 4xx never.</summary>
+    public int WebhookAttempts { get; set; } = 5;
+    /// <summary>The first retry waits about this long; each further one twice as long, plus jitter.</summary>
+    public int WebhookBaseDelayMs { get; set; } = 1000;
+    /// <summary>How long one attempt may take.</summary>
+    public int WebhookTimeoutSeconds { get; set; } = 10;
 }

@@ -5,10 +5,12 @@ using LicenseServer.Data.DataProtection;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Admin;
+using LicenseServer.Web.Alerts;
 using LicenseServer.Web.Api;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Mail;
 using LicenseServer.Web.Organizations;
+using LicenseServer.Web.Usage;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
@@ -94,6 +96,19 @@ public static class ServerHost
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
+        services.AddSingleton<SeatWatch>();
+        services.AddSingleton<UsageService>();
+        services.AddSingleton<UsageSampler>();
+        services.AddSingleton<AlertTrigger>();
+        services.AddSingleton<AlertSettingsService>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<AlertDispatcher>();
+        if (ready)
+        {
+            // L9 and L12 in the background, on a migrated database only (not during a restore).
+            services.AddHostedService(sp => sp.GetRequiredService<UsageSampler>());
+            services.AddHostedService(sp => sp.GetRequiredService<AlertDispatcher>());
+        }
         services.AddSingleton(sp => new LicenseServer.Data.Plugins.PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
         services.AddOpenApi("v1");

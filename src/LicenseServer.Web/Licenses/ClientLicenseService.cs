@@ -23,6 +23,7 @@ public sealed class ClientLicenseService(
     SeatLedger ledger,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
+    SeatWatch seats,
     KitOptions options,
     TimeProvider clock)
 {
@@ -58,8 +59,10 @@ public sealed class ClientLicenseService(
     {
         var now = clock.GetUtcNow();
         var expiresAt = now.AddDays(Limits.LeaseDays);
-        var grant = await clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
-            new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays));
+        // The seat is the user's assignment: an activation takes none, but its refusals are recorded (L9).
+        var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
+            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
+                new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays)), takesSeat: false);
         var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("server_not_activated", "The server is not activated.");
         // A lease never outlives the product or the server's license.
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
@@ -80,8 +83,9 @@ public sealed class ClientLicenseService(
 
     public async Task<IssuedSession> CheckoutAsync(ClientCaller caller, string product, string machineId, string processId, Guid? sessionId)
     {
-        var (id, expiresAt) = await ledger.CheckoutFloatingAsync(caller.OrganizationId!.Value, product, caller.UserId, machineId, processId, sessionId,
-            TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
+        var organizationId = caller.OrganizationId!.Value;
+        var (id, expiresAt) = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
+            () => ledger.CheckoutFloatingAsync(organizationId, product, caller.UserId, machineId, processId, sessionId, TimeSpan.FromSeconds(Limits.SessionLeaseSeconds)));
         return new IssuedSession(id, Limits.HeartbeatSeconds, expiresAt);
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
@@ -24,6 +25,7 @@ public sealed class LicenseService(
     MachineRuleRepository machineRules,
     ChurnLimitRepository churnLimits,
     KitOptions options,
+    SeatWatch seats,
     TimeProvider clock)
 {
     public Task<IReadOnlyList<PoolRow>> PoolsAsync(Membership actor) => licenses.PoolsAsync(actor.OrganizationId);
@@ -54,7 +56,8 @@ public sealed class LicenseService(
     public async Task<int> AssignAsync(Membership actor, string product, string? emails)
     {
         var users = await MembersAsync(actor, emails);
-        await ledger.AssignAsync(actor.OrganizationId, product, users, actor.UserId);
+        await seats.TakeAsync(actor.OrganizationId, product, users.Count == 1 ? users[0].UserId : null, null,
+            () => ledger.AssignAsync(actor.OrganizationId, product, users, actor.UserId));
         return users.Count;
     }
 
@@ -78,7 +81,21 @@ public sealed class LicenseService(
         var all = (await members.ListAsync(actor.OrganizationId)).ToDictionary(m => m.UserId);
         var missing = userIds.Where(id => !all.ContainsKey(id)).ToList();
         if (missing.Count > 0) throw new LicenseRuleException("not_a_member", "A selected user is not a member of this organization. Nothing was changed.");
-        await ledger.BulkAsync(actor.OrganizationId, products.Distinct().ToList(), userIds.Distinct().Select(id => (id, all[id].Email)).ToList(), grant, actor.UserId);
+        var codes = products.Distinct().ToList();
+        var users = userIds.Distinct().Select(id => (id, all[id].Email)).ToList();
+        try
+        {
+            await ledger.BulkAsync(actor.OrganizationId, codes, users, grant, actor.UserId);
+        }
+        catch (LicenseRuleException e) when (grant && e.IsSeatRefusal())
+        {
+            // All or nothing, so one product refused; the ledger names it in its message only.
+            if (codes.Order(StringComparer.Ordinal).FirstOrDefault(c => Regex.IsMatch(e.Message, $@"(^|\W){Regex.Escape(c)}(\W|$)")) is { } refused)
+                await seats.RefusedAsync(actor.OrganizationId, refused, e.Code, users.Count == 1 ? users[0].id : null, null);
+            throw;
+        }
+        if (grant)
+            foreach (var code in codes) seats.Taken(actor.OrganizationId, code);
     }
 
     public async Task DeactivateMachineAsync(Membership actor, string product, long activationId)
@@ -119,12 +136,13 @@ public sealed class LicenseService(
                 "The server's license does not vouch for this server's key, so clients could not verify an offline license. " +
                 "Ask the vendor for a license issued from this server's license request.");
         var key = await activation.ServerKeyAsync();
-        return await ledger.CreateOfflineAsync(actor.OrganizationId, product, draft.MachineId, draft.ExpiresAt, actor.UserId, (id, terms, now) =>
-        {
-            var payload = new OfflineLicensePayload(id, terms.Code, terms.Name, terms.Kind, actor.OrganizationId, actor.OrganizationName,
-                draft.MachineId, now, draft.ExpiresAt, identity.InstallationId, identity.ServerPublicKey);
-            return (draft.FileName, OfflineLicenseFile.Sign(payload, key, vendorLicense.FileText));
-        });
+        return await seats.TakeAsync(actor.OrganizationId, product, null, draft.MachineId, () =>
+            ledger.CreateOfflineAsync(actor.OrganizationId, product, draft.MachineId, draft.ExpiresAt, actor.UserId, (id, terms, now) =>
+            {
+                var payload = new OfflineLicensePayload(id, terms.Code, terms.Name, terms.Kind, actor.OrganizationId, actor.OrganizationName,
+                    draft.MachineId, now, draft.ExpiresAt, identity.InstallationId, identity.ServerPublicKey);
+                return (draft.FileName, OfflineLicenseFile.Sign(payload, key, vendorLicense.FileText));
+            }));
     }
 
     public Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(Membership actor, string product) => licenses.LicensedUsersAsync(actor.OrganizationId, product);

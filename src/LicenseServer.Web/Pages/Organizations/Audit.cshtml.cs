@@ -16,7 +16,7 @@ public sealed class AuditModel(AuditRepository audit) : OrganizationPageModel
     public static readonly (string Value, string Label)[] Actions =
     [
         ("", "Everything"), ("member.", "Members"), ("invitation.", "Invitations"), ("team.", "Teams"), ("license.", "Licenses"),
-        ("session.", "Sessions"), ("api_key.", "API keys"), ("plugin.", "Plugins"), ("mail.", "Mail server"), ("organization.", "Organization"),
+        ("session.", "Sessions"), ("api_key.", "API keys"), ("plugin.", "Plugins"), ("mail.", "Mail server"), ("alert", "Alerts"), ("organization.", "Organization"),
     ];
 
     [FromQuery(Name = "action")] public string? Action { get; set; }

@@ -1,12 +1,16 @@
 using LicenseServer.Core.Organizations;
+using LicenseServer.Web.Alerts;
 using LicenseServer.Web.Mail;
 using Microsoft.AspNetCore.Mvc;
 using LicenseServer.Web.Organizations;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>O6: the organization's mail server: Update, and Send test email with the server's own error.</summary>
-public sealed class SettingsModel(MailService mail) : OrganizationPageModel
+/// <summary>
+/// O6: the organization's mail server: Update, and Send test email with the server's own error.
+/// L12: usage alerts (threshold, refusals, webhook); like the mail server, for Owners and Admins (ManageMail).
+/// </summary>
+public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
 {
     public bool Configured { get; private set; }
     public string? Host { get; private set; }
@@ -15,6 +19,12 @@ public sealed class SettingsModel(MailService mail) : OrganizationPageModel
     public bool HasPassword { get; private set; }
     public string Protocol { get; private set; } = "plain";
     public string? Sender { get; private set; }
+    public string? Threshold { get; private set; }
+    public bool OnRefusal { get; private set; } = true;
+    public string? WebhookUrl { get; private set; }
+    public bool HasWebhookSecret { get; private set; }
+    /// <summary>A webhook secret the server just generated: shown on this answer only.</summary>
+    public string? NewWebhookSecret { get; private set; }
 
     [Requires(OrgPermission.ManageMail)]
     public async Task OnGetAsync()
@@ -36,6 +46,7 @@ public sealed class SettingsModel(MailService mail) : OrganizationPageModel
         {
             (Host, Port, Username, Protocol, Sender) = (host, port, username, protocol ?? "plain", sender);
             Configured = await mail.GetAsync(Membership.OrganizationId) is not null;
+            await LoadAlertsAsync();
             Refuse(e.Message);
             return Page();
         }
@@ -65,8 +76,42 @@ public sealed class SettingsModel(MailService mail) : OrganizationPageModel
         return Page();
     }
 
+    [Requires(OrgPermission.ManageMail)]
+    public async Task<IActionResult> OnPostAlertsAsync(string? threshold, bool onRefusal, string? webhookUrl, string? webhookSecret, bool generateSecret)
+    {
+        try
+        {
+            var generated = await alerts.SaveAsync(Membership.OrganizationId, threshold, onRefusal, webhookUrl, webhookSecret, generateSecret, Membership.UserId);
+            if (generated is null)
+            {
+                TempData["Info"] = "The alert settings have been updated.";
+                return Redirect($"/Organizations/{Membership.OrganizationId}/Settings");
+            }
+            await LoadAsync();
+            NewWebhookSecret = generated;
+            Info = "The alert settings have been updated. Copy the webhook secret now: it is not shown again.";
+            return Page();
+        }
+        catch (AlertSettingsException e)
+        {
+            await LoadAsync();
+            (Threshold, OnRefusal, WebhookUrl) = (threshold, onRefusal, webhookUrl);
+            Refuse(e.Message);
+            return Page();
+        }
+    }
+
+    private async Task LoadAlertsAsync()
+    {
+        var alert = await alerts.GetAsync(Membership.OrganizationId);
+        if (alert is not null)
+            (Threshold, OnRefusal, WebhookUrl, HasWebhookSecret) =
+                (alert.ThresholdPercent?.ToString(System.Globalization.CultureInfo.InvariantCulture), alert.OnRefusal, alert.WebhookUrl, alert.WebhookSecret is not null);
+    }
+
     private async Task LoadAsync()
     {
+        await LoadAlertsAsync();
         var settings = await mail.GetAsync(Membership.OrganizationId);
         Configured = settings is not null;
         if (settings is null) return;
