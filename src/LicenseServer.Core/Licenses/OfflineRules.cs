@@ -6,6 +6,9 @@ public sealed class LicenseRuleException(string code, string message) : Exceptio
 {
     /// <summary>A stable code for clients and tests, e.g. <c>quota_exceeded</c>.</summary>
     public string Code { get; } = code;
+
+    /// <summary>The product refused, where a request spans several (a bulk grant).</summary>
+    public string? Product { get; set; }
 }
 
 /// <summary>L7 as the seeds describe it: annual subscriptions only; expiry by default and at the latest the end of the subscription.</summary>

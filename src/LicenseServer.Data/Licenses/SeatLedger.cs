@@ -179,7 +179,15 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 var holders = (await connection.QueryAsync<long>(
                     "SELECT user_id FROM license_assignment WHERE organization_id = @organizationId AND product_code = @code",
                     new { organizationId, code }, tx)).ToHashSet();
-                await GrantInAsync(connection, tx, organizationId, code, users.Where(u => !holders.Contains(u.UserId)).ToList(), actor, now);
+                try
+                {
+                    await GrantInAsync(connection, tx, organizationId, code, users.Where(u => !holders.Contains(u.UserId)).ToList(), actor, now);
+                }
+                catch (LicenseRuleException e)
+                {
+                    e.Product ??= code;
+                    throw;
+                }
             }
             else
             {

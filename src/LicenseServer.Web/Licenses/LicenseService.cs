@@ -89,8 +89,8 @@ public sealed class LicenseService(
         }
         catch (LicenseRuleException e) when (grant && e.IsSeatRefusal())
         {
-            // All or nothing, so one product refused; the ledger names it in its message only.
-            if (codes.Order(StringComparer.Ordinal).FirstOrDefault(c => Regex.IsMatch(e.Message, $@"(^|\W){Regex.Escape(c)}(\W|$)")) is { } refused)
+            // All or nothing: the ledger stops at the one product it refused, and names it.
+            if (e.Product is { } refused)
                 await seats.RefusedAsync(actor.OrganizationId, refused, e.Code, users.Count == 1 ? users[0].id : null, null);
             throw;
         }
