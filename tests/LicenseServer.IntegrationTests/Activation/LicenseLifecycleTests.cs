@@ -128,10 +128,7 @@ public partial class LicenseLifecycleTests : LicenseTestBase
         await UploadAsync(await LicenseWithAsync(10, DateTimeOffset.UtcNow, validUntil, productsEnd: validUntil.AddDays(60)));
         // The admin belongs to an organization with a mail server: the warnings are mailed through it.
         await MailDev.Server.ClearAsync();
-        (await Admin.PostFormAsync($"/Organizations/{Org}/Settings?handler=Update", new Dictionary<string, string>
-        {
-            ["host"] = "127.0.0.1", ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
-        }, tokenPage: $"/Organizations/{Org}/Settings")).Dispose();
+        await UseMailDevAsync(Org);
         await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
         using var runner = new KitClient(new Uri(Server.BaseUrl)) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };

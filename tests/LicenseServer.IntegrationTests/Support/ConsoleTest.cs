@@ -73,6 +73,17 @@ public abstract partial class ConsoleTest
         return long.Parse(response.RedirectPath().Split('/')[^1]);
     }
 
+    /// <summary>Points the organization's mail server (O6) at MailDev, through its Settings page.</summary>
+    protected async Task UseMailDevAsync(long organizationId)
+    {
+        var settings = $"/Organizations/{organizationId}/Settings";
+        using var saved = await Admin.PostFormAsync(settings + "?handler=Update", new Dictionary<string, string>
+        {
+            ["host"] = "127.0.0.1", ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
+        }, tokenPage: settings);
+        Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
+    }
+
     /// <summary>Adds a member directly, with a role, for tests about what roles may do.</summary>
     protected async Task<long> AddMemberAsync(long organizationId, string email, string role = "member", bool canManageLicenses = false)
     {
