@@ -9,6 +9,7 @@ public sealed class FloatingSession : IAsyncDisposable
     private readonly KitClient _client;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _heartbeats;
+    private int _disposed;
 
     internal FloatingSession(KitClient client, Guid id, TimeSpan interval, DateTimeOffset expiresAt, bool autoHeartbeat)
     {
@@ -53,8 +54,10 @@ public sealed class FloatingSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the heartbeats and releases the seat; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _stop.CancelAsync();
         await _heartbeats;
         _stop.Dispose();

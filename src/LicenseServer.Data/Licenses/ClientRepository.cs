@@ -171,14 +171,27 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             """, new { sessionId, organizationId, userId, now = Now, expiresAt = expiresAt.UtcDateTime }) == 1;
     }
 
-    /// <summary>Releases a session of this caller; true also when it had ended already (release is idempotent).</summary>
+    /// <summary>
+    /// Releases a live session of this caller, taking it off its pool's count under the pool lock; true
+    /// also when it had ended or expired already (release is idempotent, and an expired session counts no more).
+    /// </summary>
     public async Task<bool> ReleaseAsync(Guid sessionId, long organizationId, long userId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var ended = await connection.ExecuteScalarAsync<DateTime?>("""
-            UPDATE floating_session SET ended_at = coalesce(ended_at, least(@now, expires_at))
-            WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId RETURNING ended_at
-            """, new { sessionId, organizationId, userId, now = Now });
-        return ended is not null;
+        await using var tx = await connection.BeginTransactionAsync();
+        var args = new { sessionId, organizationId, userId, now = Now };
+        var pool = await connection.ExecuteScalarAsync<string?>("""
+            SELECT p.product_code FROM floating_session s
+            JOIN product_allocation p ON p.organization_id = s.organization_id AND p.product_code = s.product_code
+            WHERE s.id = @sessionId AND s.organization_id = @organizationId AND s.user_id = @userId AND s.ended_at IS NULL AND s.expires_at > @now
+            FOR UPDATE OF p
+            """, args, tx);
+        if (pool is not null)
+            await SeatLedger.EndSessionsAsync(connection, tx,
+                "s.id = @sessionId AND s.organization_id = @organizationId AND s.user_id = @userId AND s.expires_at > @now", "@now", args);
+        var known = await connection.ExecuteScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM floating_session WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId)", args, tx);
+        await tx.CommitAsync();
+        return known;
     }
 }

@@ -27,36 +27,76 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         public int Available => Math.Max(0, Quota - InUse);
     }
 
+    /// <summary>
+    /// Locks the pool and reads everything a grant decides on, in one round trip: the server's license,
+    /// the product's terms, the organization's share and seats in use, and the shares of all
+    /// organizations. The pool's expired floating sessions end here (see <see cref="EndSessionsAsync"/>),
+    /// so its count of unended sessions is its count of live ones.
+    /// </summary>
     internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
     {
-        await RequireLicenseValidAsync(connection, tx, now);
-        var product = await ProductAsync(connection, tx, productCode)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
-        await connection.ExecuteAsync($"SET LOCAL lock_timeout = '{LockTimeout}'", transaction: tx);
-        int quota;
+        var args = new { organizationId, productCode, now = now.UtcDateTime };
         try
         {
-            quota = await connection.ExecuteScalarAsync<int?>(
-                "SELECT quota FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
-                new { organizationId, productCode }, tx) ?? 0;
+            await using var batch = await connection.QueryMultipleAsync($"""
+                SET LOCAL lock_timeout = '{LockTimeout}';
+                SELECT issued_at, valid_until FROM server_license WHERE id = 1;
+                SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
+                SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
+                {EndSessionsSql("s.organization_id = @organizationId AND s.product_code = @productCode AND s.expires_at <= @now", "s.expires_at")};
+                SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
+                SELECT {NotFloatingInUseSql};
+                """, args, tx);
+            RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
+            var product = await batch.ReadSingleOrDefaultAsync<ProductRow?>()
+                ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
+            var swept = await batch.ReadSingleAsync<int>();
+            var shared = await batch.ReadSingleAsync<long>();
+            var inUse = await batch.ReadSingleAsync<int>() + floatingLive - swept;
+            return new Pool(product.Terms, quota, inUse, product.Quota, shared);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
             throw new LicenseRuleException("busy", "Too many license changes for this product at once. Try again in a moment.");
         }
-        var (licensed, shared) = await connection.QuerySingleAsync<(int, long)>("""
-            SELECT (SELECT quota FROM licensed_product WHERE code = @productCode),
-                   (SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode)
-            """, new { productCode }, tx);
-        return new Pool(product, quota, await InUseAsync(connection, tx, organizationId, productCode, now), licensed, shared);
     }
 
-    /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
-    internal static async Task RequireLicenseValidAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset now)
+    private sealed record ProductRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
     {
-        var license = await connection.QuerySingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(
-            "SELECT issued_at, valid_until FROM server_license WHERE id = 1", transaction: tx)
-            ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
+        public LicensedProductTerms Terms => new(Code, Name, Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
+            Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
+            ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null);
+    }
+
+    /// <summary>
+    /// Ends the unended floating sessions that match <paramref name="where"/> (over <c>floating_session s</c>)
+    /// at <paramref name="endedAt"/>, and takes them off their pools' counts of unended sessions; the
+    /// value of the statement is how many ended. The caller holds the locks of those pools, taken before
+    /// any session row, the order every path keeps.
+    /// </summary>
+    internal static string EndSessionsSql(string where, string endedAt) => $"""
+        WITH ended AS (
+            UPDATE floating_session s SET ended_at = {endedAt} WHERE s.ended_at IS NULL AND {where}
+            RETURNING s.organization_id, s.product_code),
+        counts AS (SELECT organization_id, product_code, count(*) AS n FROM ended GROUP BY organization_id, product_code),
+        adjusted AS (
+            UPDATE product_allocation p SET floating_live = p.floating_live - counts.n FROM counts
+            WHERE p.organization_id = counts.organization_id AND p.product_code = counts.product_code RETURNING 1)
+        SELECT coalesce(sum(n), 0)::int FROM counts
+        """;
+
+    internal static Task<int> EndSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string where, string endedAt, object args) =>
+        connection.ExecuteScalarAsync<int>(EndSessionsSql(where, endedAt), args, tx);
+
+    /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
+    internal static async Task RequireLicenseValidAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset now) =>
+        RequireLicenseValid(await connection.QuerySingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(
+            "SELECT issued_at, valid_until FROM server_license WHERE id = 1", transaction: tx), now);
+
+    private static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
+    {
+        var license = row ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
         if (license.ValidUntil is { } until && until <= now.UtcDateTime)
             throw new LicenseRuleException("license_expired", $"The server's license expired on {until:yyyy-MM-dd}. An administrator must upload a renewed license.");
         if (license.IssuedAt > now.UtcDateTime + LicenseVerifier.ClockSkew)
@@ -75,13 +115,19 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                            WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id))
         """;
 
+    /// <summary>Seats in use other than floating sessions: assignments, recalled licenses whose leases live, offline licenses.</summary>
+    private const string NotFloatingInUseSql = $"""
+        (SELECT count(*) FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode)
+             + {RecalledLeaseHolders}
+             + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
+        """;
+
+    /// <summary>Seats in use, counted without the pool lock (pages, samples): live floating sessions are counted one by one.</summary>
     internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>
         connection.ExecuteScalarAsync<int>($"""
-            SELECT (SELECT count(*) FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode)
-                 + {RecalledLeaseHolders}
+            SELECT {NotFloatingInUseSql}
                  + (SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode
                         AND ended_at IS NULL AND expires_at > @now)
-                 + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
             """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
 
     /// <summary>When the last offline-valid lease of a user's machines for the product expires; null when none is valid now.</summary>
@@ -125,15 +171,9 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             new { organizationId, productCode, userIds, exceptUserId = exceptUserId ?? 0, now = now.UtcDateTime }, tx))
         .Select(r => new TeamReservation(r.TeamId, r.TeamName, r.Seats, r.Filled, r.Members)).ToList();
 
-    internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode)
-    {
-        var row = await connection.QuerySingleOrDefaultAsync<(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt)?>(
-            "SELECT code, name, kind, subscription, expires_at FROM licensed_product WHERE code = @productCode", new { productCode }, tx);
-        return row is not { } p ? null : new LicensedProductTerms(p.Code, p.Name,
-            p.Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
-            p.Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
-            p.ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null);
-    }
+    internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode) =>
+        (await connection.QuerySingleOrDefaultAsync<ProductRow?>(
+            "SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode", new { productCode }, tx))?.Terms;
 
     private static void RequireUsable(Pool pool, DateTimeOffset now)
     {
@@ -384,7 +424,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         var id = Guid.NewGuid();
         await connection.ExecuteAsync("""
             INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
-            VALUES (@id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt)
+            VALUES (@id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt);
+            UPDATE product_allocation SET floating_live = floating_live + 1 WHERE organization_id = @organizationId AND product_code = @productCode;
             """, new { id, organizationId, productCode, userId, machineId, processId, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime }, tx);
         await tx.CommitAsync();
         return (id, expiresAt);

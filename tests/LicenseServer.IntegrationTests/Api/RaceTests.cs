@@ -57,6 +57,39 @@ public class RaceTests : LicenseTestBase
         return await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()");
     }
 
+    /// <summary>Each pool's count of unended sessions, which a checkout reads instead of counting, matches the sessions.</summary>
+    private async Task AssertPoolCountsExactAsync()
+    {
+        await using var db = Db();
+        var drift = await db.QueryAsync<(string, int, long)>("""
+            SELECT p.product_code, p.floating_live, (SELECT count(*) FROM floating_session s
+                WHERE s.organization_id = p.organization_id AND s.product_code = p.product_code AND s.ended_at IS NULL)
+            FROM product_allocation p
+            """);
+        Assert.That(drift.Where(d => d.Item2 != d.Item3), Is.Empty, "pools whose count of unended sessions drifted");
+    }
+
+    [Test]
+    public async Task Checkouts_releases_and_expiries_racing_keep_the_pool_count_exact()
+    {
+        var apiKey = await PrepareAsync();
+        using var client = new KitClient(new Uri(Server.BaseUrl)) { ApiKey = apiKey, BusyRetries = 50 };
+        var first = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => client.CheckoutAsync("KRE", $"RUNNER-{i % 10}", $"a{i}", autoHeartbeat: false)));
+        // Ten releases (one of them twice) race twenty new checkouts.
+        var releases = first.Take(10).Select(s => s.DisposeAsync().AsTask()).Append(client.ReleaseAsync(first[0].Id));
+        var more = Enumerable.Range(0, 20).Select(i => client.CheckoutAsync("KRE", $"RUNNER-{i % 10}", $"b{i}", autoHeartbeat: false));
+        await Task.WhenAll(releases.Concat(more.Select(t => (Task)t)));
+        await AssertPoolCountsExactAsync();
+        Assert.That(await LiveSessionsAsync(), Is.EqualTo(40));
+
+        // Every lease runs out: the next checkout ends them all (no sweeper needed) and counts one seat.
+        Clock.Offset = TimeSpan.FromMinutes(10);
+        await client.CheckoutAsync("KRE", "RUNNER-0", "c", autoHeartbeat: false);
+        await AssertPoolCountsExactAsync();
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<int>("SELECT floating_live FROM product_allocation WHERE organization_id = @Org AND product_code = 'KRE'", new { Org }), Is.EqualTo(1));
+    }
+
     [Test]
     public async Task Five_hundred_concurrent_checkouts_for_fifty_seats_grant_exactly_fifty()
     {
@@ -65,6 +98,7 @@ public class RaceTests : LicenseTestBase
         Assert.That(granted, Is.EqualTo(50));
         Assert.That(refusals, Is.EqualTo(new[] { "quota_exceeded" }));
         Assert.That(await LiveSessionsAsync(), Is.EqualTo(50));
+        await AssertPoolCountsExactAsync();
     }
 
     [Test]
@@ -76,5 +110,6 @@ public class RaceTests : LicenseTestBase
         Assert.That(granted, Is.EqualTo(50), second.Output);
         Assert.That(refusals, Is.EqualTo(new[] { "quota_exceeded" }));
         Assert.That(await LiveSessionsAsync(), Is.EqualTo(50));
+        await AssertPoolCountsExactAsync();
     }
 }

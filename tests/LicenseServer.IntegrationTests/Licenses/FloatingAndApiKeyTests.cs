@@ -19,7 +19,8 @@ public partial class FloatingAndApiKeyTests : LicenseTestBase
             await db.ExecuteAsync("""
                 INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, expires_at)
                 VALUES (@live, @Org, 'KRE', @userId, 'CI-01', '4242', now() + interval '5 minutes'),
-                       (@stale, @Org, 'KRE', @userId, 'CI-02', '77', now() - interval '1 second')
+                       (@stale, @Org, 'KRE', @userId, 'CI-02', '77', now() - interval '1 second');
+                UPDATE product_allocation SET floating_live = floating_live + 2 WHERE organization_id = @Org AND product_code = 'KRE';
                 """, new { live, stale, Org, userId });
         }
         var page = await Admin.GetTextAsync(Page("KRE"));

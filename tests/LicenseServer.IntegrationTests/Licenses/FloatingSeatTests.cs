@@ -43,8 +43,9 @@ public class FloatingSeatTests : LicenseTestBase
         var (first, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease);
         var (again, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", first, Lease);
         Assert.That(again, Is.EqualTo(first), "the same session keeps its seat");
-        await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-2", "2", null, Lease);
-        await using (var db = Db()) await db.ExecuteAsync("UPDATE floating_session SET ended_at = now()");
+        var (second, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-2", "2", null, Lease);
+        foreach (var session in new[] { first, second }) // both seats are free again; the machines stay registered
+            Assert.That(await Server.Service<LicenseRepository>().EndSessionAsync(Org, "KRE", session, userId), Is.True);
 
         var refused = Assert.ThrowsAsync<LicenseRuleException>(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-3", "3", null, Lease))!;
         Assert.That(refused.Code, Is.EqualTo("machine_limit"));
