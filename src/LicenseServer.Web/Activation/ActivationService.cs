@@ -22,6 +22,7 @@ public sealed class ActivationService(
     public const long MaxLicenseFileBytes = 256 * 1024;
     private readonly IDataProtector _keyProtector = protection.CreateProtector("Kit.ServerKey.v1");
     private InstallationIdentity? _identity;
+    private PrivateKey? _serverKey;
 
     /// <summary>Makes the installation ID and server key on first start; every later start reads them.</summary>
     public async Task<InstallationIdentity> EnsureIdentityAsync()
@@ -39,11 +40,15 @@ public sealed class ActivationService(
         return _identity = new InstallationIdentity(row.InstallationId, row.ServerPublicKey);
     }
 
-    /// <summary>The server key that signs offline licenses and leases (C4). Its private half is only ever in memory here.</summary>
+    /// <summary>
+    /// The server key that signs offline licenses and leases (C4). Its private half is only ever in memory
+    /// here; it is read and decrypted once, since an installation keeps its key for life.
+    /// </summary>
     public async Task<PrivateKey> ServerKeyAsync()
     {
+        if (_serverKey is { } key) return key;
         var row = await installations.GetAsync() ?? throw new InvalidOperationException("The installation has no server key yet.");
-        return PrivateKey.FromSeed(Convert.FromBase64String(_keyProtector.Unprotect(row.ServerPrivateKeyProtected)));
+        return _serverKey = PrivateKey.FromSeed(Convert.FromBase64String(_keyProtector.Unprotect(row.ServerPrivateKeyProtected)));
     }
 
     public async Task<ActivationState> GetStateAsync()
