@@ -51,6 +51,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
+        services.AddSingleton<HeartbeatBatcher>();
         services.AddSingleton<ChurnLimitRepository>();
         services.AddSingleton<ReservationRepository>();
         services.AddSingleton<MachineRuleRepository>();

@@ -241,12 +241,13 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     private static async Task GrantInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode,
         IReadOnlyList<(long UserId, string Email)> users, long actor, DateTimeOffset now)
     {
+        // Member rows before the pool, the order a member's removal takes them in too.
+        if (users.Count > 0) await RequireMembersAsync(connection, tx, organizationId, users);
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         if (pool.Product.Kind != ProductKind.PerUser)
             throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: members use it with an API key, no assignment needed.");
         RequireUsable(pool, now);
         if (users.Count == 0) return;
-        await RequireMembersAsync(connection, tx, organizationId, users);
         var holders = (await connection.QueryAsync<string>("""
             SELECT u.email FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = ANY(@ids)
@@ -317,6 +318,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
+        await RequireMembersAsync(connection, tx, organizationId, [to]);
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
         // The old holder's machines keep verifying their leases offline until they expire: meanwhile the
         // old holder keeps a seat, so the new holder needs a free one.
@@ -325,7 +327,6 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             throw new LicenseRuleException("quota_exceeded",
                 $"{from.Email}'s machines hold {productCode} leases valid offline until {until:yyyy-MM-dd HH:mm} UTC, so that seat stays taken until then, " +
                 $"and no other {productCode} seat is free for {to.Email}. Free a seat, or transfer after that time.");
-        await RequireMembersAsync(connection, tx, organizationId, [to]);
         var hasTarget = await connection.ExecuteScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId)",
             new { organizationId, productCode, to.UserId }, tx);

@@ -121,8 +121,10 @@ public static class ClientApi
 
     private static async Task<IResult> HeartbeatAsync(Guid sessionId, HttpContext context, ClientLicenseService service)
     {
-        var caller = await ApiKeyAsync(context, service);
-        var session = await service.HeartbeatAsync(caller, sessionId);
+        // One batched statement checks the key and renews the session; only when it was not renewed do
+        // the full checks run, to answer why (a bad key, a former member, or a session that is gone).
+        var renewed = KeyInQuery(context) ? null : await service.HeartbeatAsync(context.Request.Headers[ApiKeyHeader].ToString(), sessionId);
+        var session = renewed ?? await service.HeartbeatAsync(await ApiKeyAsync(context, service), sessionId);
         return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json);
     }
 
@@ -159,10 +161,12 @@ public static class ClientApi
     internal static Task<ClientCaller> AnyCallerAsync(HttpContext context, ClientLicenseService service) =>
         context.Request.Headers.ContainsKey(ApiKeyHeader) ? ApiKeyAsync(context, service) : BearerAsync(context, service);
 
+    private static bool KeyInQuery(HttpContext context) => context.Request.Query.Keys.Any(k => k.Contains("key", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>An API key comes in the X-Api-Key header only; a key in the query string would end up in logs and is refused.</summary>
     private static async Task<ClientCaller> ApiKeyAsync(HttpContext context, ClientLicenseService service)
     {
-        if (context.Request.Query.Keys.Any(k => k.Contains("key", StringComparison.OrdinalIgnoreCase)))
+        if (KeyInQuery(context))
             throw new ApiException(StatusCodes.Status400BadRequest, "api_key_in_query", "Send the API key in the X-Api-Key header, never in the URL.");
         var key = context.Request.Headers[ApiKeyHeader].ToString();
         if (key.Length == 0) throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_required", "Send your API key in the X-Api-Key header.");

@@ -24,6 +24,7 @@ public sealed class ClientLicenseService(
     ServerLicenseRepository serverLicense,
     ActivationService activation,
     SeatWatch seats,
+    HeartbeatBatcher heartbeats,
     KitOptions options,
     TimeProvider clock)
 {
@@ -87,6 +88,19 @@ public sealed class ClientLicenseService(
         var (id, expiresAt) = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
             () => ledger.CheckoutFloatingAsync(organizationId, product, caller.UserId, machineId, processId, sessionId, TimeSpan.FromSeconds(Limits.SessionLeaseSeconds)));
         return new IssuedSession(id, Limits.HeartbeatSeconds, expiresAt);
+    }
+
+    /// <summary>
+    /// C2's hot path: the key is checked in the same batched statement that renews the session. Null when
+    /// it was not renewed; <see cref="HeartbeatAsync(ClientCaller, Guid)"/> after the full key checks says why.
+    /// </summary>
+    public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)
+    {
+        if (!ApiKeyToken.LooksValid(apiKey)) return null;
+        var expiresAt = clock.GetUtcNow().AddSeconds(Limits.SessionLeaseSeconds);
+        return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt)
+            ? new IssuedSession(sessionId, Limits.HeartbeatSeconds, expiresAt)
+            : null;
     }
 
     public async Task<IssuedSession> HeartbeatAsync(ClientCaller caller, Guid sessionId)

@@ -218,6 +218,40 @@ public class ClientApiTests : LicenseTestBase
         await session.HeartbeatAsync();
     }
 
+    [Test]
+    public async Task Concurrent_heartbeats_are_renewed_together_and_each_refusal_keeps_its_reason()
+    {
+        var clients = new List<KitClient>();
+        var sessions = new List<FloatingSession>();
+        foreach (var name in new[] { "a", "b", "c", "revoked", "removed" })
+        {
+            var userId = await AddMemberAsync(Org, $"{name}@acme.test");
+            var client = NewKitClient();
+            client.ApiKey = await ApiKeyForAsync($"{name}@acme.test");
+            clients.Add(client);
+            sessions.Add(await client.CheckoutAsync("KRE", $"CI-{name}", "1", autoHeartbeat: false));
+        }
+        await using (var db = Db())
+            await db.ExecuteAsync("UPDATE api_key SET revoked_at = now() WHERE user_id = (SELECT id FROM user_account WHERE email = 'revoked@acme.test')");
+        using (await Admin.PostFormAsync($"/Organizations/{Org}/Users?handler=Remove",
+                   new Dictionary<string, string> { ["userId"] = (await UserIdAsync("removed@acme.test")).ToString() }, tokenPage: $"/Organizations/{Org}/Users")) { }
+
+        // Forty heartbeats at once, eight per session, batched together by the server.
+        var beats = Enumerable.Range(0, 40).Select(async i =>
+        {
+            try { await sessions[i % 5].HeartbeatAsync(); return "renewed"; }
+            catch (KitApiException e) { return e.Code; }
+        });
+        var answers = await Task.WhenAll(beats);
+        Assert.That(answers.Where((_, i) => i % 5 < 3), Is.All.EqualTo("renewed"));
+        Assert.That(answers.Where((_, i) => i % 5 == 3), Is.All.EqualTo("api_key_revoked"));
+        Assert.That(answers.Where((_, i) => i % 5 == 4), Is.All.EqualTo("api_key_revoked"), "removing a member revokes their keys");
+        await using var check = Db();
+        Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()"), Is.EqualTo(4),
+            "the revoked key's session still runs out its lease; the removed member's ended");
+        foreach (var client in clients) client.Dispose();
+    }
+
     private static async Task<(int, string?)> CodeAsync(HttpResponseMessage response)
     {
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
