@@ -9,6 +9,8 @@ public sealed record BenchOptions
     /// <summary>Measured seconds per phase (after the warm-up).</summary>
     public double Seconds { get; init; } = 20;
     public double WarmupSeconds { get; init; } = 2;
+    /// <summary>Unmeasured load before the first phase, so that the first phases do not pay for the server's JIT alone.</summary>
+    public double ServerWarmupSeconds { get; init; } = 5;
     public int Clients { get; init; } = 64;
     public string Out { get; init; } = Path.Combine("bench", "results", "latest.json");
     public int Users { get; init; } = 1000;
@@ -39,7 +41,7 @@ public sealed record BenchOptions
     {
         var smoke = args.Contains("--smoke");
         var options = smoke
-            ? new BenchOptions { Smoke = true, Seconds = 2, WarmupSeconds = 0.5, Clients = 8, LargeScale = 1000 }
+            ? new BenchOptions { Smoke = true, Seconds = 2, WarmupSeconds = 0.5, ServerWarmupSeconds = 1, Clients = 8, LargeScale = 1000 }
             : new BenchOptions();
         for (var i = 0; i < args.Length; i++)
         {

@@ -42,6 +42,12 @@ public static class BenchRun
             using var driver = new LoadDriver(server.BaseUrl, data, options);
 
             var floors = await FloorAsync(server, db, data, driver, options, outDirectory, cancel);
+            Log($"Warming the server up: {options.ServerWarmupSeconds:0.#} s of checkouts and of heartbeats, unmeasured");
+            using (var warm = new LoadDriver(server.BaseUrl, data, options with { Seconds = options.ServerWarmupSeconds, WarmupSeconds = 0 }))
+            {
+                await warm.CheckoutAsync(0, cancel);
+                await warm.HeartbeatAsync(0, cancel);
+            }
             var phases = new List<PhaseResult>();
             async Task<PhaseResult> Phase(Func<long, CancellationToken, Task<PhaseResult>> run, string name)
             {
