@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Dapper;
+using LicenseServer.Bench.Data;
+using LicenseServer.Bench.Floor;
+using LicenseServer.Bench.Load;
+using LicenseServer.Bench.Report;
+using LicenseServer.Bench.Server;
+using Npgsql;
+
+namespace LicenseServer.Bench;
+
+/// <summary>
+/// The whole run: a fresh server, realistic data, the captured floor with pgbench while the server is idle,
+/// then the HTTP phases at the small scale, the activations, and the HTTP phases again at the large scale;
+/// all the while the seats are audited every second and the server's memory sampled every 500 ms.
+/// </summary>
+public static class BenchRun
+{
+    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+    private static void Log(string message) => Console.Error.WriteLine($"[{Clock.Elapsed.TotalSeconds,6:0.0}s] {message}");
+
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancel)
+    {
+        var outFile = Path.GetFullPath(options.Out);
+        var outDirectory = Path.GetDirectoryName(outFile)!;
+        Directory.CreateDirectory(outDirectory);
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+        await using var server = await KitServerProcess.StartAsync(options, Log, cancel);
+        await using var db = NpgsqlDataSource.Create(server.ConnectionString());
+        using var stopSampling = new CancellationTokenSource();
+        var memory = new MemorySampler(server);
+        var memoryTask = memory.RunAsync(stopSampling.Token);
+        var audit = new SeatAudit(db);
+        var auditTask = audit.RunAsync(stopSampling.Token);
+        try
+        {
+            var data = await BenchData.LoadAsync(db, options);
+            Log($"Loaded {data.Users.Count} users in {data.OrganizationIds.Count} organizations, each user with a {KitServerProcess.PerUserProduct} license and an API key");
+            await LiveSessions.FillAsync(db, data, options.SmallScale);
+            using var driver = new LoadDriver(server.BaseUrl, data, options);
+
+            var floors = await FloorAsync(server, db, data, driver, options, outDirectory, cancel);
+            Log($"Warming the server up: {options.ServerWarmupSeconds:0.#} s of checkouts and of heartbeats, unmeasured");
+            using (var warm = new LoadDriver(server.BaseUrl, data, options with { Seconds = options.ServerWarmupSeconds, WarmupSeconds = 0 }))
+            {
+                await warm.CheckoutAsync(0, cancel);
+                await warm.HeartbeatAsync(0, cancel);
+            }
+            var phases = new List<PhaseResult>();
+            async Task<PhaseResult> Phase(Func<long, CancellationToken, Task<PhaseResult>> run, string name)
+            {
+                var live = await LiveSessions.LiveCountAsync(db);
+                Log($"Phase {name}: {options.Clients} clients, {live} live sessions, {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s");
+                var result = await run(live, cancel);
+                Log($"  {result.Main.Rps:0.#} req/s, p50 {result.Main.P50Ms:0.##} ms, p99 {result.Main.P99Ms:0.##} ms, {result.Main.Errors} errors");
+                phases.Add(result);
+                return result;
+            }
+            var checkoutSmall = await Phase(driver.CheckoutAsync, "checkout");
+            var heartbeatSmall = await Phase(driver.HeartbeatAsync, "heartbeat");
+            var activation = await Phase(driver.ActivationAsync, "activation");
+            Log($"Filling the database to {options.LargeScale} live sessions");
+            await LiveSessions.FillAsync(db, data, options.LargeScale);
+            var checkoutLarge = await Phase(driver.CheckoutAsync, "checkout");
+            var heartbeatLarge = await Phase(driver.HeartbeatAsync, "heartbeat");
+
+            await audit.SampleAsync(); // the final check, after the last request
+            var (_, vmHwm) = server.Memory();
+            await stopSampling.CancelAsync();
+            await Task.WhenAll(memoryTask, auditTask);
+            var postgres = await VersionAsync(db);
+            var report = Assemble(options, postgres, phases, floors, checkoutSmall, heartbeatSmall, activation, checkoutLarge, heartbeatLarge,
+                new MemoryResult(Math.Round(memory.PeakRss / 1048576.0, 1), Math.Round(vmHwm / 1048576.0, 1), memory.Samples),
+                new OverAllocationResult(audit.Samples, audit.FailedSamples, audit.MaxFloatingInUse, audit.Violations));
+            await File.WriteAllTextAsync(outFile, JsonSerializer.Serialize(report, BenchReport.Json), CancellationToken.None);
+            var markdown = report.ToMarkdown();
+            await File.WriteAllTextAsync(Path.ChangeExtension(outFile, ".md"), markdown, CancellationToken.None);
+            Console.WriteLine(markdown);
+            Log($"Results in {outFile} and {Path.ChangeExtension(outFile, ".md")}; floor scripts beside them");
+            if (audit.Violations.Count > 0)
+            {
+                Console.Error.WriteLine($"OVER-ALLOCATION: {audit.Violations.Count} sample(s) found more seats in use than a quota allows.");
+                return 3;
+            }
+            return 0;
+        }
+        finally
+        {
+            await stopSampling.CancelAsync();
+            await Task.WhenAll(memoryTask, auditTask);
+        }
+    }
+
+    /// <summary>
+    /// Captures the SQL of one checkout, heartbeat and release, then runs pgbench with it while the server is
+    /// idle (its connection pool still small, so pgbench's clients fit under max_connections).
+    /// </summary>
+    private static async Task<IReadOnlyList<FloorResult>> FloorAsync(KitServerProcess server, NpgsqlDataSource db, BenchDataSet data, LoadDriver driver,
+        BenchOptions options, string outDirectory, CancellationToken cancel)
+    {
+        // The last user: its id differs from every organization id, so the organization's literal is unambiguous.
+        var user = data.Users[^1];
+        var machine = BenchDataSet.MachineId(0);
+        // Once unmeasured first: caches warm, and the key's last use is fresh, so the capture shows the steady state.
+        await RoundTripAsync(driver, user, machine, cancel);
+        var capture = await CaptureAsync(server, db, driver, user, machine, cancel);
+        var orgs = data.OrganizationIds;
+        var contiguous = orgs.Max() - orgs.Min() + 1 == orgs.Count;
+        var heartbeatSessions = options.Clients * options.SessionsPerHeartbeatClient;
+        var checkoutScript = FloorScriptBuilder.Checkout(capture.Checkout, capture.Release, capture.Session, user.OrganizationId,
+            contiguous ? (orgs.Min(), orgs.Max()) : null);
+        var heartbeatScript = FloorScriptBuilder.Heartbeat(capture.Heartbeat, capture.Session, heartbeatSessions);
+        var connection = server.ConnectionString();
+        Log($"Floor: pgbench, {checkoutScript.Statements} captured statements for checkout + release, -M {checkoutScript.Mode}, {options.Clients} clients, {options.Seconds:0.#} s");
+        var checkout = await Task.Run(() => PgBench.Run(checkoutScript, connection, outDirectory, options.Clients, options.Seconds), cancel);
+        Log($"  {checkout.Tps:0.#} tps, p99 {checkout.P99Ms:0.##} ms");
+        await LiveSessions.EndAsync(db, LiveSessions.FloorProcess);
+        await LiveSessions.AddPredictableAsync(db, user.OrganizationId, user.Id, machine, heartbeatSessions);
+        Log($"Floor: pgbench, {heartbeatScript.Statements} captured statements for heartbeat, -M {heartbeatScript.Mode}");
+        var heartbeat = await Task.Run(() => PgBench.Run(heartbeatScript, connection, outDirectory, options.Clients, options.Seconds), cancel);
+        Log($"  {heartbeat.Tps:0.#} tps, p99 {heartbeat.P99Ms:0.##} ms");
+        await LiveSessions.EndAsync(db, LiveSessions.FloorProcess);
+        return [checkout, heartbeat];
+    }
+
+    private sealed record Capture(Guid Session, IReadOnlyList<CapturedStatement> Checkout, IReadOnlyList<CapturedStatement> Heartbeat, IReadOnlyList<CapturedStatement> Release)
+    {
+        public string Shape => string.Join("\n;\n", Checkout.Concat(Heartbeat).Concat(Release).Select(s => s.Sql));
+    }
+
+    /// <summary>
+    /// The statements of one checkout, heartbeat and release. A background job of the server (usage sampling,
+    /// alerts) could log a statement inside a window, so captures are repeated until two agree.
+    /// </summary>
+    private static async Task<Capture> CaptureAsync(KitServerProcess server, NpgsqlDataSource db, LoadDriver driver, BenchUser user, string machine, CancellationToken cancel)
+    {
+        await using var log = new StatementCapture(db, server.PostmasterLog);
+        await log.StartAsync();
+        var captures = new List<Capture>();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            Guid session = default;
+            var checkout = await log.CaptureAsync(async () =>
+            {
+                var (id, error) = await driver.CheckoutOnceAsync(user, machine, LiveSessions.FloorProcess, cancel);
+                session = id ?? throw new InvalidOperationException($"The capture's checkout failed: {error}");
+            });
+            var heartbeat = await log.CaptureAsync(async () => Require(await driver.HeartbeatOnceAsync(user, session, cancel), "heartbeat"));
+            var release = await log.CaptureAsync(async () => Require(await driver.ReleaseOnceAsync(user, session, cancel), "release"));
+            var capture = new Capture(session, checkout, heartbeat, release);
+            if (captures.FirstOrDefault(c => c.Shape == capture.Shape) is not null)
+            {
+                Log($"Captured the SQL of a checkout ({checkout.Count} statements), a heartbeat ({heartbeat.Count}) and a release ({release.Count})");
+                return capture;
+            }
+            captures.Add(capture);
+        }
+        throw new InvalidOperationException("Five captures of the same requests logged different SQL each time; see the server's postmaster.log.");
+
+        static void Require(string? error, string what)
+        {
+            if (error is not null) throw new InvalidOperationException($"The capture's {what} failed: {error}");
+        }
+    }
+
+    private static async Task RoundTripAsync(LoadDriver driver, BenchUser user, string machine, CancellationToken cancel)
+    {
+        var (session, error) = await driver.CheckoutOnceAsync(user, machine, LiveSessions.FloorProcess, cancel);
+        if (session is not { } id) throw new InvalidOperationException($"The first checkout failed: {error}");
+        await driver.HeartbeatOnceAsync(user, id, cancel);
+        await driver.ReleaseOnceAsync(user, id, cancel);
+    }
+
+    private static async Task<string> VersionAsync(NpgsqlDataSource db)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<string>("SHOW server_version") ?? "unknown";
+    }
+
+    private static BenchReport Assemble(BenchOptions options, string postgres, List<PhaseResult> phases, IReadOnlyList<FloorResult> floors,
+        PhaseResult checkoutSmall, PhaseResult heartbeatSmall, PhaseResult activation, PhaseResult checkoutLarge, PhaseResult heartbeatLarge,
+        MemoryResult memory, OverAllocationResult overAllocation)
+    {
+        static double Div(double a, double b) => b > 0 ? Math.Round(a / b, 3) : 0;
+        var checkoutFloor = floors.Single(f => f.Path == "checkout");
+        var heartbeatFloor = floors.Single(f => f.Path == "heartbeat");
+        var large = checkoutLarge.LiveSessions;
+        List<Ratio> ratios =
+        [
+            new("checkout_vs_floor", Div(checkoutSmall.Main.Rps, checkoutFloor.Tps), "server checkouts/s (each followed by its release) ÷ pgbench tps of the captured checkout + release"),
+            new("heartbeat_vs_floor", Div(heartbeatSmall.Main.Rps, heartbeatFloor.Tps), "server heartbeats/s ÷ pgbench tps of the captured heartbeat"),
+            new("checkout_large_vs_small", Div(checkoutLarge.Main.Rps, checkoutSmall.Main.Rps), $"checkouts/s with {large} live sessions ÷ with {checkoutSmall.LiveSessions}"),
+            new("heartbeat_large_vs_small", Div(heartbeatLarge.Main.Rps, heartbeatSmall.Main.Rps), $"heartbeats/s with {heartbeatLarge.LiveSessions} live sessions ÷ with {heartbeatSmall.LiveSessions}"),
+        ];
+        var at = $"at {options.Clients} clients";
+        List<Target> targets =
+        [
+            new("checkout throughput vs floor", "≥ 0.5", ratios[0].Value, ratios[0].Value >= 0.5),
+            new("heartbeat throughput vs floor", "≥ 0.7", ratios[1].Value, ratios[1].Value >= 0.7),
+            .. new[] { checkoutSmall, heartbeatSmall, activation, checkoutLarge, heartbeatLarge }.Select(p =>
+                new Target($"{p.Name} p99 ({p.LiveSessions} live sessions)", $"≤ 50 ms {at}", p.Main.P99Ms, p.Main.P99Ms <= 50)),
+            new($"checkout throughput, {large} vs {checkoutSmall.LiveSessions} sessions", "≥ 0.8", ratios[2].Value, ratios[2].Value >= 0.8),
+            new($"heartbeat throughput, {heartbeatLarge.LiveSessions} vs {heartbeatSmall.LiveSessions} sessions", "≥ 0.8", ratios[3].Value, ratios[3].Value >= 0.8),
+            new("server peak memory (VmHWM, MB)", "≤ 400", memory.VmHwmMb, memory.VmHwmMb > 0 && memory.VmHwmMb <= 400),
+            new("over-allocation (violations)", "0 at every sample and at the end", overAllocation.Violations.Count, overAllocation.Violations.Count == 0 && overAllocation.Samples > 0),
+            .. phases.Where(p => p.Main.Errors > 0).Select(p => new Target($"{p.Name} errors", "0", p.Main.Errors, false)),
+        ];
+        return new BenchReport(options.Smoke ? "smoke" : "full", MachineInfo.Read(postgres), options.Clients, options.Seconds, options.WarmupSeconds,
+            options.Users, options.Organizations, phases, floors, ratios, memory, overAllocation, targets);
+    }
+}
+
+/// <summary>The server process's resident memory every 500 ms; the peak is kept.</summary>
+public sealed class MemorySampler(KitServerProcess server)
+{
+    public long PeakRss { get; private set; }
+    public int Samples { get; private set; }
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+        try
+        {
+            do
+            {
+                var (rss, _) = server.Memory();
+                if (rss > 0)
+                {
+                    PeakRss = Math.Max(PeakRss, rss);
+                    Samples++;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stop));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LicenseServer.Bench.Data;
+using LicenseServer.Bench.Floor;
+using LicenseServer.Bench.Load;
+
+namespace LicenseServer.Bench.Report;
+
+public sealed record MachineInfo(string Cpu, int Cores, long MemoryMb, string Os, string Dotnet, string Postgres, DateTimeOffset Date)
+{
+    public static MachineInfo Read(string postgresVersion)
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
+            : "unknown";
+        var memory = File.Exists("/proc/meminfo")
+            ? long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024
+            : 0;
+        var os = File.Exists("/etc/os-release")
+            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?["PRETTY_NAME=".Length..].Trim('"') ?? RuntimeInformation.OSDescription
+            : RuntimeInformation.OSDescription;
+        return new MachineInfo(cpu, Environment.ProcessorCount, memory, $"{os} ({RuntimeInformation.OSArchitecture})", RuntimeInformation.FrameworkDescription,
+            postgresVersion, DateTimeOffset.UtcNow);
+    }
+}
+
+public sealed record MemoryResult(double PeakRssMb, double VmHwmMb, int Samples);
+
+public sealed record OverAllocationResult(int Samples, int FailedSamples, long MaxFloatingInUse, IReadOnlyList<Violation> Violations);
+
+public sealed record Ratio(string Name, double Value, string Explanation);
+
+public sealed record Target(string Name, string Goal, double? Measured, bool Pass);
+
+public sealed record BenchReport(
+    string Mode, MachineInfo Machine, int Clients, double Seconds, double WarmupSeconds, int Users, int Organizations,
+    IReadOnlyList<PhaseResult> Phases, IReadOnlyList<FloorResult> Floor, IReadOnlyList<Ratio> Ratios, MemoryResult Memory,
+    OverAllocationResult OverAllocation, IReadOnlyList<Target> Targets)
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // a file for people: "÷", not "\u00F7"
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToMarkdown()
+    {
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine(inv, $"Kit License Server bench ({Mode}), {Machine.Date:yyyy-MM-dd HH:mm} UTC: {Machine.Cpu}, {Machine.Cores} cores, {Machine.MemoryMb / 1024.0:0.#} GB RAM, {Machine.Os}, {Machine.Dotnet}, PostgreSQL {Machine.Postgres}.")
+          .AppendLine(inv, $"{Clients} clients, {Seconds:0.#} s per phase after {WarmupSeconds:0.#} s of warm-up; {Users} users in {Organizations} organizations.")
+          .AppendLine()
+          .AppendLine("| Phase | Live sessions | Requests | req/s | p50 ms | p99 ms | max ms | Errors |")
+          .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var p in Phases)
+        {
+            Row(md, p.Name, p.LiveSessions, p.Main);
+            if (p.Release is { } release) Row(md, $"  (release after {p.Name})", p.LiveSessions, release);
+        }
+        foreach (var f in Floor)
+            md.AppendLine(inv, $"| floor: pgbench {f.Path} (-M {f.Mode}) | | {f.Transactions} | {f.Tps:0.#} | {f.P50Ms:0.##} | {f.P99Ms:0.##} | | {f.Failed} |");
+        md.AppendLine()
+          .AppendLine(inv, $"Server memory: peak RSS sampled {Memory.PeakRssMb:0.#} MB, VmHWM {Memory.VmHwmMb:0.#} MB. " +
+                           $"Over-allocation: {OverAllocation.Violations.Count} violation(s) in {OverAllocation.Samples} samples.")
+          .AppendLine()
+          .AppendLine("| Target | Goal | Measured | |")
+          .AppendLine("| --- | --- | ---: | --- |");
+        foreach (var t in Targets)
+            md.AppendLine(inv, $"| {t.Name} | {t.Goal} | {(t.Measured is { } m ? m.ToString("0.###", inv) : "")} | {(t.Pass ? "pass" : "**MISSED**")} |");
+        return md.ToString();
+    }
+
+    private static void Row(StringBuilder md, string name, long live, OperationStats s) =>
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"| {name} | {live} | {s.Requests} | {s.Rps:0.#} | {s.P50Ms:0.##} | {s.P99Ms:0.##} | {s.MaxMs:0.##} | {(s.Errors == 0 ? "0" : string.Join(", ", s.ErrorsByCode.Select(e => $"{e.Value} × {e.Key}")))} |");
+}
