@@ -26,6 +26,10 @@ public static class DataServiceCollectionExtensions
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (!connectionString.Contains("Pool Size", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
             builder.MaxPoolSize = DefaultMaxPoolSize;
+        // The server keeps no session state on a connection (only SET LOCAL, inside transactions), so a
+        // pooled connection needs no DISCARD ALL before its next use.
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+            builder.NoResetOnClose = true;
         return builder.ConnectionString;
     }
 

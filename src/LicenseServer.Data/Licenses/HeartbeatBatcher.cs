@@ -23,7 +23,7 @@ public sealed class HeartbeatBatcher : IAsyncDisposable
     /// </summary>
     private const string Sql = """
         WITH beat AS (
-            SELECT * FROM unnest(@ids, @hashes, @expires) AS b (session_id, key_hash, expires_at)),
+            SELECT * FROM unnest(@ids::uuid[], @hashes::bytea[], @expires::timestamptz[]) AS b (session_id, key_hash, expires_at)),
         due AS (
             SELECT s.id, b.expires_at FROM beat b
             JOIN api_key k ON k.key_hash = b.key_hash AND k.revoked_at IS NULL

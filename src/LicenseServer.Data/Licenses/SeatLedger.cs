@@ -35,31 +35,40 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// </summary>
     internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
     {
-        var args = new { organizationId, productCode, now = now.UtcDateTime };
         try
         {
-            await using var batch = await connection.QueryMultipleAsync($"""
-                SET LOCAL lock_timeout = '{LockTimeout}';
-                SELECT issued_at, valid_until FROM server_license WHERE id = 1;
-                SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
-                SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
-                {EndSessionsSql("s.organization_id = @organizationId AND s.product_code = @productCode AND s.expires_at <= @now", "s.expires_at")};
-                SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
-                SELECT {NotFloatingInUseSql};
-                """, args, tx);
-            RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
-            var product = await batch.ReadSingleOrDefaultAsync<ProductRow?>()
-                ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
-            var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
-            var swept = await batch.ReadSingleAsync<int>();
-            var shared = await batch.ReadSingleAsync<long>();
-            var inUse = await batch.ReadSingleAsync<int>() + floatingLive - swept;
-            return new Pool(product.Terms, quota, inUse, product.Quota, shared);
+            await using var batch = await connection.QueryMultipleAsync(LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+            return await ReadPoolAsync(batch, productCode, now);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            throw new LicenseRuleException("busy", "Too many license changes for this product at once. Try again in a moment.");
+            throw Busy();
         }
+    }
+
+    private static LicenseRuleException Busy() => new("busy", "Too many license changes for this product at once. Try again in a moment.");
+
+    /// <summary>The statements of <see cref="LockPoolAsync"/>; a checkout sends more after them in the same round trip.</summary>
+    private static readonly string LockPoolSql = $"""
+        SET LOCAL lock_timeout = '{LockTimeout}';
+        SELECT issued_at, valid_until FROM server_license WHERE id = 1;
+        SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
+        SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
+        {EndSessionsSql("s.organization_id = @organizationId AND s.product_code = @productCode AND s.expires_at <= @now", "s.expires_at")};
+        SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
+        SELECT {NotFloatingInUseSql};
+        """;
+
+    private static async Task<Pool> ReadPoolAsync(SqlMapper.GridReader batch, string productCode, DateTimeOffset now)
+    {
+        RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
+        var product = await batch.ReadSingleOrDefaultAsync<ProductRow?>()
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
+        var swept = await batch.ReadSingleAsync<int>();
+        var shared = await batch.ReadSingleAsync<long>();
+        var inUse = await batch.ReadSingleAsync<int>() + floatingLive - swept;
+        return new Pool(product.Terms, quota, inUse, product.Quota, shared);
     }
 
     private sealed record ProductRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
@@ -369,67 +378,86 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// L4: a floating seat for one process. A repeated session id of the same user reuses its seat; a new
-    /// machine is registered only while registered machines stay within the quota.
+    /// After the pool's statements, a checkout's own: the machine's rules, the reuse of a repeated session
+    /// id, the machine's registration, and the new session with the pool's count. They run before the
+    /// checks on what the pool's statements read, in the same round trip; a refusal rolls them back.
+    /// </summary>
+    private static readonly string CheckoutSql = $"""
+        {LockPoolSql}
+        {MachineRulesSql};
+        UPDATE floating_session SET expires_at = @expiresAt, last_heartbeat_at = @now
+        WHERE id = @existing AND organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
+          AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
+        RETURNING id;
+        WITH seen AS (
+            UPDATE floating_machine SET last_seen_at = @now
+            WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId RETURNING 1)
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM seen) THEN -1
+                    ELSE (SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode)::int END;
+        INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
+        VALUES (@organizationId, @productCode, @machineId, @now, @now) ON CONFLICT DO NOTHING;
+        INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+        SELECT @id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt
+        WHERE NOT EXISTS (SELECT 1 FROM floating_session WHERE id = @existing AND last_heartbeat_at = @now AND expires_at = @expiresAt)
+        RETURNING id;
+        UPDATE product_allocation SET floating_live = floating_live + 1
+        WHERE organization_id = @organizationId AND product_code = @productCode
+          AND EXISTS (SELECT 1 FROM floating_session WHERE id = @id);
+        """;
+
+    /// <summary>
+    /// L4: a floating seat for one process, in one round trip and its commit. A repeated session id of the
+    /// same user reuses its seat; a new machine is registered only while registered machines stay within
+    /// the quota. Everything is written optimistically after the pool is locked and read, then checked in
+    /// the order the rules give; a refusal rolls the transaction back, so nothing of it is stored.
     /// </summary>
     public async Task<(Guid SessionId, DateTimeOffset ExpiresAt)> CheckoutFloatingAsync(long organizationId, string productCode, long userId,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
         var expiresAt = now + lease;
+        var id = Guid.NewGuid();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
-        if (pool.Product.Kind != ProductKind.Floating)
-            throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
-        RequireUsable(pool, now);
-        // L11 and O5 in one query, the only one they add to this hot path: the machine's state, then a row per reservation.
-        var rows = (await connection.QueryAsync<CheckoutRuleRow>(MachineRulesSql, new
+        try
         {
-            organizationId, productCode, machineId, userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime,
-        }, tx)).AsList();
-        var machine = rows[0];
-        if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
-        if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
-        if (sessionId is { } existing)
-        {
-            var reused = await connection.ExecuteAsync("""
-                UPDATE floating_session SET expires_at = @expiresAt, last_heartbeat_at = @now
-                WHERE id = @existing AND organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
-                  AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
-                """, new { existing, organizationId, productCode, userId, machineId, expiresAt = expiresAt.UtcDateTime, now = now.UtcDateTime }, tx);
-            if (reused == 1)
+            await using (var batch = await connection.QueryMultipleAsync(CheckoutSql, new
             {
-                await tx.CommitAsync();
-                return (existing, expiresAt);
+                organizationId, productCode, userId, machineId, processId, id, existing = sessionId ?? Guid.Empty,
+                userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime,
+            }, tx))
+            {
+                var pool = await ReadPoolAsync(batch, productCode, now);
+                if (pool.Product.Kind != ProductKind.Floating)
+                    throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
+                RequireUsable(pool, now);
+                // L11 and O5: the machine's state, then a row per reservation.
+                var rows = (await batch.ReadAsync<CheckoutRuleRow>()).AsList();
+                var machine = rows[0];
+                if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
+                if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
+                if (await batch.ReadSingleOrDefaultAsync<Guid?>() is { } reused)
+                {
+                    await batch.DisposeAsync();
+                    await tx.CommitAsync();
+                    return (reused, expiresAt);
+                }
+                var registered = await batch.ReadSingleAsync<int>();
+                if (registered >= pool.Quota) // -1: the machine was registered already
+                    throw new LicenseRuleException("machine_limit",
+                        $"{productCode} is registered on {registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
+                RequireSeats(pool, 1);
+                var reservations = rows.Where(r => r.TeamId is not null)
+                    .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
+                SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
             }
+            await tx.CommitAsync();
+            return (id, expiresAt);
         }
-        var known = await connection.ExecuteAsync("""
-            UPDATE floating_machine SET last_seen_at = @now WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId
-            """, new { organizationId, productCode, machineId, now = now.UtcDateTime }, tx) == 1;
-        if (!known)
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            var registered = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode }, tx);
-            if (registered >= pool.Quota)
-                throw new LicenseRuleException("machine_limit",
-                    $"{productCode} is registered on {registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
-            await connection.ExecuteAsync(
-                "INSERT INTO floating_machine (organization_id, product_code, machine_id) VALUES (@organizationId, @productCode, @machineId)",
-                new { organizationId, productCode, machineId }, tx);
+            throw Busy();
         }
-        RequireSeats(pool, 1);
-        var reservations = rows.Where(r => r.TeamId is not null)
-            .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
-        SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
-        var id = Guid.NewGuid();
-        await connection.ExecuteAsync("""
-            INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
-            VALUES (@id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt);
-            UPDATE product_allocation SET floating_live = floating_live + 1 WHERE organization_id = @organizationId AND product_code = @productCode;
-            """, new { id, organizationId, productCode, userId, machineId, processId, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime }, tx);
-        await tx.CommitAsync();
-        return (id, expiresAt);
     }
 
     /// <summary>
