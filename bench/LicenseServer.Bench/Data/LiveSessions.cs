@@ -7,7 +7,7 @@ namespace LicenseServer.Bench.Data;
 /// <summary>
 /// The one place where the bench writes floating sessions behind the server's back: the scale runs' live
 /// sessions and the floor's heartbeat targets. After every change it brings any per-pool counter of live
-/// sessions (a <c>product_allocation.floating_live</c> column, when the schema has one) back in line with the
+/// sessions (<c>product_allocation.floating_live</c>) back in line with the
 /// rows, so that the server sees the same state whichever way it counts.
 /// </summary>
 public static class LiveSessions
@@ -64,17 +64,12 @@ public static class LiveSessions
         return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()");
     }
 
-    private static async Task SyncCountersAsync(NpgsqlConnection connection)
-    {
-        var hasCounter = await connection.ExecuteScalarAsync<bool>("""
-            SELECT EXISTS (SELECT 1 FROM information_schema.columns
-                           WHERE table_schema = 'public' AND table_name = 'product_allocation' AND column_name = 'floating_live')
-            """);
-        if (!hasCounter) return;
+    /// <summary>Each pool's count of counted sessions (db-migrations/0011), as the server keeps it, after sessions were written here.</summary>
+    private static async Task SyncCountersAsync(NpgsqlConnection connection) =>
         await connection.ExecuteAsync("""
+            UPDATE floating_session SET counted = false WHERE counted AND ended_at IS NOT NULL;
             UPDATE product_allocation a SET floating_live = (
                 SELECT count(*) FROM floating_session s
-                WHERE s.organization_id = a.organization_id AND s.product_code = a.product_code AND s.ended_at IS NULL)
+                WHERE s.organization_id = a.organization_id AND s.product_code = a.product_code AND s.counted);
             """);
-    }
 }

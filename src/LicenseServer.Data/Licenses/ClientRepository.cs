@@ -172,26 +172,17 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// Releases a live session of this caller, taking it off its pool's count under the pool lock; true
-    /// also when it had ended or expired already (release is idempotent, and an expired session counts no more).
+    /// Releases a session of this caller: one write of its own row (its pool's count follows at the pool's
+    /// next checkout). True also when it had ended or expired already: release is idempotent.
     /// </summary>
     public async Task<bool> ReleaseAsync(Guid sessionId, long organizationId, long userId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        var args = new { sessionId, organizationId, userId, now = Now };
-        var pool = await connection.ExecuteScalarAsync<string?>("""
-            SELECT p.product_code FROM floating_session s
-            JOIN product_allocation p ON p.organization_id = s.organization_id AND p.product_code = s.product_code
-            WHERE s.id = @sessionId AND s.organization_id = @organizationId AND s.user_id = @userId AND s.ended_at IS NULL AND s.expires_at > @now
-            FOR UPDATE OF p
-            """, args, tx);
-        if (pool is not null)
-            await SeatLedger.EndSessionsAsync(connection, tx,
-                "s.id = @sessionId AND s.organization_id = @organizationId AND s.user_id = @userId AND s.expires_at > @now", "@now", args);
-        var known = await connection.ExecuteScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM floating_session WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId)", args, tx);
-        await tx.CommitAsync();
-        return known;
+        return await connection.ExecuteScalarAsync<bool>("""
+            WITH ended AS (
+                UPDATE floating_session SET ended_at = least(@now, expires_at)
+                WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM floating_session WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId)
+            """, new { sessionId, organizationId, userId, now = Now });
     }
 }

@@ -154,13 +154,12 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var args = new { organizationId, productCode, sessionId, now = Now };
-        await connection.ExecuteAsync("SELECT 1 FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE", args, tx);
-        var machine = await connection.ExecuteScalarAsync<string?>(
-            "SELECT machine_id FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode AND id = @sessionId", args, tx);
-        if (machine is null || await SeatLedger.EndSessionsAsync(connection, tx,
-                "s.organization_id = @organizationId AND s.product_code = @productCode AND s.id = @sessionId AND s.expires_at > @now", "@now", args) == 0)
-            return false;
+        var machine = await connection.ExecuteScalarAsync<string?>("""
+            UPDATE floating_session SET ended_at = @now
+            WHERE organization_id = @organizationId AND product_code = @productCode AND id = @sessionId AND ended_at IS NULL AND expires_at > @now
+            RETURNING machine_id
+            """, new { organizationId, productCode, sessionId, now = Now }, tx);
+        if (machine is null) return false;
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "session.ended", machine, productCode);
         await tx.CommitAsync();
         return true;

@@ -86,8 +86,10 @@ public sealed class MachineRuleRepository(NpgsqlDataSource db, TimeProvider cloc
             VALUES (@organizationId, @machineId, @reason, @now, @actor) ON CONFLICT DO NOTHING
             """, new { organizationId, machineId, reason, now = Now, actor }, tx);
         if (added == 0) throw new LicenseRuleException("already_disabled", $"{machineId} is disabled already.");
-        var ended = await SeatLedger.EndSessionsAsync(connection, tx,
-            "s.organization_id = @organizationId AND s.machine_id = @machineId AND s.expires_at > @now", "@now", new { organizationId, machineId, now = Now });
+        var ended = await connection.ExecuteAsync("""
+            UPDATE floating_session SET ended_at = @now
+            WHERE organization_id = @organizationId AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
+            """, new { organizationId, machineId, now = Now }, tx);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "machine.disabled", machineId,
             (reason is null ? "" : reason + "; ") + $"{ended} live session{(ended == 1 ? "" : "s")} ended");
         await tx.CommitAsync();

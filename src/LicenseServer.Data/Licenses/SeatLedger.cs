@@ -30,8 +30,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// <summary>
     /// Locks the pool and reads everything a grant decides on, in one round trip: the server's license,
     /// the product's terms, the organization's share and seats in use, and the shares of all
-    /// organizations. The pool's expired floating sessions end here (see <see cref="EndSessionsAsync"/>),
-    /// so its count of unended sessions is its count of live ones.
+    /// organizations. The pool's ended and expired floating sessions leave its count here (see
+    /// <see cref="UncountSql"/>), so the count is then its live sessions.
     /// </summary>
     internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
     {
@@ -54,7 +54,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         SELECT issued_at, valid_until FROM server_license WHERE id = 1;
         SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
         SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
-        {EndSessionsSql("s.organization_id = @organizationId AND s.product_code = @productCode AND s.expires_at <= @now", "s.expires_at")};
+        {UncountSql};
         SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
         SELECT {NotFloatingInUseSql};
         """;
@@ -79,24 +79,25 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// Ends the unended floating sessions that match <paramref name="where"/> (over <c>floating_session s</c>)
-    /// at <paramref name="endedAt"/>, and takes them off their pools' counts of unended sessions; the
-    /// value of the statement is how many ended. The caller holds the locks of those pools, taken before
-    /// any session row, the order every path keeps.
+    /// Takes the pool's sessions that ended (by any path) or expired since the last checkout off its
+    /// count, marking the expired ones ended at their expiry; the value is how many. Runs under the pool
+    /// lock; a session's own end never takes that lock (see the migration of <c>floating_live</c>).
     /// </summary>
-    internal static string EndSessionsSql(string where, string endedAt) => $"""
+    private const string UncountSql = """
         WITH ended AS (
-            UPDATE floating_session s SET ended_at = {endedAt} WHERE s.ended_at IS NULL AND {where}
-            RETURNING s.organization_id, s.product_code),
-        counts AS (SELECT organization_id, product_code, count(*) AS n FROM ended GROUP BY organization_id, product_code),
+            UPDATE floating_session s SET counted = false
+            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.counted AND s.ended_at IS NOT NULL
+            RETURNING 1),
+        expired AS (
+            UPDATE floating_session s SET counted = false, ended_at = s.expires_at
+            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.counted AND s.ended_at IS NULL AND s.expires_at <= @now
+            RETURNING 1),
+        gone AS (SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM expired) AS n),
         adjusted AS (
-            UPDATE product_allocation p SET floating_live = p.floating_live - counts.n FROM counts
-            WHERE p.organization_id = counts.organization_id AND p.product_code = counts.product_code RETURNING 1)
-        SELECT coalesce(sum(n), 0)::int FROM counts
+            UPDATE product_allocation p SET floating_live = p.floating_live - gone.n FROM gone
+            WHERE p.organization_id = @organizationId AND p.product_code = @productCode AND gone.n > 0 RETURNING 1)
+        SELECT n::int FROM gone
         """;
-
-    internal static Task<int> EndSessionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string where, string endedAt, object args) =>
-        connection.ExecuteScalarAsync<int>(EndSessionsSql(where, endedAt), args, tx);
 
     /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
     internal static async Task RequireLicenseValidAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset now) =>

@@ -69,11 +69,8 @@ public sealed class MemberRepository(NpgsqlDataSource db)
             var recalled = (await connection.QueryAsync<string>("""
                 DELETE FROM license_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code
                 """, new { organizationId, userId }, tx)).Order().ToList();
-            // The organization's pools first, in the ledger's lock order, then the sessions they count.
-            await connection.ExecuteAsync(
-                "SELECT 1 FROM product_allocation WHERE organization_id = @organizationId ORDER BY product_code FOR UPDATE", new { organizationId }, tx);
-            await Licenses.SeatLedger.EndSessionsAsync(connection, tx, "s.organization_id = @organizationId AND s.user_id = @userId", "now()", new { organizationId, userId });
             await connection.ExecuteAsync("""
+                UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
                 UPDATE machine_activation SET deactivated_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND deactivated_at IS NULL;
                 UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
                 DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
