@@ -30,6 +30,13 @@ public static class DataServiceCollectionExtensions
         // pooled connection needs no DISCARD ALL before its next use.
         if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
             builder.NoResetOnClose = true;
+        // Planning costs more than running most of the server's statements (a checkout's take ~4 ms to
+        // plan, well under 1 ms to run): the ones used again are prepared once per connection.
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 200;
+            builder.AutoPrepareMinUsages = 2;
+        }
         return builder.ConnectionString;
     }
 

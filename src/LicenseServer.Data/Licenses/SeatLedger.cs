@@ -38,12 +38,23 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         try
         {
             await using var batch = await connection.QueryMultipleAsync(LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
-            return await ReadPoolAsync(batch, productCode, now);
+            var pool = await ReadPoolAsync(batch, productCode, now);
+            await DrainAsync(batch);
+            return pool;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
             throw Busy();
         }
+    }
+
+    /// <summary>
+    /// Reads a batch's remaining results before it is committed: Dapper cancels the command of a batch
+    /// disposed unread, which could cancel a statement whose write the commit is meant to keep.
+    /// </summary>
+    private static async Task DrainAsync(SqlMapper.GridReader batch)
+    {
+        while (!batch.IsConsumed) await batch.ReadAsync();
     }
 
     private static LicenseRuleException Busy() => new("busy", "Too many license changes for this product at once. Try again in a moment.");
@@ -439,7 +450,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
                 if (await batch.ReadSingleOrDefaultAsync<Guid?>() is { } reused)
                 {
-                    await batch.DisposeAsync();
+                    await DrainAsync(batch);
                     await tx.CommitAsync();
                     return (reused, expiresAt);
                 }
@@ -451,6 +462,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 var reservations = rows.Where(r => r.TeamId is not null)
                     .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
                 SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
+                await DrainAsync(batch);
             }
             await tx.CommitAsync();
             return (id, expiresAt);
