@@ -8,7 +8,9 @@ namespace LicenseServer.Data.Licenses;
 /// <summary>Who a bearer token or an API key stands for. <c>OrganizationId</c> is set for an API key only.</summary>
 public sealed record ClientCaller(long UserId, string Email, long? OrganizationId, long? ApiKeyId);
 
-public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed);
+/// <summary>An activation granted, with the server's license it was granted under (its end caps the lease; its text is the lease's proof).</summary>
+public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed,
+    DateTime? LicenseValidUntil, string VendorLicense);
 
 /// <summary>The client API's reads and writes (C1, C2): tokens, API keys, machine activations, session heartbeats.</summary>
 public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
@@ -70,41 +72,37 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     public async Task<ActivationGrant> ActivateAsync(long organizationId, long userId, string productCode, string machineId, DateTimeOffset leaseExpiresAt,
         int machinesPerUser, ChurnLimit churn)
     {
+        var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var org = await connection.QuerySingleOrDefaultAsync<(string Name, string Email)?>("""
-            SELECT o.name, u.email FROM organization o JOIN organization_member m ON m.organization_id = o.id JOIN public.user_account u ON u.id = m.user_id
-            WHERE o.id = @organizationId AND m.user_id = @userId
-            """, new { organizationId, userId }, tx)
-            ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
-        await SeatLedger.RequireLicenseValidAsync(connection, tx, clock.GetUtcNow());
-        var product = await SeatLedger.ProductAsync(connection, tx, productCode)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
-        if (product.Kind != Core.Activation.ProductKind.PerUser)
-            throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
-        if (product.ExpiresAt is { } end && end <= clock.GetUtcNow())
-            throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
-        // Lock the user's assignment: activations of one user are serialised (so are the counts below), and an unassign waits.
-        var licensed = await connection.ExecuteScalarAsync<bool>("""
-            SELECT true FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId FOR UPDATE
-            """, new { organizationId, productCode, userId }, tx);
-        if (!licensed) throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
-        var machine = await connection.QuerySingleAsync<(bool Disabled, string? Reason, bool? Active)>("""
-            SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
-                   (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
-                   (SELECT deactivated_at IS NULL FROM machine_activation
-                    WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId)
-            """, new { organizationId, productCode, userId, machineId }, tx);
-        if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.Reason);
-        var renewed = machine.Active == true;
-        if (renewed)
+        (string Name, string Email) org;
+        (DateTime IssuedAt, DateTime? ValidUntil, string FileText)? license;
+        LicensedProductTerms product;
+        bool renewed;
+        // One round trip reads what the checks need and renews an active machine; a refusal rolls the renewal back.
+        await using (var batch = await connection.QueryMultipleAsync(ActivationSql, new
         {
-            await connection.ExecuteAsync("""
-                UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
-                WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
-                """, new { organizationId, productCode, userId, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime }, tx);
+            organizationId, userId, productCode, machineId, now = now.UtcDateTime, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
+        }, tx))
+        {
+            org = await batch.ReadSingleOrDefaultAsync<(string Name, string Email)?>()
+                ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
+            license = await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil, string FileText)?>();
+            SeatLedger.RequireLicenseValid(license is { } l ? (l.IssuedAt, l.ValidUntil) : null, now);
+            product = (await batch.ReadSingleOrDefaultAsync<SeatLedger.ProductRow?>())?.Terms
+                ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            if (product.Kind != Core.Activation.ProductKind.PerUser)
+                throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
+            if (product.ExpiresAt is { } end && end <= now)
+                throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
+            if (!await batch.ReadSingleOrDefaultAsync<bool>())
+                throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
+            var machine = await batch.ReadSingleAsync<(bool Disabled, string? Reason)>();
+            if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.Reason);
+            renewed = await batch.ReadSingleOrDefaultAsync<bool>();
+            await SeatLedger.DrainAsync(batch);
         }
-        else
+        if (!renewed)
         {
             await RequireChurnAllowsAsync(connection, tx, organizationId, productCode, userId, churn);
             // A deactivated machine still counts while the lease it was given can be checked offline; this machine's own row is replaced.
@@ -129,8 +127,27 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             await AuditRepository.WriteAsync(connection, tx, userId, organizationId, "license.machine_activated", machineId, productCode);
         }
         await tx.CommitAsync();
-        return new ActivationGrant(organizationId, org.Name, product, org.Email, renewed);
+        return new ActivationGrant(organizationId, org.Name, product, org.Email, renewed, license!.Value.ValidUntil, license.Value.FileText);
     }
+
+    /// <summary>
+    /// The reads of an activation, in the order of its checks: membership, the server's license, the
+    /// product, the user's assignment (locked: one user's activations are serialised, and an unassign
+    /// waits), the machine's disabled state; then the renewal of the machine when it is active.
+    /// </summary>
+    private const string ActivationSql = """
+        SELECT o.name, u.email FROM organization o JOIN organization_member m ON m.organization_id = o.id JOIN public.user_account u ON u.id = m.user_id
+        WHERE o.id = @organizationId AND m.user_id = @userId;
+        SELECT issued_at, valid_until, file_text FROM server_license WHERE id = 1;
+        SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
+        SELECT true FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId FOR UPDATE;
+        SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
+               (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId);
+        UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+        WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
+          AND deactivated_at IS NULL
+        RETURNING true;
+        """;
 
     /// <summary>L10: refuses a machine becoming active when the window already holds the limit's number of activations.</summary>
     private async Task RequireChurnAllowsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, ChurnLimit configured)

@@ -52,7 +52,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// Reads a batch's remaining results before it is committed: Dapper cancels the command of a batch
     /// disposed unread, which could cancel a statement whose write the commit is meant to keep.
     /// </summary>
-    private static async Task DrainAsync(SqlMapper.GridReader batch)
+    internal static async Task DrainAsync(SqlMapper.GridReader batch)
     {
         while (!batch.IsConsumed) await batch.ReadAsync();
     }
@@ -82,7 +82,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         return new Pool(product.Terms, quota, inUse, product.Quota, shared);
     }
 
-    private sealed record ProductRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
+    internal sealed record ProductRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
     {
         public LicensedProductTerms Terms => new(Code, Name, Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
             Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
@@ -115,7 +115,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         RequireLicenseValid(await connection.QuerySingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(
             "SELECT issued_at, valid_until FROM server_license WHERE id = 1", transaction: tx), now);
 
-    private static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
+    internal static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
     {
         var license = row ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
         if (license.ValidUntil is { } until && until <= now.UtcDateTime)

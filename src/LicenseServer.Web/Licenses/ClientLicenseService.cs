@@ -64,15 +64,14 @@ public sealed class ClientLicenseService(
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
             () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
                 new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays)), takesSeat: false);
-        var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("server_not_activated", "The server is not activated.");
         // A lease never outlives the product or the server's license.
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
-        if (vendorLicense.ValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
+        if (grant.LicenseValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
             expiresAt = new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc));
         var identity = await activation.EnsureIdentityAsync();
         var payload = new OfflineLicensePayload(Guid.NewGuid(), grant.Product.Code, grant.Product.Name, grant.Product.Kind, grant.OrganizationId,
             grant.OrganizationName, machineId, now, expiresAt, identity.InstallationId, identity.ServerPublicKey, grant.Email);
-        var lease = LeaseFile.Sign(payload, await activation.ServerKeyAsync(), vendorLicense.FileText);
+        var lease = LeaseFile.Sign(payload, await activation.ServerKeyAsync(), grant.VendorLicense);
         return new IssuedLease(grant.Product.Code, machineId, organizationId, expiresAt, lease);
     }
 
