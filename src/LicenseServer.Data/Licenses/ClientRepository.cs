@@ -80,28 +80,27 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         LicensedProductTerms product;
         bool renewed;
         // One round trip reads what the checks need and renews an active machine; a refusal rolls the renewal back.
-        await using (var batch = await connection.QueryMultipleAsync(ActivationSql, new
+        await using (var batch = await SeatLedger.Batch.RunAsync(connection, ActivationSql, new
         {
             organizationId, userId, productCode, machineId, now = now.UtcDateTime, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
         }, tx))
         {
-            org = await batch.ReadSingleOrDefaultAsync<(string Name, string Email)?>()
+            org = await batch.Grid.ReadSingleOrDefaultAsync<(string Name, string Email)?>()
                 ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
-            license = await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil, string FileText)?>();
+            license = await batch.Grid.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil, string FileText)?>();
             SeatLedger.RequireLicenseValid(license is { } l ? (l.IssuedAt, l.ValidUntil) : null, now);
-            product = (await batch.ReadSingleOrDefaultAsync<SeatLedger.ProductRow?>())?.Terms
+            product = (await batch.Grid.ReadSingleOrDefaultAsync<SeatLedger.ProductRow?>())?.Terms
                 ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
             if (product.Kind != Core.Activation.ProductKind.PerUser)
                 throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
             if (product.ExpiresAt is { } end && end <= now)
                 throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
-            if (!await batch.ReadSingleOrDefaultAsync<bool>())
+            if (!await batch.Grid.ReadSingleOrDefaultAsync<bool>())
                 throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
-            var machine = await batch.ReadSingleAsync<(bool Disabled, string? Reason)>();
+            var machine = await batch.Grid.ReadSingleAsync<(bool Disabled, string? Reason)>();
             if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.Reason);
-            renewed = await batch.ReadSingleOrDefaultAsync<bool>();
-            await SeatLedger.DrainAsync(batch);
-        }
+            renewed = await batch.Grid.ReadSingleOrDefaultAsync<bool>();
+        } // read to the end here, before the commit
         if (!renewed)
         {
             await RequireChurnAllowsAsync(connection, tx, organizationId, productCode, userId, churn);

@@ -37,10 +37,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     {
         try
         {
-            await using var batch = await connection.QueryMultipleAsync(LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
-            var pool = await ReadPoolAsync(batch, productCode, now);
-            await DrainAsync(batch);
-            return pool;
+            await using var batch = await Batch.RunAsync(connection, LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+            return await ReadPoolAsync(batch.Grid, productCode, now);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
@@ -55,6 +53,26 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     internal static async Task DrainAsync(SqlMapper.GridReader batch)
     {
         while (!batch.IsConsumed) await batch.ReadAsync();
+    }
+
+    /// <summary>
+    /// A batch of statements, read in order. Disposed early (a check refused it half-way) it reads what is
+    /// left instead of letting Dapper cancel the command: a cancel request is sent on the side and could
+    /// reach the connection after the pool has handed it to its next user.
+    /// </summary>
+    internal sealed class Batch(SqlMapper.GridReader grid) : IAsyncDisposable
+    {
+        public SqlMapper.GridReader Grid => grid;
+
+        public static async Task<Batch> RunAsync(NpgsqlConnection connection, string sql, object args, NpgsqlTransaction tx) =>
+            new(await connection.QueryMultipleAsync(sql, args, tx));
+
+        public async ValueTask DisposeAsync()
+        {
+            try { await DrainAsync(grid); }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { } // the statement's own error was thrown already
+            await grid.DisposeAsync();
+        }
     }
 
     private static LicenseRuleException Busy() => new("busy", "Too many license changes for this product at once. Try again in a moment.");
@@ -433,28 +451,28 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         await using var tx = await connection.BeginTransactionAsync();
         try
         {
-            await using (var batch = await connection.QueryMultipleAsync(CheckoutSql, new
+            await using (var batch = await Batch.RunAsync(connection, CheckoutSql, new
             {
                 organizationId, productCode, userId, machineId, processId, id, existing = sessionId ?? Guid.Empty,
                 userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime,
             }, tx))
             {
-                var pool = await ReadPoolAsync(batch, productCode, now);
+                var pool = await ReadPoolAsync(batch.Grid, productCode, now);
                 if (pool.Product.Kind != ProductKind.Floating)
                     throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
                 RequireUsable(pool, now);
                 // L11 and O5: the machine's state, then a row per reservation.
-                var rows = (await batch.ReadAsync<CheckoutRuleRow>()).AsList();
+                var rows = (await batch.Grid.ReadAsync<CheckoutRuleRow>()).AsList();
                 var machine = rows[0];
                 if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
                 if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
-                if (await batch.ReadSingleOrDefaultAsync<Guid?>() is { } reused)
+                if (await batch.Grid.ReadSingleOrDefaultAsync<Guid?>() is { } reused)
                 {
-                    await DrainAsync(batch);
+                    await DrainAsync(batch.Grid);
                     await tx.CommitAsync();
                     return (reused, expiresAt);
                 }
-                var registered = await batch.ReadSingleAsync<int>();
+                var registered = await batch.Grid.ReadSingleAsync<int>();
                 if (registered >= pool.Quota) // -1: the machine was registered already
                     throw new LicenseRuleException("machine_limit",
                         $"{productCode} is registered on {registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
@@ -462,8 +480,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 var reservations = rows.Where(r => r.TeamId is not null)
                     .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
                 SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
-                await DrainAsync(batch);
-            }
+            } // read to the end here, before the commit
             await tx.CommitAsync();
             return (id, expiresAt);
         }
