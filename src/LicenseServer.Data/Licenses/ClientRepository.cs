@@ -175,18 +175,6 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         return true;
     }
 
-    /// <summary>C2, the hottest path: one indexed write of the session's own row. False when the session is gone or past its lease.</summary>
-    public async Task<bool> HeartbeatAsync(Guid sessionId, long organizationId, long userId, DateTimeOffset expiresAt)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteAsync("""
-            UPDATE floating_session SET last_heartbeat_at = @now, expires_at = @expiresAt
-            WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL AND expires_at > @now
-              AND EXISTS (SELECT 1 FROM server_license WHERE valid_until IS NULL OR valid_until > @now)
-              AND NOT EXISTS (SELECT 1 FROM licensed_product p WHERE p.code = floating_session.product_code AND p.expires_at <= @now)
-            """, new { sessionId, organizationId, userId, now = Now, expiresAt = expiresAt.UtcDateTime }) == 1;
-    }
-
     /// <summary>
     /// Releases a session of this caller: one write of its own row (its pool's count follows at the pool's
     /// next checkout). True also when it had ended or expired already: release is idempotent.

@@ -129,10 +129,6 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         """;
 
     /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
-    internal static async Task RequireLicenseValidAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset now) =>
-        RequireLicenseValid(await connection.QuerySingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(
-            "SELECT issued_at, valid_until FROM server_license WHERE id = 1", transaction: tx), now);
-
     internal static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
     {
         var license = row ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");

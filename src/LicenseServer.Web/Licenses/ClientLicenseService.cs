@@ -91,7 +91,7 @@ public sealed class ClientLicenseService(
 
     /// <summary>
     /// C2's hot path: the key is checked in the same batched statement that renews the session. Null when
-    /// it was not renewed; <see cref="HeartbeatAsync(ClientCaller, Guid)"/> after the full key checks says why.
+    /// it was not renewed: the caller's key checks say why, or else <see cref="SessionExpired"/>.
     /// </summary>
     public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)
     {
@@ -102,14 +102,9 @@ public sealed class ClientLicenseService(
             : null;
     }
 
-    public async Task<IssuedSession> HeartbeatAsync(ClientCaller caller, Guid sessionId)
-    {
-        var expiresAt = clock.GetUtcNow().AddSeconds(Limits.SessionLeaseSeconds);
-        if (!await clients.HeartbeatAsync(sessionId, caller.OrganizationId!.Value, caller.UserId, expiresAt))
-            throw new LicenseRuleException("session_expired",
-                "This session has ended or missed its heartbeats past the grace period; its seat is free. Check out a new session.");
-        return new IssuedSession(sessionId, Limits.HeartbeatSeconds, expiresAt);
-    }
+    /// <summary>A heartbeat with a good key that renewed nothing: the session ended, expired, or its license did.</summary>
+    public static LicenseRuleException SessionExpired() => new("session_expired",
+        "This session has ended or missed its heartbeats past the grace period; its seat is free. Check out a new session.");
 
     public async Task ReleaseAsync(ClientCaller caller, Guid sessionId)
     {
