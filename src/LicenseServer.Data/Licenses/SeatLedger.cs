@@ -77,7 +77,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 
     private static LicenseRuleException Busy() => new("busy", "Too many license changes for this product at once. Try again in a moment.");
 
-    /// <summary>The statements of <see cref="LockPoolAsync"/>; a checkout sends more after them in the same round trip.</summary>
+    /// <summary>The statements of <see cref="LockPoolAsync"/>.</summary>
     private static readonly string LockPoolSql = $"""
         SET LOCAL lock_timeout = '{LockTimeout}';
         SELECT issued_at, valid_until FROM server_license WHERE id = 1;
@@ -109,23 +109,15 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 
     /// <summary>
     /// Takes the pool's sessions that ended (by any path) or expired since the last checkout off its
-    /// count, marking the expired ones ended at their expiry; the value is how many. Runs under the pool
+    /// count (<c>kit_uncount_sessions</c>, migration 0012); the value is how many. Runs under the pool
     /// lock; a session's own end never takes that lock (see the migration of <c>floating_live</c>).
     /// </summary>
     private const string UncountSql = """
-        WITH ended AS (
-            UPDATE floating_session s SET counted = false
-            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.counted AND s.ended_at IS NOT NULL
-            RETURNING 1),
-        expired AS (
-            UPDATE floating_session s SET counted = false, ended_at = s.expires_at
-            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.counted AND s.ended_at IS NULL AND s.expires_at <= @now
-            RETURNING 1),
-        gone AS (SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM expired) AS n),
+        WITH gone AS (SELECT kit_uncount_sessions(@organizationId, @productCode, @now) AS n),
         adjusted AS (
             UPDATE product_allocation p SET floating_live = p.floating_live - gone.n FROM gone
             WHERE p.organization_id = @organizationId AND p.product_code = @productCode AND gone.n > 0 RETURNING 1)
-        SELECT n::int FROM gone
+        SELECT n FROM gone
         """;
 
     /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
@@ -139,23 +131,12 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// Users whose per-user license was taken back (unassigned, transferred, or removed from the
-    /// organization) while a machine of theirs holds a lease that still verifies offline: each holds
-    /// its seat until the last such lease expires, so a recall cannot hand out more seats than the quota.
+    /// Seats in use other than floating sessions: assignments, recalled licenses whose machines still hold
+    /// leases valid offline (each holds its seat until the last such lease expires, so a recall cannot hand
+    /// out more seats than the quota), and unexpired offline licenses. Defined once, in the database
+    /// (migration 0012), for every path that counts seats.
     /// </summary>
-    internal const string RecalledLeaseHolders = """
-        (SELECT count(DISTINCT m.user_id) FROM machine_activation m
-         WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.lease_expires_at > @now
-           AND NOT EXISTS (SELECT 1 FROM license_assignment a
-                           WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id))
-        """;
-
-    /// <summary>Seats in use other than floating sessions: assignments, recalled licenses whose leases live, offline licenses.</summary>
-    private const string NotFloatingInUseSql = $"""
-        (SELECT count(*) FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode)
-             + {RecalledLeaseHolders}
-             + (SELECT count(*) FROM offline_license WHERE organization_id = @organizationId AND product_code = @productCode AND expires_at > @now)
-        """;
+    private const string NotFloatingInUseSql = "kit_seats_not_floating(@organizationId, @productCode, @now)";
 
     /// <summary>Seats in use, counted without the pool lock (pages, samples): live floating sessions are counted one by one.</summary>
     internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>
@@ -175,18 +156,12 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// <summary>
     /// O5: the organization's reservations of a product, each with the seats its members hold (assignments
     /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
-    /// which of <c>@userIds</c> are in the team.
+    /// which of <c>@userIds</c> are in the team. Defined in the database (migration 0012), where the
+    /// checkout applies it too.
     /// </summary>
     private const string ReservationsSql = """
-        SELECT t.id AS team_id, t.name AS team_name, r.seats,
-               ((SELECT count(*) FROM license_assignment a JOIN team_member tm ON tm.user_id = a.user_id
-                 WHERE tm.team_id = t.id AND a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id <> @exceptUserId)
-              + (SELECT count(*) FROM floating_session s JOIN team_member tm ON tm.user_id = s.user_id
-                 WHERE tm.team_id = t.id AND s.organization_id = @organizationId AND s.product_code = @productCode
-                   AND s.ended_at IS NULL AND s.expires_at > @now))::int AS filled,
-               array(SELECT tm.user_id FROM team_member tm WHERE tm.team_id = t.id AND tm.user_id = ANY(@userIds)) AS members
-        FROM team_reservation r JOIN team t ON t.id = r.team_id
-        WHERE t.organization_id = @organizationId AND r.product_code = @productCode
+        SELECT team_id, team_name, seats, filled, members
+        FROM kit_team_reservations(@organizationId, @productCode, @userIds, @exceptUserId, @now) t
         """;
 
     // Classes with setters, not positional records: Dapper matches constructors by the reader's field
@@ -202,7 +177,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 
     internal static async Task<IReadOnlyList<TeamReservation>> ReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId,
         string productCode, long[] userIds, long? exceptUserId, DateTimeOffset now) =>
-        (await connection.QueryAsync<ReservationRow>(ReservationsSql + " ORDER BY lower(t.name)",
+        (await connection.QueryAsync<ReservationRow>(ReservationsSql + " ORDER BY lower(t.team_name)",
             new { organizationId, productCode, userIds, exceptUserId = exceptUserId ?? 0, now = now.UtcDateTime }, tx))
         .Select(r => new TeamReservation(r.TeamId, r.TeamName, r.Seats, r.Filled, r.Members)).ToList();
 
@@ -346,7 +321,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 
     /// <summary>
     /// L3: moves a license from one member to another in one step. The seat count does not change,
-    /// unless the old holder's machines still hold valid leases (see <see cref="RecalledLeaseHolders"/>).
+    /// unless the old holder's machines still hold valid leases (see <see cref="NotFloatingInUseSql"/>).
     /// </summary>
     public async Task TransferAsync(long organizationId, string productCode, (long UserId, string Email) from, (long UserId, string Email) to, long actor)
     {
@@ -380,110 +355,102 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         await tx.CommitAsync();
     }
 
-    /// <summary>L11: whether the machine is disabled or, with an allow-list, listed; O5: one more row per reservation (team columns null without).</summary>
-    private const string MachineRulesSql = $"""
-        SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled,
-               (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId) AS disabled_reason,
-               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode) AS restricted,
-               EXISTS (SELECT 1 FROM floating_allowed_machine WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId) AS listed,
-               r.team_id, r.team_name, r.seats, r.filled, r.members
-        FROM (VALUES (1)) AS one (x) LEFT JOIN ({ReservationsSql}) AS r ON true
-        """;
-
-    private sealed class CheckoutRuleRow
+    /// <summary>What <c>kit_checkout_floating</c> (migration 0012) answers: the outcome, and what its rules read.</summary>
+    private sealed class CheckoutRow
     {
-        public bool Disabled { get; init; }
+        public string Outcome { get; init; } = "";
+        public Guid? SessionId { get; init; }
+        public DateTime? LicenseIssuedAt { get; init; }
+        public DateTime? LicenseValidUntil { get; init; }
+        public string? ProductName { get; init; }
+        public string? ProductKind { get; init; }
+        public string? ProductSubscription { get; init; }
+        public DateTime? ProductExpiresAt { get; init; }
+        public int? Licensed { get; init; }
+        public int? Quota { get; init; }
+        public int? InUse { get; init; }
+        public long? Shared { get; init; }
         public string? DisabledReason { get; init; }
-        public bool Restricted { get; init; }
-        public bool Listed { get; init; }
-        public long? TeamId { get; init; }
-        public string? TeamName { get; init; }
-        public int? Seats { get; init; }
-        public int? Filled { get; init; }
-        public long[]? Members { get; init; }
+        public int? Registered { get; init; }
+        public long[] TeamIds { get; init; } = [];
+        public string[] TeamNames { get; init; } = [];
+        public int[] TeamSeats { get; init; } = [];
+        public int[] TeamFilled { get; init; } = [];
+        public bool[] TeamHasUser { get; init; } = [];
     }
 
-    /// <summary>
-    /// After the pool's statements, a checkout's own: the machine's rules, the reuse of a repeated session
-    /// id, the machine's registration, and the new session with the pool's count. They run before the
-    /// checks on what the pool's statements read, in the same round trip; a refusal rolls them back.
-    /// </summary>
-    private static readonly string CheckoutSql = $"""
-        {LockPoolSql}
-        {MachineRulesSql};
-        UPDATE floating_session SET expires_at = @expiresAt, last_heartbeat_at = @now
-        WHERE id = @existing AND organization_id = @organizationId AND product_code = @productCode AND user_id = @userId
-          AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
-        RETURNING id;
-        WITH seen AS (
-            UPDATE floating_machine SET last_seen_at = @now
-            WHERE organization_id = @organizationId AND product_code = @productCode AND machine_id = @machineId RETURNING 1)
-        SELECT CASE WHEN EXISTS (SELECT 1 FROM seen) THEN -1
-                    ELSE (SELECT count(*) FROM floating_machine WHERE organization_id = @organizationId AND product_code = @productCode)::int END;
-        INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
-        VALUES (@organizationId, @productCode, @machineId, @now, @now) ON CONFLICT DO NOTHING;
-        INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
-        SELECT @id, @organizationId, @productCode, @userId, @machineId, @processId, @now, @now, @expiresAt
-        WHERE NOT EXISTS (SELECT 1 FROM floating_session WHERE id = @existing AND last_heartbeat_at = @now AND expires_at = @expiresAt)
-        RETURNING id;
-        UPDATE product_allocation SET floating_live = floating_live + 1
-        WHERE organization_id = @organizationId AND product_code = @productCode
-          AND EXISTS (SELECT 1 FROM floating_session WHERE id = @id);
+    private const string CheckoutSql = """
+        SELECT * FROM kit_checkout_floating(@organizationId, @productCode, @userId, @machineId, @processId, @id, @existing, @now, @expiresAt, @clockSkewSeconds)
         """;
 
     /// <summary>
-    /// L4: a floating seat for one process, in one round trip and its commit. A repeated session id of the
-    /// same user reuses its seat; a new machine is registered only while registered machines stay within
-    /// the quota. Everything is written optimistically after the pool is locked and read, then checked in
-    /// the order the rules give; a refusal rolls the transaction back, so nothing of it is stored.
+    /// L4: a floating seat for one process, in one statement and so one round trip with its commit: the
+    /// database function locks the pool, applies the rules in the order they are listed there, and writes
+    /// only a granted seat, so the pool's lock is never held across a round trip to this server. A repeated
+    /// session id of the same user and machine reuses its seat; a new machine is registered only while
+    /// registered machines stay within the quota. A refusal is worded here from what the function read.
     /// </summary>
     public async Task<(Guid SessionId, DateTimeOffset ExpiresAt)> CheckoutFloatingAsync(long organizationId, string productCode, long userId,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
         var expiresAt = now + lease;
-        var id = Guid.NewGuid();
-        await using var connection = await db.OpenConnectionAsync();
-        await using var tx = await connection.BeginTransactionAsync();
+        CheckoutRow row;
+        await using (var connection = await db.OpenConnectionAsync())
+        {
+            try
+            {
+                row = await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
+                {
+                    organizationId, productCode, userId, machineId, processId, id = Guid.NewGuid(), existing = sessionId,
+                    now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
+                });
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                throw Busy();
+            }
+        }
+        if (row.Outcome is "granted" or "reused") return (row.SessionId!.Value, expiresAt);
+        throw CheckoutRefusal(row, productCode, machineId, userId, now);
+    }
+
+    private static LicenseRuleException CheckoutRefusal(CheckoutRow row, string productCode, string machineId, long userId, DateTimeOffset now)
+    {
         try
         {
-            await using (var batch = await Batch.RunAsync(connection, CheckoutSql, new
+            switch (row.Outcome)
             {
-                organizationId, productCode, userId, machineId, processId, id, existing = sessionId ?? Guid.Empty,
-                userIds = new[] { userId }, exceptUserId = 0L, now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime,
-            }, tx))
-            {
-                var pool = await ReadPoolAsync(batch.Grid, productCode, now);
-                if (pool.Product.Kind != ProductKind.Floating)
-                    throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
-                RequireUsable(pool, now);
-                // L11 and O5: the machine's state, then a row per reservation.
-                var rows = (await batch.Grid.ReadAsync<CheckoutRuleRow>()).AsList();
-                var machine = rows[0];
-                if (machine.Disabled) throw MachineRules.Disabled(machineId, machine.DisabledReason);
-                if (machine.Restricted && !machine.Listed) throw MachineRules.NotAllowed(productCode, machineId);
-                if (await batch.Grid.ReadSingleOrDefaultAsync<Guid?>() is { } reused)
-                {
-                    await DrainAsync(batch.Grid);
-                    await tx.CommitAsync();
-                    return (reused, expiresAt);
-                }
-                var registered = await batch.Grid.ReadSingleAsync<int>();
-                if (registered >= pool.Quota) // -1: the machine was registered already
-                    throw new LicenseRuleException("machine_limit",
-                        $"{productCode} is registered on {registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
-                RequireSeats(pool, 1);
-                var reservations = rows.Where(r => r.TeamId is not null)
-                    .Select(r => new TeamReservation(r.TeamId!.Value, r.TeamName!, r.Seats!.Value, r.Filled!.Value, r.Members!)).ToList();
-                SeatReservations.Require(productCode, pool.Available, reservations, [userId]);
-            } // read to the end here, before the commit
-            await tx.CommitAsync();
-            return (id, expiresAt);
+                case "server_not_activated" or "license_expired" or "clock_tampering":
+                    RequireLicenseValid(row.LicenseIssuedAt is { } issued ? (issued, row.LicenseValidUntil) : null, now);
+                    break;
+                case "unknown_product":
+                    return new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+                case "not_floating":
+                    return new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
+                case "machine_disabled":
+                    return MachineRules.Disabled(machineId, row.DisabledReason);
+                case "machine_not_allowed":
+                    return MachineRules.NotAllowed(productCode, machineId);
+                case "machine_limit":
+                    return new LicenseRuleException("machine_limit",
+                        $"{productCode} is registered on {row.Registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
+                case "product_expired" or "over_allocated" or "quota_exceeded" or "reserved":
+                    var pool = new Pool(new ProductRow(productCode, row.ProductName!, row.ProductKind!, row.ProductSubscription!, row.ProductExpiresAt, row.Licensed!.Value).Terms,
+                        row.Quota!.Value, row.InUse ?? 0, row.Licensed!.Value, row.Shared ?? 0);
+                    RequireUsable(pool, now);
+                    RequireSeats(pool, 1);
+                    SeatReservations.Require(productCode, pool.Available,
+                        row.TeamIds.Select((team, i) => new TeamReservation(team, row.TeamNames[i], row.TeamSeats[i], row.TeamFilled[i],
+                            row.TeamHasUser[i] ? [userId] : [])).ToList(), [userId]);
+                    break;
+            }
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        catch (LicenseRuleException refusal)
         {
-            throw Busy();
+            return refusal;
         }
+        throw new InvalidOperationException($"The database refused a {productCode} checkout ({row.Outcome}) for a reason the seat rules here do not explain.");
     }
 
     /// <summary>

@@ -94,4 +94,39 @@ public class FloatingSeatTests : LicenseTestBase
         using (var granted = await AssignAsync(Admin, users[3]))
             Assert.That(granted.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Redirect), "lowering the share resolves it");
     }
+
+    [Test]
+    public async Task Each_refused_checkout_says_why_and_stores_nothing()
+    {
+        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var ledger = Server.Service<SeatLedger>();
+        async Task<LicenseRuleException> RefusedAsync(string product = "KRE")
+        {
+            var refused = Assert.ThrowsAsync<LicenseRuleException>(() => ledger.CheckoutFloatingAsync(Org, product, userId, "CI-1", "1", null, Lease))!;
+            await using var db = Db();
+            Assert.That(await db.ExecuteScalarAsync<long>("SELECT (SELECT count(*) FROM floating_session) + (SELECT count(*) FROM floating_machine)"), Is.Zero,
+                $"{refused.Code} stored nothing");
+            return refused;
+        }
+
+        var unknown = await RefusedAsync("NOPE");
+        Assert.That((unknown.Code, unknown.Message), Is.EqualTo(("unknown_product", "The server's license has no product NOPE.")));
+
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE licensed_product SET quota = 3 WHERE code = 'KRE'");
+        var over = await RefusedAsync();
+        Assert.That(over.Code, Is.EqualTo("over_allocated"));
+        Assert.That(over.Message, Does.StartWith("The server's license holds 3 KRE seats, but 5 are shared among organizations."));
+
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE licensed_product SET quota = 10 WHERE code = 'KRE'");
+        await AllocateAsync(Org, "KRE", 0);
+        var none = await RefusedAsync();
+        Assert.That((none.Code, none.Message), Is.EqualTo(("quota_exceeded",
+            "No KRE seats are allocated to this organization. The server admin allocates them under All licenses.")), "no seats at all is not a machine limit");
+
+        await AllocateAsync(Org, "KRE", 5);
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE server_license SET issued_at = now() + interval '1 day'");
+        Assert.That((await RefusedAsync()).Code, Is.EqualTo("clock_tampering"));
+        await using (var db = Db()) await db.ExecuteAsync("UPDATE server_license SET issued_at = now() - interval '1 day'");
+        Assert.DoesNotThrowAsync(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease), "granted once nothing refuses it");
+    }
 }
