@@ -19,6 +19,17 @@ LANGUAGE sql STABLE AS $$
          + (SELECT count(*) FROM offline_license WHERE organization_id = p_org AND product_code = p_product AND expires_at > p_now)
 $$;
 
+-- C2: the caller an API key stands for, when it may act: the key is live (not revoked) and its owner
+-- is an enabled member of the key's organization. The client API's hot paths check their key with it
+-- in the statement that does their work; no row means refused, and the server asks again to say why.
+CREATE FUNCTION kit_api_key_caller(p_key_hash bytea) RETURNS TABLE (key_id bigint, organization_id bigint, user_id bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT k.id, k.organization_id, k.user_id
+    FROM api_key k JOIN public.user_account u ON u.id = k.user_id
+    WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL AND NOT u.disabled
+      AND EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = k.organization_id AND m.user_id = k.user_id)
+$$;
+
 -- L4: takes a pool's floating sessions that ended (by any path) or expired off its count, marking the
 -- expired ones ended at their expiry; answers how many, for the caller to subtract from the pool's
 -- floating_live under the pool's lock (see 0011_floating_live.sql).
@@ -61,17 +72,22 @@ LANGUAGE sql STABLE AS $$
     WHERE t.organization_id = p_org AND r.product_code = p_product
 $$;
 
--- L4: a floating seat for one process. The outcome is 'granted' (session_id is p_id), 'reused' (a live
--- session p_existing of the same user and machine, renewed), or the code of the first rule that refuses
--- it, in this order: server_not_activated, license_expired, clock_tampering, unknown_product,
+-- L4: a floating seat for one process. The caller is the owner of the API key whose SHA-256 is
+-- p_key_hash, in the key's organization (p_org and p_user are then ignored; caller_org and caller_user
+-- say who it was), or, with p_key_hash null, user p_user in organization p_org. The outcome is
+-- 'granted' (session_id is p_id), 'reused' (a live session p_existing of the same user and machine,
+-- renewed), 'api_key' (the key is unknown or revoked, or its owner is no longer an enabled member of
+-- its organization: the server asks again to say which), or the code of the first rule that refuses
+-- the seat, in this order: server_not_activated, license_expired, clock_tampering, unknown_product,
 -- not_floating, product_expired, machine_disabled, machine_not_allowed, machine_limit, over_allocated,
 -- quota_exceeded, reserved. The other columns are what the rules read, so that the server can word the
--- refusal. A refusal writes nothing but the pool's bookkeeping: its ended and expired sessions leave
--- its count (see 0011_floating_live.sql). A lock wait past lock_timeout raises 55P03.
+-- refusal. A refusal writes nothing but bookkeeping: the pool's ended and expired sessions leave its
+-- count (see 0011_floating_live.sql), and a key's last use is noted once a minute. A lock wait past
+-- lock_timeout raises 55P03.
 CREATE FUNCTION kit_checkout_floating(
-    p_org bigint, p_product text, p_user bigint, p_machine text, p_process text, p_id uuid, p_existing uuid,
+    p_key_hash bytea, p_org bigint, p_user bigint, p_product text, p_machine text, p_process text, p_id uuid, p_existing uuid,
     p_now timestamptz, p_expires timestamptz, p_clock_skew_seconds integer,
-    OUT outcome text, OUT session_id uuid,
+    OUT outcome text, OUT caller_org bigint, OUT caller_user bigint, OUT session_id uuid,
     OUT license_issued_at timestamptz, OUT license_valid_until timestamptz,
     OUT product_name text, OUT product_kind text, OUT product_subscription text, OUT product_expires_at timestamptz, OUT licensed integer,
     OUT quota integer, OUT in_use integer, OUT shared bigint,
@@ -79,10 +95,19 @@ CREATE FUNCTION kit_checkout_floating(
     OUT team_ids bigint[], OUT team_names text[], OUT team_seats integer[], OUT team_filled integer[], OUT team_has_user boolean[])
 LANGUAGE plpgsql SET lock_timeout = '3s' AS $$
 DECLARE
+    v_key bigint;
     v_live integer;
     v_gone integer;
     v_known boolean;
 BEGIN
+    IF p_key_hash IS NOT NULL THEN
+        SELECT c.key_id, c.organization_id, c.user_id INTO v_key, p_org, p_user FROM kit_api_key_caller(p_key_hash) c;
+        IF NOT FOUND THEN outcome := 'api_key'; RETURN; END IF;
+        UPDATE api_key k SET last_used_at = p_now WHERE k.id = v_key AND (k.last_used_at IS NULL OR k.last_used_at < p_now - interval '1 minute');
+    END IF;
+    caller_org := p_org;
+    caller_user := p_user;
+
     SELECT l.issued_at, l.valid_until INTO license_issued_at, license_valid_until FROM server_license l WHERE l.id = 1;
     IF NOT FOUND THEN outcome := 'server_not_activated'; RETURN; END IF;
     IF license_valid_until <= p_now THEN outcome := 'license_expired'; RETURN; END IF;
@@ -146,9 +171,13 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM unnest(team_seats, team_filled, team_has_user) AS u (s, f, mine) WHERE mine AND s > f) THEN
         outcome := 'reserved';
     ELSE
-        INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
-        VALUES (p_org, p_product, p_machine, p_now, p_now)
-        ON CONFLICT (organization_id, product_code, machine_id) DO UPDATE SET last_seen_at = excluded.last_seen_at;
+        IF v_known THEN -- last seen to the minute: not one more row version per checkout
+            UPDATE floating_machine m SET last_seen_at = p_now
+            WHERE m.organization_id = p_org AND m.product_code = p_product AND m.machine_id = p_machine AND m.last_seen_at < p_now - interval '1 minute';
+        ELSE
+            INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
+            VALUES (p_org, p_product, p_machine, p_now, p_now);
+        END IF;
         INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
         VALUES (p_id, p_org, p_product, p_user, p_machine, p_process, p_now, p_now, p_expires);
         outcome := 'granted';

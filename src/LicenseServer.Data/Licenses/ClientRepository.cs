@@ -176,17 +176,21 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// Releases a session of this caller: one write of its own row (its pool's count follows at the pool's
-    /// next checkout). True also when it had ended or expired already: release is idempotent.
+    /// Releases a session of the API key's owner, the key checked in the same statement: one write of the
+    /// session's own row (its pool's count follows at the pool's next checkout). True also when it had
+    /// ended or expired already: release is idempotent. False when the key was refused or the session is
+    /// not the caller's.
     /// </summary>
-    public async Task<bool> ReleaseAsync(Guid sessionId, long organizationId, long userId)
+    public async Task<bool> ReleaseAsync(byte[] keyHash, Guid sessionId)
     {
         await using var connection = await db.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<bool>("""
-            WITH ended AS (
-                UPDATE floating_session SET ended_at = least(@now, expires_at)
-                WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL RETURNING 1)
-            SELECT EXISTS (SELECT 1 FROM floating_session WHERE id = @sessionId AND organization_id = @organizationId AND user_id = @userId)
-            """, new { sessionId, organizationId, userId, now = Now });
+            WITH caller AS (SELECT organization_id, user_id FROM kit_api_key_caller(@keyHash)),
+            ended AS (
+                UPDATE floating_session s SET ended_at = least(@now, s.expires_at) FROM caller c
+                WHERE s.id = @sessionId AND s.organization_id = c.organization_id AND s.user_id = c.user_id AND s.ended_at IS NULL RETURNING 1)
+            SELECT EXISTS (SELECT 1 FROM floating_session s JOIN caller c ON s.organization_id = c.organization_id AND s.user_id = c.user_id
+                           WHERE s.id = @sessionId)
+            """, new { keyHash, sessionId, now = Now });
     }
 }

@@ -26,11 +26,9 @@ public sealed class HeartbeatBatcher : IAsyncDisposable
             SELECT * FROM unnest(@ids::uuid[], @hashes::bytea[], @expires::timestamptz[]) AS b (session_id, key_hash, expires_at)),
         due AS (
             SELECT s.id, b.expires_at FROM beat b
-            JOIN api_key k ON k.key_hash = b.key_hash AND k.revoked_at IS NULL
+            CROSS JOIN LATERAL kit_api_key_caller(b.key_hash) k
             JOIN floating_session s ON s.id = b.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id
             WHERE s.ended_at IS NULL AND s.expires_at > @now
-              AND EXISTS (SELECT 1 FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
-                          WHERE m.organization_id = k.organization_id AND m.user_id = k.user_id AND NOT u.disabled)
               AND EXISTS (SELECT 1 FROM server_license WHERE valid_until IS NULL OR valid_until > @now)
               AND NOT EXISTS (SELECT 1 FROM licensed_product p WHERE p.code = s.product_code AND p.expires_at <= @now)
             ORDER BY s.id

@@ -355,10 +355,15 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         await tx.CommitAsync();
     }
 
+    /// <summary>A checkout's result: who asked, and the seat (<paramref name="SessionId"/>) or why not (<paramref name="Refusal"/>).</summary>
+    public sealed record FloatingCheckout(long OrganizationId, long UserId, Guid? SessionId, DateTimeOffset ExpiresAt, LicenseRuleException? Refusal);
+
     /// <summary>What <c>kit_checkout_floating</c> (migration 0012) answers: the outcome, and what its rules read.</summary>
     private sealed class CheckoutRow
     {
         public string Outcome { get; init; } = "";
+        public long? CallerOrg { get; init; }
+        public long? CallerUser { get; init; }
         public Guid? SessionId { get; init; }
         public DateTime? LicenseIssuedAt { get; init; }
         public DateTime? LicenseValidUntil { get; init; }
@@ -380,7 +385,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     }
 
     private const string CheckoutSql = """
-        SELECT * FROM kit_checkout_floating(@organizationId, @productCode, @userId, @machineId, @processId, @id, @existing, @now, @expiresAt, @clockSkewSeconds)
+        SELECT * FROM kit_checkout_floating(@keyHash, @organizationId, @userId, @productCode, @machineId, @processId, @id, @existing,
+                                            @now, @expiresAt, @clockSkewSeconds)
         """;
 
     /// <summary>
@@ -388,9 +394,27 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// database function locks the pool, applies the rules in the order they are listed there, and writes
     /// only a granted seat, so the pool's lock is never held across a round trip to this server. A repeated
     /// session id of the same user and machine reuses its seat; a new machine is registered only while
-    /// registered machines stay within the quota. A refusal is worded here from what the function read.
+    /// registered machines stay within the quota. A refusal is thrown, worded here from what the function read.
     /// </summary>
     public async Task<(Guid SessionId, DateTimeOffset ExpiresAt)> CheckoutFloatingAsync(long organizationId, string productCode, long userId,
+        string machineId, string processId, Guid? sessionId, TimeSpan lease)
+    {
+        var checkout = await CheckoutAsync(null, organizationId, userId, productCode, machineId, processId, sessionId, lease);
+        return checkout.Refusal is { } refusal ? throw refusal : (checkout.SessionId!.Value, checkout.ExpiresAt);
+    }
+
+    /// <summary>
+    /// The same for the owner of the API key whose hash is <paramref name="keyHash"/>, checked in the same
+    /// statement (C2's hot path): null when the key is unknown or revoked or its owner no longer an enabled
+    /// member; otherwise who the caller was, and the seat or the refusal.
+    /// </summary>
+    public async Task<FloatingCheckout?> CheckoutFloatingAsync(byte[] keyHash, string productCode, string machineId, string processId, Guid? sessionId, TimeSpan lease)
+    {
+        var checkout = await CheckoutAsync(keyHash, 0, 0, productCode, machineId, processId, sessionId, lease);
+        return checkout.OrganizationId == 0 ? null : checkout;
+    }
+
+    private async Task<FloatingCheckout> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
@@ -402,7 +426,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             {
                 row = await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
                 {
-                    organizationId, productCode, userId, machineId, processId, id = Guid.NewGuid(), existing = sessionId,
+                    keyHash, organizationId, userId, productCode, machineId, processId, id = Guid.NewGuid(), existing = sessionId,
                     now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
                 });
             }
@@ -411,8 +435,13 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 throw Busy();
             }
         }
-        if (row.Outcome is "granted" or "reused") return (row.SessionId!.Value, expiresAt);
-        throw CheckoutRefusal(row, productCode, machineId, userId, now);
+        return row.Outcome switch
+        {
+            "api_key" => new FloatingCheckout(0, 0, null, expiresAt, null),
+            "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, expiresAt, null),
+            _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, expiresAt,
+                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now)),
+        };
     }
 
     private static LicenseRuleException CheckoutRefusal(CheckoutRow row, string productCode, string machineId, long userId, DateTimeOffset now)

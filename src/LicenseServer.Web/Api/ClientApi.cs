@@ -112,10 +112,12 @@ public static class ClientApi
 
     private static async Task<IResult> CheckoutAsync(HttpContext context, ClientLicenseService service)
     {
-        var caller = await ApiKeyAsync(context, service);
+        // The key is checked in the statement that takes the seat; only when it was refused do the key
+        // checks run, to answer why.
+        var key = ApiKeyHeaderValue(context);
         var request = await ApiJson.ReadAsync<CheckoutRequest>(context.Request);
-        var session = await service.CheckoutAsync(caller, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"),
-            ApiJson.Identifier(request.ProcessId, "processId", 64), request.SessionId);
+        var session = await service.CheckoutAsync(key, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"),
+            ApiJson.Identifier(request.ProcessId, "processId", 64), request.SessionId) ?? throw await KeyRefusedAsync(context, service);
         return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json, statusCode: StatusCodes.Status201Created);
     }
 
@@ -134,7 +136,13 @@ public static class ClientApi
 
     private static async Task<IResult> ReleaseAsync(Guid sessionId, HttpContext context, ClientLicenseService service)
     {
-        await service.ReleaseAsync(await ApiKeyAsync(context, service), sessionId);
+        // As for heartbeats: one statement checks the key and ends the session; the key checks run only
+        // when nothing was released, to answer why.
+        if (!await service.ReleaseAsync(ApiKeyHeaderValue(context), sessionId))
+        {
+            await ApiKeyAsync(context, service);
+            throw ClientLicenseService.SessionNotFound();
+        }
         return Results.NoContent();
     }
 
@@ -168,12 +176,25 @@ public static class ClientApi
     private static bool KeyInQuery(HttpContext context) => context.Request.Query.Keys.Any(k => k.Contains("key", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>An API key comes in the X-Api-Key header only; a key in the query string would end up in logs and is refused.</summary>
-    private static async Task<ClientCaller> ApiKeyAsync(HttpContext context, ClientLicenseService service)
+    private static string ApiKeyHeaderValue(HttpContext context)
     {
         if (KeyInQuery(context))
             throw new ApiException(StatusCodes.Status400BadRequest, "api_key_in_query", "Send the API key in the X-Api-Key header, never in the URL.");
         var key = context.Request.Headers[ApiKeyHeader].ToString();
-        if (key.Length == 0) throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_required", "Send your API key in the X-Api-Key header.");
+        return key.Length > 0 ? key : throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_required", "Send your API key in the X-Api-Key header.");
+    }
+
+    /// <summary>Why a key was refused by a statement that checked it along with its work.</summary>
+    private static async Task<ApiException> KeyRefusedAsync(HttpContext context, ClientLicenseService service)
+    {
+        await ApiKeyAsync(context, service);
+        // Valid again by now (a race with the console): the request was still refused.
+        return new ApiException(StatusCodes.Status401Unauthorized, "api_key_invalid", "This API key was not accepted. Try again.");
+    }
+
+    private static async Task<ClientCaller> ApiKeyAsync(HttpContext context, ClientLicenseService service)
+    {
+        var key = ApiKeyHeaderValue(context);
         var found = await service.CallerByApiKeyAsync(key)
             ?? throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_invalid", "This API key is not known to the server.");
         if (found.Revoked) throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_revoked", "This API key has been revoked. Create a new one in the console.");

@@ -81,12 +81,23 @@ public sealed class ClientLicenseService(
             throw new LicenseRuleException("not_activated", $"{product} is not activated on machine {machineId}.");
     }
 
-    public async Task<IssuedSession> CheckoutAsync(ClientCaller caller, string product, string machineId, string processId, Guid? sessionId)
+    /// <summary>
+    /// L4 for the owner of an API key, checked in the same statement that takes the seat. Null when the key
+    /// was refused: the caller's key checks say why.
+    /// </summary>
+    public async Task<IssuedSession?> CheckoutAsync(string apiKey, string product, string machineId, string processId, Guid? sessionId)
     {
-        var organizationId = caller.OrganizationId!.Value;
-        var (id, expiresAt) = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
-            () => ledger.CheckoutFloatingAsync(organizationId, product, caller.UserId, machineId, processId, sessionId, TimeSpan.FromSeconds(Limits.SessionLeaseSeconds)));
-        return new IssuedSession(id, Limits.HeartbeatSeconds, expiresAt);
+        if (!ApiKeyToken.LooksValid(apiKey)) return null;
+        var checkout = await ledger.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
+            TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
+        if (checkout is null) return null;
+        if (checkout.Refusal is { } refusal)
+        {
+            if (refusal.IsSeatRefusal()) await seats.RefusedAsync(checkout.OrganizationId, product, refusal.Code, checkout.UserId, machineId);
+            throw refusal;
+        }
+        seats.Taken(checkout.OrganizationId, product);
+        return new IssuedSession(checkout.SessionId!.Value, Limits.HeartbeatSeconds, checkout.ExpiresAt);
     }
 
     /// <summary>
@@ -106,11 +117,11 @@ public sealed class ClientLicenseService(
     public static LicenseRuleException SessionExpired() => new("session_expired",
         "This session has ended or missed its heartbeats past the grace period; its seat is free. Check out a new session.");
 
-    public async Task ReleaseAsync(ClientCaller caller, Guid sessionId)
-    {
-        if (!await clients.ReleaseAsync(sessionId, caller.OrganizationId!.Value, caller.UserId))
-            throw new LicenseRuleException("session_not_found", "There is no such session for this API key.");
-    }
+    /// <summary>Releases a session of the API key's owner; false when the key was refused or the session is not theirs.</summary>
+    public async Task<bool> ReleaseAsync(string apiKey, Guid sessionId) =>
+        ApiKeyToken.LooksValid(apiKey) && await clients.ReleaseAsync(ApiKeyToken.Hash(apiKey), sessionId);
+
+    public static LicenseRuleException SessionNotFound() => new("session_not_found", "There is no such session for this API key.");
 
     public async Task<(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense)> ServerInfoAsync()
     {

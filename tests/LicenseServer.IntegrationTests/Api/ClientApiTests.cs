@@ -195,12 +195,17 @@ public class ClientApiTests : LicenseTestBase
         Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "1")).Code, Is.EqualTo("api_key_invalid"));
         client.ApiKey = key;
         Assert.That(Refused(() => client.CheckoutAsync("KSE", "CI-01", "1")).Code, Is.EqualTo("not_floating"));
+        await using (var db = Db())
+            Assert.That(await db.ExecuteScalarAsync<DateTime?>("SELECT last_used_at FROM api_key WHERE user_id = @id", new { id = await UserIdAsync("runner@acme.test") }),
+                Is.Not.Null, "the checkout's own statement notes the key's use");
 
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
         var keyId = (await Server.Service<LicenseService>().ApiKeysAsync(membership!))[0].Id;
         await Server.Service<LicenseService>().RevokeApiKeyAsync(membership!, keyId);
         var revoked = Refused(() => client.CheckoutAsync("KRE", "CI-01", "1"));
         Assert.That((revoked.Status, revoked.Code), Is.EqualTo((401, "api_key_revoked")));
+        var release = Refused(() => client.ReleaseAsync(Guid.NewGuid()));
+        Assert.That((release.Status, release.Code), Is.EqualTo((401, "api_key_revoked")), "a release says why its key was refused, not that the session is unknown");
     }
 
     [Test]
