@@ -1,3 +1,4 @@
+using LicenseServer.Core.Security;
 using System.Diagnostics;
 using System.Text.Json;
 using Dapper;
@@ -100,17 +101,14 @@ public static class BenchRun
     private static async Task<IReadOnlyList<FloorResult>> FloorAsync(KitServerProcess server, NpgsqlDataSource db, BenchDataSet data, LoadDriver driver,
         BenchOptions options, string outDirectory, CancellationToken cancel)
     {
-        // The last user: its id differs from every organization id, so the organization's literal is unambiguous.
         var user = data.Users[^1];
         var machine = BenchDataSet.MachineId(0);
         // Once unmeasured first: caches warm, and the key's last use is fresh, so the capture shows the steady state.
         await RoundTripAsync(driver, user, machine, cancel);
         var capture = await CaptureAsync(server, db, driver, user, machine, cancel);
-        var orgs = data.OrganizationIds;
-        var contiguous = orgs.Max() - orgs.Min() + 1 == orgs.Count;
         var heartbeatSessions = options.Clients * options.SessionsPerHeartbeatClient;
-        var checkoutScript = FloorScriptBuilder.Checkout(capture.Checkout, capture.Release, capture.Session, user.OrganizationId,
-            contiguous ? (orgs.Min(), orgs.Max()) : null);
+        var organizationKeys = data.Users.GroupBy(u => u.OrganizationId).Select(g => ApiKeyToken.Hash(g.First().ApiKey)).ToList();
+        var checkoutScript = FloorScriptBuilder.Checkout(capture.Checkout, capture.Release, capture.Session, ApiKeyToken.Hash(user.ApiKey), organizationKeys);
         var heartbeatScript = FloorScriptBuilder.Heartbeat(capture.Heartbeat, capture.Session, heartbeatSessions);
         var connection = server.ConnectionString();
         Log($"Floor: pgbench, {checkoutScript.Statements} captured statements for checkout + release, -M {checkoutScript.Mode}, {options.Clients} clients, {options.Seconds:0.#} s");

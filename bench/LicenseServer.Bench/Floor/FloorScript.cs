@@ -23,23 +23,34 @@ public static partial class FloorScriptBuilder
     [GeneratedRegex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?)?$")]
     private static partial Regex Timestamp();
 
+    /// <summary>
+    /// The checkout and release of <paramref name="sessionId"/>, made a new session on every run. The server
+    /// finds the caller's organization from the API key, so the captured key's hash (<paramref name="keyHash"/>)
+    /// becomes one of <paramref name="organizationKeyHashes"/>, a key in each organization, picked at random
+    /// like the load's clients spread over the organizations.
+    /// </summary>
     public static FloorScript Checkout(IReadOnlyList<CapturedStatement> checkout, IReadOnlyList<CapturedStatement> release, Guid sessionId,
-        long organizationId, (long Min, long Max)? organizations)
+        byte[] keyHash, IReadOnlyList<byte[]> organizationKeyHashes)
     {
         var header = new StringBuilder()
             .AppendLine("-- The server's SQL for one floating checkout (POST /api/v1/sessions) and its release (DELETE /api/v1/sessions/{id}),")
-            .AppendLine("-- captured from PostgreSQL's statement log by kit-bench; regenerated on every run.")
+            .AppendLine("-- captured from PostgreSQL's statement log by kit-bench; regenerated on every run. The API key is one of a user")
+            .AppendLine("-- in each organization, picked at random.")
             .AppendLine("\\set r1 random(1, 2000000000)")
-            .AppendLine("\\set r2 random(1, 2000000000)");
-        if (organizations is not null) header.AppendLine(CultureInfo.InvariantCulture, $"\\set org random({organizations.Value.Min}, {organizations.Value.Max})");
+            .AppendLine("\\set r2 random(1, 2000000000)")
+            .AppendLine(CultureInfo.InvariantCulture, $"\\set k random(1, {organizationKeyHashes.Count})");
         const string newSession = "md5((:client_id)::text || '-' || (:r1)::text || '-' || (:r2)::text)::uuid";
-        var org = organizationId.ToString(CultureInfo.InvariantCulture);
+        var captured = Hex(keyHash);
+        var someKey = "(ARRAY[" + string.Join(", ", organizationKeyHashes.Select(h => Quote(Hex(h)) + "::bytea")) + "])[:k]";
         string? Vary(string? value) =>
             value == sessionId.ToString() ? newSession
-            : organizations is not null && value == org ? "(:org)::bigint"
+            : value == captured ? someKey
             : null;
         return Build("checkout", header, [.. checkout, .. release], Vary);
     }
+
+    /// <summary>A bytea as PostgreSQL logs it.</summary>
+    private static string Hex(byte[] bytes) => "\\x" + Convert.ToHexStringLower(bytes);
 
     public static FloorScript Heartbeat(IReadOnlyList<CapturedStatement> heartbeat, Guid sessionId, int liveSessions)
     {
@@ -53,6 +64,7 @@ public static partial class FloorScriptBuilder
     private static FloorScript Build(string name, StringBuilder script, IReadOnlyList<CapturedStatement> statements, Func<string?, string?> vary)
     {
         if (statements.Count == 0) throw new InvalidOperationException($"No SQL was captured for the {name}: statement logging did not reach the server's connections.");
+        bool openLocal = false, inTransaction = false;
         foreach (var statement in statements)
         {
             var sql = Placeholder().Replace(statement.Sql, m =>
@@ -62,7 +74,16 @@ public static partial class FloorScriptBuilder
                     throw new InvalidOperationException($"The log has no value for ${number} of: {statement.Sql}");
                 return vary(value) ?? Literal(value);
             });
+            // The server sends a SET LOCAL in one round trip with the statement it applies to, one implicit
+            // transaction. pgbench sends statements one by one, so that transaction is spelled out.
+            var text = sql.TrimStart();
+            if (text.StartsWith("BEGIN", StringComparison.OrdinalIgnoreCase)) inTransaction = true;
+            else if (text.StartsWith("COMMIT", StringComparison.OrdinalIgnoreCase) || text.StartsWith("ROLLBACK", StringComparison.OrdinalIgnoreCase)) inTransaction = false;
+            var setLocal = !inTransaction && text.StartsWith("SET LOCAL", StringComparison.OrdinalIgnoreCase);
+            if (setLocal && !openLocal) script.AppendLine("BEGIN;");
             script.AppendLine(sql.TrimEnd().TrimEnd(';') + ";");
+            if (openLocal && !setLocal) script.AppendLine("COMMIT;");
+            openLocal = setLocal;
         }
         // Npgsql sends unprepared statements (Parse/Bind/Execute each time, logged as "execute <unnamed>") unless
         // auto-preparation is configured: -M extended does the same. Were they prepared, -M prepared would match.

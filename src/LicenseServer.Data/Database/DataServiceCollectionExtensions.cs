@@ -21,7 +21,7 @@ public static class DataServiceCollectionExtensions
     /// turn to commit (bench/: on 2 cores, 10 connections answered checkouts and activations faster than
     /// 40, with a lower p99). Requests beyond it wait for a free connection instead of failing.
     /// </summary>
-    public const int DefaultMaxPoolSize = 10;
+    public const int DefaultMaxPoolSize = 6;
 
     public static string WithPoolDefaults(string connectionString)
     {

@@ -19,9 +19,11 @@ public sealed class HeartbeatBatcher : IAsyncDisposable
     /// <summary>
     /// Renews the sessions whose key is live, whose owner is still an enabled member of the key's
     /// organization, and whose lease runs; rows are locked in id order so that concurrent batches never
-    /// deadlock one another.
+    /// deadlock one another. A renewal lost in a database crash is harmless, so its commit does not
+    /// wait for the disk (<see cref="ClientRepository.AsynchronousCommit"/>).
     /// </summary>
-    private const string Sql = """
+    private const string Sql = $"""
+        {ClientRepository.AsynchronousCommit}
         WITH beat AS (
             SELECT * FROM unnest(@ids::uuid[], @hashes::bytea[], @expires::timestamptz[]) AS b (session_id, key_hash, expires_at)),
         due AS (

@@ -40,6 +40,17 @@ public class DatabaseTests
     }
 
     [Test]
+    public async Task An_asynchronous_commit_applies_to_its_own_round_trip_and_never_to_the_pooled_connections_next_user()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var connection = await server.Service<NpgsqlDataSource>().OpenConnectionAsync();
+        var setting = "SELECT current_setting('synchronous_commit')";
+        Assert.That(await connection.ExecuteScalarAsync<string>(LicenseServer.Data.Licenses.ClientRepository.AsynchronousCommit + setting), Is.EqualTo("off"),
+            "releases and heartbeats commit without waiting for the disk");
+        Assert.That(await connection.ExecuteScalarAsync<string>(setting), Is.EqualTo("on"), "everything else, seats taken first, waits for it");
+    }
+
+    [Test]
     public async Task A_console_cookie_survives_a_restart_because_Data_Protection_keys_live_in_PostgreSQL()
     {
         await using var first = await TestServer.StartAsync();
