@@ -10,13 +10,18 @@
 -- Seats in use other than floating sessions: per-user assignments, recalled licenses whose machines
 -- still hold leases valid offline (SeatLedger.RecalledLeaseHolders), and unexpired offline licenses.
 CREATE FUNCTION kit_seats_not_floating(p_org bigint, p_product text, p_now timestamptz) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT (SELECT count(*) FROM license_assignment WHERE organization_id = p_org AND product_code = p_product)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    -- Planned once per connection. An SQL function whose body holds subqueries is never inlined, and
+    -- PostgreSQL plans its body again on every call; PL/pgSQL keeps plans, but left to itself it goes
+    -- on planning this statement for each call's values (0.3 ms, more than it takes to run).
+    RETURN (SELECT count(*) FROM license_assignment WHERE organization_id = p_org AND product_code = p_product)
          + (SELECT count(DISTINCT m.user_id) FROM machine_activation m
             WHERE m.organization_id = p_org AND m.product_code = p_product AND m.lease_expires_at > p_now
               AND NOT EXISTS (SELECT 1 FROM license_assignment a
                               WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id))
-         + (SELECT count(*) FROM offline_license WHERE organization_id = p_org AND product_code = p_product AND expires_at > p_now)
+         + (SELECT count(*) FROM offline_license WHERE organization_id = p_org AND product_code = p_product AND expires_at > p_now);
+END
 $$;
 
 -- C2: the caller an API key stands for, when it may act: the key is live (not revoked) and its owner
@@ -42,16 +47,18 @@ $$;
 CREATE FUNCTION kit_uncount_sessions(p_org bigint, p_product text, p_now timestamptz) RETURNS integer
 LANGUAGE plpgsql SET enable_seqscan = off SET enable_bitmapscan = off AS $$
 DECLARE
-    v_ended integer;
-    v_expired integer;
+    v_gone integer;
 BEGIN
-    UPDATE floating_session s SET counted = false
-    WHERE s.organization_id = p_org AND s.product_code = p_product AND s.counted AND s.ended_at IS NOT NULL;
-    GET DIAGNOSTICS v_ended = ROW_COUNT;
-    UPDATE floating_session s SET counted = false, ended_at = s.expires_at
-    WHERE s.organization_id = p_org AND s.product_code = p_product AND s.counted AND s.ended_at IS NULL AND s.expires_at <= p_now;
-    GET DIAGNOSTICS v_expired = ROW_COUNT;
-    RETURN v_ended + v_expired;
+    WITH ended AS (
+        UPDATE floating_session s SET counted = false
+        WHERE s.organization_id = p_org AND s.product_code = p_product AND s.counted AND s.ended_at IS NOT NULL
+        RETURNING 1),
+    expired AS (
+        UPDATE floating_session s SET counted = false, ended_at = s.expires_at
+        WHERE s.organization_id = p_org AND s.product_code = p_product AND s.counted AND s.ended_at IS NULL AND s.expires_at <= p_now
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM ended) + (SELECT count(*) FROM expired) INTO v_gone;
+    RETURN v_gone;
 END
 $$;
 
@@ -96,10 +103,16 @@ CREATE FUNCTION kit_checkout_floating(
 LANGUAGE plpgsql SET lock_timeout = '3s' AS $$
 DECLARE
     v_key bigint;
+    v_licensed boolean;
+    v_disabled boolean;
+    v_not_listed boolean;
     v_live integer;
     v_gone integer;
     v_known boolean;
+    v_unreserved integer;
+    v_mine boolean;
 BEGIN
+    -- Each statement here costs more to start than to run, so the reads are gathered into few.
     IF p_key_hash IS NOT NULL THEN
         SELECT c.key_id, c.organization_id, c.user_id INTO v_key, p_org, p_user FROM kit_api_key_caller(p_key_hash) c;
         IF NOT FOUND THEN outcome := 'api_key'; RETURN; END IF;
@@ -108,26 +121,24 @@ BEGIN
     caller_org := p_org;
     caller_user := p_user;
 
-    SELECT l.issued_at, l.valid_until INTO license_issued_at, license_valid_until FROM server_license l WHERE l.id = 1;
-    IF NOT FOUND THEN outcome := 'server_not_activated'; RETURN; END IF;
+    -- The server's license, the product, and the machine's state (L11).
+    SELECT l.id IS NOT NULL, l.issued_at, l.valid_until, p.name, p.kind, p.subscription, p.expires_at, p.quota, d.machine_id IS NOT NULL, d.reason,
+           EXISTS (SELECT 1 FROM floating_allowed_machine f WHERE f.organization_id = p_org AND f.product_code = p_product)
+           AND NOT EXISTS (SELECT 1 FROM floating_allowed_machine f WHERE f.organization_id = p_org AND f.product_code = p_product AND f.machine_id = p_machine)
+    INTO v_licensed, license_issued_at, license_valid_until, product_name, product_kind, product_subscription, product_expires_at, licensed,
+         v_disabled, disabled_reason, v_not_listed
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN server_license l ON l.id = 1
+    LEFT JOIN licensed_product p ON p.code = p_product
+    LEFT JOIN disabled_machine d ON d.organization_id = p_org AND d.machine_id = p_machine;
+    IF NOT v_licensed THEN outcome := 'server_not_activated'; RETURN; END IF;
     IF license_valid_until <= p_now THEN outcome := 'license_expired'; RETURN; END IF;
     IF license_issued_at > p_now + make_interval(secs => p_clock_skew_seconds) THEN outcome := 'clock_tampering'; RETURN; END IF;
-
-    SELECT p.name, p.kind, p.subscription, p.expires_at, p.quota
-    INTO product_name, product_kind, product_subscription, product_expires_at, licensed
-    FROM licensed_product p WHERE p.code = p_product;
-    IF NOT FOUND THEN outcome := 'unknown_product'; RETURN; END IF;
+    IF product_kind IS NULL THEN outcome := 'unknown_product'; RETURN; END IF;
     IF product_kind <> 'floating' THEN outcome := 'not_floating'; RETURN; END IF;
     IF product_expires_at <= p_now THEN outcome := 'product_expired'; RETURN; END IF;
-
-    -- L11: the machine's state.
-    SELECT d.reason INTO disabled_reason FROM disabled_machine d WHERE d.organization_id = p_org AND d.machine_id = p_machine;
-    IF FOUND THEN outcome := 'machine_disabled'; RETURN; END IF;
-    IF EXISTS (SELECT 1 FROM floating_allowed_machine f WHERE f.organization_id = p_org AND f.product_code = p_product)
-       AND NOT EXISTS (SELECT 1 FROM floating_allowed_machine f
-                       WHERE f.organization_id = p_org AND f.product_code = p_product AND f.machine_id = p_machine) THEN
-        outcome := 'machine_not_allowed'; RETURN;
-    END IF;
+    IF v_disabled THEN outcome := 'machine_disabled'; RETURN; END IF;
+    IF v_not_listed THEN outcome := 'machine_not_allowed'; RETURN; END IF;
 
     -- A repeated session id of the same user and machine, still live, keeps its seat.
     IF p_existing IS NOT NULL THEN
@@ -138,27 +149,32 @@ BEGIN
         IF FOUND THEN outcome := 'reused'; RETURN; END IF;
     END IF;
 
-    -- The pool's lock, held until the call commits.
+    -- The pool's lock, held until the call commits. Everything read after it sees what the previous
+    -- holder committed.
     SELECT a.quota, a.floating_live INTO quota, v_live
     FROM product_allocation a WHERE a.organization_id = p_org AND a.product_code = p_product FOR UPDATE;
     IF NOT FOUND THEN quota := 0; v_live := 0; END IF;
-
     v_gone := kit_uncount_sessions(p_org, p_product, p_now);
-    in_use := kit_seats_not_floating(p_org, p_product, p_now) + v_live - v_gone;
 
-    -- A new machine is registered only while the registered machines stay within the quota (with no
-    -- seats at all, the refusal says so instead).
-    v_known := EXISTS (SELECT 1 FROM floating_machine m WHERE m.organization_id = p_org AND m.product_code = p_product AND m.machine_id = p_machine);
-    IF NOT v_known THEN
-        SELECT count(*) INTO registered FROM floating_machine m WHERE m.organization_id = p_org AND m.product_code = p_product;
-    END IF;
-
-    SELECT coalesce(sum(a.quota), 0) INTO shared FROM product_allocation a WHERE a.product_code = p_product;
-    SELECT coalesce(array_agg(r.team_id ORDER BY lower(r.team_name)), '{}'), coalesce(array_agg(r.team_name ORDER BY lower(r.team_name)), '{}'),
-           coalesce(array_agg(r.seats ORDER BY lower(r.team_name)), '{}'), coalesce(array_agg(r.filled ORDER BY lower(r.team_name)), '{}'),
-           coalesce(array_agg(cardinality(r.members) > 0 ORDER BY lower(r.team_name)), '{}')
-    INTO team_ids, team_names, team_seats, team_filled, team_has_user
-    FROM kit_team_reservations(p_org, p_product, ARRAY[p_user], 0, p_now) r;
+    -- Seats in use; whether the machine is registered (if not, how many are: a new one is registered
+    -- only while they stay within the quota); the shares of all organizations; and the reservations (O5),
+    -- with the seats they withhold from this user and whether a team of the user's has one unfilled.
+    SELECT kit_seats_not_floating(p_org, p_product, p_now) + v_live - v_gone, k.known,
+           CASE WHEN NOT k.known THEN (SELECT count(*) FROM floating_machine m WHERE m.organization_id = p_org AND m.product_code = p_product) END,
+           (SELECT coalesce(sum(a.quota), 0) FROM product_allocation a WHERE a.product_code = p_product),
+           r.ids, r.names, r.seats, r.filled, r.has_user, r.unfilled, r.mine
+    INTO in_use, v_known, registered, shared, team_ids, team_names, team_seats, team_filled, team_has_user, v_unreserved, v_mine
+    FROM (SELECT EXISTS (SELECT 1 FROM floating_machine m
+                         WHERE m.organization_id = p_org AND m.product_code = p_product AND m.machine_id = p_machine) AS known) AS k,
+         (SELECT coalesce(array_agg(t.team_id ORDER BY lower(t.team_name)), '{}') AS ids,
+                 coalesce(array_agg(t.team_name ORDER BY lower(t.team_name)), '{}') AS names,
+                 coalesce(array_agg(t.seats ORDER BY lower(t.team_name)), '{}') AS seats,
+                 coalesce(array_agg(t.filled ORDER BY lower(t.team_name)), '{}') AS filled,
+                 coalesce(array_agg(cardinality(t.members) > 0 ORDER BY lower(t.team_name)), '{}') AS has_user,
+                 coalesce(sum(greatest(0, t.seats - t.filled)), 0)::integer AS unfilled,
+                 coalesce(bool_or(cardinality(t.members) > 0 AND t.seats > t.filled), false) AS mine
+          FROM kit_team_reservations(p_org, p_product, ARRAY[p_user], 0, p_now) t) AS r;
+    v_unreserved := quota - in_use - v_unreserved;
 
     IF NOT v_known AND quota > 0 AND registered >= quota THEN
         outcome := 'machine_limit';
@@ -167,26 +183,24 @@ BEGIN
     ELSIF quota - in_use < 1 THEN
         outcome := 'quota_exceeded';
     -- O5: the unfilled part of every reservation is withheld from users outside that team.
-    ELSIF quota - in_use - (SELECT coalesce(sum(greatest(0, s - f)), 0) FROM unnest(team_seats, team_filled) AS u (s, f)) < 1
-          AND NOT EXISTS (SELECT 1 FROM unnest(team_seats, team_filled, team_has_user) AS u (s, f, mine) WHERE mine AND s > f) THEN
+    ELSIF v_unreserved < 1 AND NOT v_mine THEN
         outcome := 'reserved';
     ELSE
-        IF v_known THEN -- last seen to the minute: not one more row version per checkout
-            UPDATE floating_machine m SET last_seen_at = p_now
-            WHERE m.organization_id = p_org AND m.product_code = p_product AND m.machine_id = p_machine AND m.last_seen_at < p_now - interval '1 minute';
-        ELSE
-            INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
-            VALUES (p_org, p_product, p_machine, p_now, p_now);
-        END IF;
-        INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
-        VALUES (p_id, p_org, p_product, p_user, p_machine, p_process, p_now, p_now, p_expires);
         outcome := 'granted';
         session_id := p_id;
     END IF;
 
-    IF v_gone > 0 OR outcome = 'granted' THEN
-        UPDATE product_allocation a SET floating_live = v_live - v_gone + CASE WHEN outcome = 'granted' THEN 1 ELSE 0 END
-        WHERE a.organization_id = p_org AND a.product_code = p_product;
-    END IF;
+    -- The pool's count, less the sessions that left it, plus the one granted; the machine registered
+    -- (its last use noted to the minute, not one more row version per checkout); the session.
+    WITH machine AS (
+        INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
+        SELECT p_org, p_product, p_machine, p_now, p_now WHERE outcome = 'granted'
+        ON CONFLICT ON CONSTRAINT floating_machine_pkey DO UPDATE SET last_seen_at = excluded.last_seen_at
+        WHERE floating_machine.last_seen_at < excluded.last_seen_at - interval '1 minute'),
+    granted AS (
+        INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+        SELECT p_id, p_org, p_product, p_user, p_machine, p_process, p_now, p_now, p_expires WHERE outcome = 'granted')
+    UPDATE product_allocation a SET floating_live = v_live - v_gone + CASE WHEN outcome = 'granted' THEN 1 ELSE 0 END
+    WHERE a.organization_id = p_org AND a.product_code = p_product AND (v_gone > 0 OR outcome = 'granted');
 END
 $$;
