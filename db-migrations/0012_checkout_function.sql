@@ -204,3 +204,9 @@ BEGIN
     WHERE a.organization_id = p_org AND a.product_code = p_product AND (v_gone > 0 OR outcome = 'granted');
 END
 $$;
+
+-- Every checkout and release writes floating_session rows: at 100,000 live sessions the default
+-- (vacuum once a fifth of the rows are dead) let tens of thousands of dead rows pile up and then
+-- vacuumed them all at once in the middle of the load. Small, frequent vacuums keep each one short.
+ALTER TABLE floating_session SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
+                                  autovacuum_analyze_scale_factor = 0.02);
