@@ -8,7 +8,8 @@
 -- after the lock see everything the previous holder committed.
 
 -- Seats in use other than floating sessions: per-user assignments, recalled licenses whose machines
--- still hold leases valid offline (SeatLedger.RecalledLeaseHolders), and unexpired offline licenses.
+-- still hold leases valid offline (each such user holds a seat until the last lease expires, so a
+-- recall cannot hand out more seats than the quota), and unexpired offline licenses.
 CREATE FUNCTION kit_seats_not_floating(p_org bigint, p_product text, p_now timestamptz) RETURNS bigint
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
