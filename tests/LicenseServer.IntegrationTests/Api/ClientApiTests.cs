@@ -150,6 +150,25 @@ public class ClientApiTests : LicenseTestBase
     }
 
     [Test]
+    public async Task A_released_seat_is_free_for_the_next_checkout_at_once()
+    {
+        await AllocateAsync(Org, "KRE", 1);
+        await AddMemberAsync(Org, "runner@acme.test");
+        using var client = NewKitClient();
+        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        for (var i = 0; i < 3; i++)
+        {
+            var session = await client.CheckoutAsync("KRE", "CI-01", $"{i}", autoHeartbeat: false);
+            Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "other", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"));
+            await client.ReleaseAsync(session.Id);
+            await client.ReleaseAsync(session.Id); // idempotent: the seat is not freed twice
+        }
+        await using var one = await client.CheckoutAsync("KRE", "CI-01", "last", autoHeartbeat: false);
+        Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "other", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"),
+            "a release counted twice would free a seat that is taken");
+    }
+
+    [Test]
     public async Task A_session_that_misses_its_heartbeats_frees_its_seat_at_once_and_its_heartbeat_says_session_expired()
     {
         await AllocateAsync(Org, "KRE", 1);
