@@ -64,14 +64,10 @@ public static class LiveSessions
         return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()");
     }
 
-    /// <summary>
-    /// Each pool's count of counted sessions (db-migrations/0011), as the server keeps it, after sessions were
-    /// written here; releases noted for the next checkout (0013) are taken off at once.
-    /// </summary>
+    /// <summary>Each pool's count of counted sessions (db-migrations/0011), as the server keeps it, after sessions were written here.</summary>
     private static async Task SyncCountersAsync(NpgsqlConnection connection) =>
         await connection.ExecuteAsync("""
             UPDATE floating_session SET counted = false WHERE counted AND ended_at IS NOT NULL;
-            DELETE FROM floating_released;
             UPDATE product_allocation a SET floating_live = (
                 SELECT count(*) FROM floating_session s
                 WHERE s.organization_id = a.organization_id AND s.product_code = a.product_code AND s.counted);

@@ -177,8 +177,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
 
     /// <summary>
     /// Releases a session of the API key's owner, the key checked in the same statement: one write of the
-    /// session's own row, marked uncounted, and a note for its pool's next checkout, which takes it off the
-    /// pool's count (db-migrations/0013; an unended session is always counted). True also when it had
+    /// session's own row (its pool's count follows at the pool's next checkout). True also when it had
     /// ended or expired already: release is idempotent. False when the key was refused or the session is
     /// not the caller's. Its commit does not wait for the disk (<see cref="AsynchronousCommit"/>).
     /// </summary>
@@ -198,11 +197,8 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             {AsynchronousCommit}
             WITH caller AS (SELECT organization_id, user_id FROM kit_api_key_caller(@keyHash)),
             ended AS (
-                UPDATE floating_session s SET ended_at = least(@now, s.expires_at), counted = false FROM caller c
-                WHERE s.id = @sessionId AND s.organization_id = c.organization_id AND s.user_id = c.user_id AND s.ended_at IS NULL
-                RETURNING s.organization_id, s.product_code, s.id),
-            noted AS (
-                INSERT INTO floating_released (organization_id, product_code, session_id) SELECT * FROM ended)
+                UPDATE floating_session s SET ended_at = least(@now, s.expires_at) FROM caller c
+                WHERE s.id = @sessionId AND s.organization_id = c.organization_id AND s.user_id = c.user_id AND s.ended_at IS NULL RETURNING 1)
             SELECT EXISTS (SELECT 1 FROM floating_session s JOIN caller c ON s.organization_id = c.organization_id AND s.user_id = c.user_id
                            WHERE s.id = @sessionId)
             """, new { keyHash, sessionId, now = Now });

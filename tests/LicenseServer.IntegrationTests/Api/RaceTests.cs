@@ -57,18 +57,13 @@ public class RaceTests : LicenseTestBase
         return await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE ended_at IS NULL AND expires_at > now()");
     }
 
-    /// <summary>
-    /// Each pool's count, which a checkout reads instead of counting sessions, matches its counted sessions
-    /// and the releases noted for its next checkout (db-migrations/0013).
-    /// </summary>
+    /// <summary>Each pool's count, which a checkout reads instead of counting sessions, matches its counted sessions.</summary>
     private async Task AssertPoolCountsExactAsync()
     {
         await using var db = Db();
         var drift = await db.QueryAsync<(string, int, long)>("""
-            SELECT p.product_code, p.floating_live,
-                   (SELECT count(*) FROM floating_session s
-                    WHERE s.organization_id = p.organization_id AND s.product_code = p.product_code AND s.counted)
-                 + (SELECT count(*) FROM floating_released r WHERE r.organization_id = p.organization_id AND r.product_code = p.product_code)
+            SELECT p.product_code, p.floating_live, (SELECT count(*) FROM floating_session s
+                WHERE s.organization_id = p.organization_id AND s.product_code = p.product_code AND s.counted)
             FROM product_allocation p
             """);
         Assert.That(drift.Where(d => d.Item2 != d.Item3), Is.Empty, "pools whose count drifted");
