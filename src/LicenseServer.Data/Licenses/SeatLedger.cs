@@ -399,7 +399,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     public async Task<(Guid SessionId, DateTimeOffset ExpiresAt)> CheckoutFloatingAsync(long organizationId, string productCode, long userId,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
-        var checkout = await CheckoutAsync(null, organizationId, userId, productCode, machineId, processId, sessionId, lease);
+        var checkout = await CheckoutAsync(null, organizationId, userId, productCode, machineId, processId, sessionId, lease)
+            ?? throw new InvalidOperationException("A checkout without an API key was refused for its key.");
         return checkout.Refusal is { } refusal ? throw refusal : (checkout.SessionId!.Value, checkout.ExpiresAt);
     }
 
@@ -408,13 +409,11 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// statement (C2's hot path): null when the key is unknown or revoked or its owner no longer an enabled
     /// member; otherwise who the caller was, and the seat or the refusal.
     /// </summary>
-    public async Task<FloatingCheckout?> CheckoutFloatingAsync(byte[] keyHash, string productCode, string machineId, string processId, Guid? sessionId, TimeSpan lease)
-    {
-        var checkout = await CheckoutAsync(keyHash, 0, 0, productCode, machineId, processId, sessionId, lease);
-        return checkout.OrganizationId == 0 ? null : checkout;
-    }
+    public Task<FloatingCheckout?> CheckoutFloatingAsync(byte[] keyHash, string productCode, string machineId, string processId, Guid? sessionId, TimeSpan lease) =>
+        CheckoutAsync(keyHash, 0, 0, productCode, machineId, processId, sessionId, lease);
 
-    private async Task<FloatingCheckout> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
+    /// <summary>Null when the function refused the API key (<c>api_key</c>).</summary>
+    private async Task<FloatingCheckout?> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
@@ -437,7 +436,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         }
         return row.Outcome switch
         {
-            "api_key" => new FloatingCheckout(0, 0, null, expiresAt, null),
+            "api_key" => null,
             "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, expiresAt, null),
             _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, expiresAt,
                 CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now)),

@@ -18,6 +18,15 @@ public class ClientApiTests : LicenseTestBase
 
     private KitClient NewKitClient() => new(new Uri(Server.BaseUrl));
 
+    /// <summary>A new member, runner@acme.test, and a client holding an API key of theirs.</summary>
+    private async Task<KitClient> RunnerClientAsync()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        var client = NewKitClient();
+        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        return client;
+    }
+
     private async Task<string> ApiKeyForAsync(string email)
     {
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
@@ -134,9 +143,7 @@ public class ClientApiTests : LicenseTestBase
     [Test]
     public async Task Checkout_heartbeat_and_release_a_floating_seat()
     {
-        await AddMemberAsync(Org, "runner@acme.test");
-        using var client = NewKitClient();
-        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        using var client = await RunnerClientAsync();
         await using (var session = await client.CheckoutAsync("KRE", "CI-01", "4242", autoHeartbeat: false))
         {
             Assert.That(session.HeartbeatInterval, Is.EqualTo(TimeSpan.FromSeconds(1)));
@@ -153,9 +160,7 @@ public class ClientApiTests : LicenseTestBase
     public async Task A_released_seat_is_free_for_the_next_checkout_at_once()
     {
         await AllocateAsync(Org, "KRE", 1);
-        await AddMemberAsync(Org, "runner@acme.test");
-        using var client = NewKitClient();
-        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        using var client = await RunnerClientAsync();
         for (var i = 0; i < 3; i++)
         {
             var session = await client.CheckoutAsync("KRE", "CI-01", $"{i}", autoHeartbeat: false);
@@ -172,9 +177,7 @@ public class ClientApiTests : LicenseTestBase
     public async Task A_session_that_misses_its_heartbeats_frees_its_seat_at_once_and_its_heartbeat_says_session_expired()
     {
         await AllocateAsync(Org, "KRE", 1);
-        await AddMemberAsync(Org, "runner@acme.test");
-        using var client = NewKitClient();
-        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        using var client = await RunnerClientAsync();
         var silent = await client.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false);
         Assert.That(Refused(() => client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)).Code, Is.EqualTo("quota_exceeded"));
 
@@ -188,9 +191,7 @@ public class ClientApiTests : LicenseTestBase
     public async Task Automatic_heartbeats_keep_a_session_alive_past_its_lease()
     {
         await AllocateAsync(Org, "KRE", 1);
-        await AddMemberAsync(Org, "runner@acme.test");
-        using var client = NewKitClient();
-        client.ApiKey = await ApiKeyForAsync("runner@acme.test");
+        using var client = await RunnerClientAsync();
         await using var session = await client.CheckoutAsync("KRE", "CI-01", "1");
         await Task.Delay(TimeSpan.FromSeconds(5));
         Assert.That(session.Lost, Is.Null);
