@@ -50,12 +50,18 @@ public static class BenchRun
                 await warm.HeartbeatAsync(0, cancel);
             }
             var phases = new List<PhaseResult>();
+            var cpu = new CpuMeter(server.ProcessId, Path.Combine(server.Cluster.ClusterDirectory, "postmaster.pid"));
             async Task<PhaseResult> Phase(Func<long, CancellationToken, Task<PhaseResult>> run, string name)
             {
                 var live = await LiveSessions.LiveCountAsync(db);
                 Log($"Phase {name}: {options.Clients} clients, {live} live sessions, {options.WarmupSeconds:0.#} s warm-up + {options.Seconds:0.#} s");
+                var before = cpu.Take();
                 var result = await run(live, cancel);
-                Log($"  {result.Main.Rps:0.#} req/s, p50 {result.Main.P50Ms:0.##} ms, p99 {result.Main.P99Ms:0.##} ms, {result.Main.Errors} errors");
+                result = result with { Cpu = CpuMeter.Between(before, cpu.Take()) };
+                var (serverMs, postgresMs, benchMs) = result.Cpu.MsPerOperation(result.Main.Rps);
+                Log($"  {result.Main.Rps:0.#} req/s, p50 {result.Main.P50Ms:0.##} ms, p99 {result.Main.P99Ms:0.##} ms, {result.Main.Errors} errors; " +
+                    $"CPU per {name}: server {serverMs:0.###} ms, PostgreSQL {postgresMs:0.###} ms, bench {benchMs:0.###} ms; " +
+                    $"cores busy: {result.Cpu.MachineCores:0.##} of which other work {result.Cpu.OtherCores:0.##}");
                 phases.Add(result);
                 return result;
             }

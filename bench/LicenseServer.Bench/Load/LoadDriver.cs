@@ -9,7 +9,11 @@ using LicenseServer.Bench.Server;
 namespace LicenseServer.Bench.Load;
 
 /// <summary>A phase's figures: its main request kind, and the releases that follow each checkout.</summary>
-public sealed record PhaseResult(string Name, string Path, long LiveSessions, int Clients, double Seconds, OperationStats Main, OperationStats? Release);
+public sealed record PhaseResult(string Name, string Path, long LiveSessions, int Clients, double Seconds, OperationStats Main, OperationStats? Release)
+{
+    /// <summary>Where the phase's CPU went (warm-up included), and so its CPU milliseconds per operation.</summary>
+    public CpuUse? Cpu { get; init; }
+}
 
 /// <summary>
 /// Drives the client API over loopback HTTP the way runtime engines and desktop IDEs do, with N concurrent

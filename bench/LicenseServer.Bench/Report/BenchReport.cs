@@ -66,6 +66,16 @@ public sealed record BenchReport(
         foreach (var f in Floor)
             md.AppendLine(inv, $"| floor: pgbench {f.Path} (-M {f.Mode}) | | {f.Transactions} | {f.Tps:0.#} | {f.P50Ms:0.##} | {f.P99Ms:0.##} | | {f.Failed} |");
         md.AppendLine()
+          .AppendLine("CPU per operation (a checkout phase's operation is a checkout and its release), in milliseconds, and the cores busy on average:")
+          .AppendLine()
+          .AppendLine("| Phase | Live sessions | server ms | PostgreSQL ms | bench ms | cores busy | of which other work |")
+          .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var p in Phases.Where(p => p.Cpu is not null))
+        {
+            var (server, postgres, bench) = p.Cpu!.MsPerOperation(p.Main.Rps);
+            md.AppendLine(inv, $"| {p.Name} | {p.LiveSessions} | {server:0.###} | {postgres:0.###} | {bench:0.###} | {p.Cpu.MachineCores:0.##} | {p.Cpu.OtherCores:0.##} |");
+        }
+        md.AppendLine()
           .AppendLine(inv, $"Server memory: peak RSS sampled {Memory.PeakRssMb:0.#} MB, VmHWM {Memory.VmHwmMb:0.#} MB. " +
                            $"Over-allocation: {OverAllocation.Violations.Count} violation(s) in {OverAllocation.Samples} samples.")
           .AppendLine()
