@@ -67,6 +67,7 @@ public static class BenchRun
             }
             var checkoutSmall = await Phase(driver.CheckoutAsync, "checkout");
             var heartbeatSmall = await Phase(driver.HeartbeatAsync, "heartbeat");
+            await driver.SignInAsync(cancel);
             var activation = await Phase(driver.ActivationAsync, "activation");
             Log($"Filling the database to {options.LargeScale} live sessions");
             await LiveSessions.FillAsync(db, data, options.LargeScale);
