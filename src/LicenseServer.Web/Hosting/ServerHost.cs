@@ -55,6 +55,7 @@ public static class ServerHost
 
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
         var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
+        builder.UseKitHttps(options, clock ?? TimeProvider.System, bootLogger);
         var database = DatabaseBootstrap.Open(options, bootLogger);
         try
         {
@@ -135,6 +136,7 @@ public static class ServerHost
         var app = builder.Build();
         if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
+        app.UseKitSecurityHeaders(options);
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
         {
@@ -142,7 +144,6 @@ public static class ServerHost
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
-        app.Use(SecurityHeaders);
         app.Use(PluginUploads.AllowLargeBody(options));
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseAuthentication();
@@ -160,15 +161,5 @@ public static class ServerHost
         yield return TrustedVendorKeys.BuiltIn();
         if (options.Demo.Enabled && !string.IsNullOrWhiteSpace(options.Demo.VendorPublicKeyFile))
             yield return KeyFiles.ReadPublic(File.ReadAllText(KitOptions.Resolve(options.Demo.VendorPublicKeyFile)));
-    }
-
-    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
-    {
-        var headers = context.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "same-origin";
-        headers.ContentSecurityPolicy = "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
-        return next();
     }
 }
