@@ -13,6 +13,7 @@ public sealed class KitOptions
     public UsageOptions Usage { get; set; } = new();
     public AlertOptions Alerts { get; set; } = new();
     public HttpsOptions Https { get; set; } = new();
+    public MetricsOptions Metrics { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -99,3 +100,10 @@ public sealed class HttpsOptions
     public int HstsMaxAgeDays { get; set; } = 365;
 }
 
+/// <summary>X2: the Prometheus endpoint GET /metrics.</summary>
+public sealed class MetricsOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Empty: only loopback callers may scrape. Otherwise every caller sends Authorization: Bearer &lt;token&gt;.</summary>
+    public string Token { get; set; } = "";
+}

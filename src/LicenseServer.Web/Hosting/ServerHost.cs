@@ -9,6 +9,7 @@ using LicenseServer.Web.Alerts;
 using LicenseServer.Web.Api;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Mail;
+using LicenseServer.Web.Metrics;
 using LicenseServer.Web.Organizations;
 using LicenseServer.Web.Usage;
 using Microsoft.AspNetCore.DataProtection;
@@ -112,6 +113,7 @@ public static class ServerHost
         }
         services.AddSingleton(sp => new LicenseServer.Data.Plugins.PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
+        services.AddKitMetrics();
         services.AddOpenApi("v1");
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
@@ -136,6 +138,7 @@ public static class ServerHost
         var app = builder.Build();
         if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
+        app.UseMiddleware<RequestTiming>();
         app.UseKitSecurityHeaders(options);
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
@@ -146,10 +149,12 @@ public static class ServerHost
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         app.Use(PluginUploads.AllowLargeBody(options));
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
+        app.UseKitRequestRoute();
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();
         app.MapKitSystemEndpoints();
+        app.MapKitMetrics(options);
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapClientApi();
         app.MapRazorPages();

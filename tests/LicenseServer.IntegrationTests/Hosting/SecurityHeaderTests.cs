@@ -63,6 +63,7 @@ public class SecurityHeaderTests : ConsoleTest
             (HttpMethod.Get, "/api/v1/organizations", HttpStatusCode.Unauthorized, "a problem: no bearer token"),
             (HttpMethod.Get, "/api/v1/no-such-thing", HttpStatusCode.NotFound, "a problem: no such API"),
             (HttpMethod.Post, "/api/v1/sessions", HttpStatusCode.Unauthorized, "a problem: no API key"),
+            (HttpMethod.Get, "/metrics", HttpStatusCode.OK, "the metrics"),
         };
         foreach (var (method, path, status, what) in cases)
         {
