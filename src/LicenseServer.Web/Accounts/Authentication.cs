@@ -3,6 +3,7 @@ using LicenseServer.Data.Accounts;
 using LicenseServer.Web.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Accounts;
 
@@ -39,6 +40,8 @@ public static class CookieNames
 
     public static string Session(KitOptions options) => Https(options) ? "__Host-kit.session" : "kit.session";
     public static string Antiforgery(KitOptions options) => Https(options) ? "__Host-kit.af" : "kit.af";
+    /// <summary>The one-time messages pages show after a redirect (TempData).</summary>
+    public static string Messages(KitOptions options) => Https(options) ? "__Host-kit.msg" : "kit.msg";
     public static CookieSecurePolicy SecurePolicy(KitOptions options) => Https(options) ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
 }
 
@@ -71,6 +74,12 @@ internal static class AuthenticationSetup
                 };
             });
         services.AddAuthorization(o => o.AddPolicy(ServerAdminPolicy, p => p.RequireRole(KitClaims.ServerAdminRole)));
+        // TempData's cookie follows the same policy as the others (it is HttpOnly by default).
+        services.Configure<CookieTempDataProviderOptions>(o =>
+        {
+            o.Cookie.Name = CookieNames.Messages(options);
+            o.Cookie.SecurePolicy = CookieNames.SecurePolicy(options);
+        });
     }
 
     /// <summary>A disabled user, a changed password (new stamp) or a session older than 12 hours ends the session.</summary>

@@ -9,7 +9,7 @@ namespace LicenseServer.Web.Activation;
 /// </summary>
 internal sealed class ActivationGate(RequestDelegate next)
 {
-    private static readonly string[] AlwaysOpen = ["/health", "/version", "/css/", "/Error", "/favicon.ico", "/api/"];
+    private static readonly string[] AlwaysOpen = ["/health", "/version", "/css/", "/Error", "/favicon.ico", "/api/", "/metrics"];
 
     public async Task InvokeAsync(HttpContext context, ActivationService activation)
     {

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Licenses;
+using LicenseServer.Web.Metrics;
 
 namespace LicenseServer.Web.Api;
 
@@ -110,15 +111,24 @@ public static class ClientApi
         return Results.NoContent();
     }
 
-    private static async Task<IResult> CheckoutAsync(HttpContext context, ClientLicenseService service)
+    private static async Task<IResult> CheckoutAsync(HttpContext context, ClientLicenseService service, CheckoutCounters counters)
     {
-        // The key is checked in the statement that takes the seat; only when it was refused do the key
-        // checks run, to answer why.
-        var key = ApiKeyHeaderValue(context);
-        var request = await ApiJson.ReadAsync<CheckoutRequest>(context.Request);
-        var session = await service.CheckoutAsync(key, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"),
-            ApiJson.Identifier(request.ProcessId, "processId", 64), request.SessionId) ?? throw await KeyRefusedAsync(context, service);
-        return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json, statusCode: StatusCodes.Status201Created);
+        try
+        {
+            // The key is checked in the statement that takes the seat; only when it was refused do the key
+            // checks run, to answer why.
+            var key = ApiKeyHeaderValue(context);
+            var request = await ApiJson.ReadAsync<CheckoutRequest>(context.Request);
+            var session = await service.CheckoutAsync(key, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"),
+                ApiJson.Identifier(request.ProcessId, "processId", 64), request.SessionId) ?? throw await KeyRefusedAsync(context, service);
+            counters.Granted();
+            return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json, statusCode: StatusCodes.Status201Created);
+        }
+        catch (Exception e)
+        {
+            counters.Refused(e); // X2; the refusal itself is answered by ApiProblems
+            throw;
+        }
     }
 
     private static async Task<IResult> HeartbeatAsync(Guid sessionId, HttpContext context, ClientLicenseService service)

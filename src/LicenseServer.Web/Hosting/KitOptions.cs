@@ -12,6 +12,8 @@ public sealed class KitOptions
     public PluginOptions Plugins { get; set; } = new();
     public UsageOptions Usage { get; set; } = new();
     public AlertOptions Alerts { get; set; } = new();
+    public HttpsOptions Https { get; set; } = new();
+    public MetricsOptions Metrics { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -83,4 +85,25 @@ public sealed class AlertOptions
     public int WebhookBaseDelayMs { get; set; } = 1000;
     /// <summary>How long one attempt may take.</summary>
     public int WebhookTimeoutSeconds { get; set; } = 10;
+}
+
+/// <summary>HTTPS served by Kestrel itself, for every https:// address in Urls (see Https.cs).</summary>
+public sealed class HttpsOptions
+{
+    /// <summary>A PKCS#12 file (.pfx, .p12) or a PEM certificate; empty: no HTTPS.</summary>
+    public string CertificatePath { get; set; } = "";
+    /// <summary>The PKCS#12 file's password, or the password of an encrypted PEM key.</summary>
+    public string CertificatePassword { get; set; } = "";
+    /// <summary>PEM only: the private key file; empty when the key is in the certificate file.</summary>
+    public string KeyPath { get; set; } = "";
+    /// <summary>Strict-Transport-Security max-age on answers over HTTPS; 0 sends none.</summary>
+    public int HstsMaxAgeDays { get; set; } = 365;
+}
+
+/// <summary>X2: the Prometheus endpoint GET /metrics.</summary>
+public sealed class MetricsOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Empty: only loopback callers may scrape. Otherwise every caller sends Authorization: Bearer &lt;token&gt;.</summary>
+    public string Token { get; set; } = "";
 }

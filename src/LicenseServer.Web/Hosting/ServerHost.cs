@@ -9,6 +9,7 @@ using LicenseServer.Web.Alerts;
 using LicenseServer.Web.Api;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Mail;
+using LicenseServer.Web.Metrics;
 using LicenseServer.Web.Organizations;
 using LicenseServer.Web.Usage;
 using Microsoft.AspNetCore.DataProtection;
@@ -55,6 +56,7 @@ public static class ServerHost
 
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
         var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
+        builder.UseKitHttps(options, clock ?? TimeProvider.System, bootLogger);
         var database = DatabaseBootstrap.Open(options, bootLogger);
         try
         {
@@ -111,6 +113,7 @@ public static class ServerHost
         }
         services.AddSingleton(sp => new LicenseServer.Data.Plugins.PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
+        services.AddKitMetrics();
         services.AddOpenApi("v1");
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
@@ -135,6 +138,8 @@ public static class ServerHost
         var app = builder.Build();
         if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
+        app.UseMiddleware<RequestTiming>();
+        app.UseKitSecurityHeaders(options);
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
         {
@@ -142,13 +147,14 @@ public static class ServerHost
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
-        app.Use(SecurityHeaders);
         app.Use(PluginUploads.AllowLargeBody(options));
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
+        app.UseKitRequestRoute();
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();
         app.MapKitSystemEndpoints();
+        app.MapKitMetrics(options);
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapClientApi();
         app.MapRazorPages();
@@ -160,15 +166,5 @@ public static class ServerHost
         yield return TrustedVendorKeys.BuiltIn();
         if (options.Demo.Enabled && !string.IsNullOrWhiteSpace(options.Demo.VendorPublicKeyFile))
             yield return KeyFiles.ReadPublic(File.ReadAllText(KitOptions.Resolve(options.Demo.VendorPublicKeyFile)));
-    }
-
-    private static Task SecurityHeaders(HttpContext context, Func<Task> next)
-    {
-        var headers = context.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "same-origin";
-        headers.ContentSecurityPolicy = "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
-        return next();
     }
 }

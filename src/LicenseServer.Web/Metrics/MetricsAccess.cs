@@ -1,0 +1,31 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using LicenseServer.Web.Hosting;
+
+namespace LicenseServer.Web.Metrics;
+
+public enum MetricsVerdict { Allowed, Unauthorized, Forbidden }
+
+/// <summary>
+/// Who may read /metrics: with no <c>Kit:Metrics:Token</c>, callers on this machine only (a Prometheus or
+/// an agent next to the server); with one, every caller that sends it as a bearer token, this machine's too.
+/// The metrics name organizations and their usage, which is not for everyone on the network.
+/// </summary>
+public static class MetricsAccess
+{
+    public static MetricsVerdict Check(MetricsOptions options, IPAddress? remote, string authorization)
+    {
+        if (options.Token.Length > 0)
+        {
+            var given = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : "";
+            // Hashes of equal length, compared in constant time: the answer's timing says nothing of the token.
+            return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(options.Token)))
+                ? MetricsVerdict.Allowed
+                : MetricsVerdict.Unauthorized;
+        }
+        return remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
+            ? MetricsVerdict.Allowed
+            : MetricsVerdict.Forbidden;
+    }
+}
