@@ -8,7 +8,8 @@ namespace LicenseServer.Client;
 /// <summary>
 /// The client API of Kit License Server (C1, C2). One instance per server URL; sign in for per-user
 /// products, or use an API key for floating sessions. Refusals throw <see cref="KitApiException"/>
-/// with the server's code; a busy seat pool (429) is retried with jitter.
+/// with the server's code; a busy seat pool (429 <c>busy</c>) and a server that cannot reach its
+/// database (503 <c>database_unavailable</c>) are retried with jitter.
 /// </summary>
 public sealed class KitClient : IDisposable
 {
@@ -35,6 +36,13 @@ public sealed class KitClient : IDisposable
     /// <summary>How many times a 429 "busy" answer is retried before it is thrown.</summary>
     public int BusyRetries { get; set; } = 8;
 
+    /// <summary>
+    /// How many times a 503 "database_unavailable" answer is retried before it is thrown: after about
+    /// 0.25, 0.5, 1, 2, then every 4 seconds (each spread by ±50 %), so the default rides out about 15
+    /// seconds of a database restart or failover.
+    /// </summary>
+    public int DatabaseRetries { get; set; } = 6;
+
     public async Task<LoginResult> LoginAsync(string email, string password, CancellationToken cancel = default)
     {
         var dto = await SendAsync<LoginDto>(HttpMethod.Post, "api/v1/auth/login", new { email, password }, Auth.None, cancel);
@@ -54,10 +62,15 @@ public sealed class KitClient : IDisposable
     public Task DeactivateAsync(long organizationId, string product, string machineId, CancellationToken cancel = default) =>
         SendAsync<object>(HttpMethod.Delete, $"api/v1/organizations/{organizationId}/activations", new { product, machineId }, Auth.Bearer, cancel);
 
-    /// <summary>Checks out a floating seat. The session heartbeats on its own timer and is released when disposed.</summary>
+    /// <summary>
+    /// Checks out a floating seat. The session heartbeats on its own timer and is released when disposed.
+    /// The client proposes the session id, and repeats it when it retries: a checkout whose answer was lost
+    /// then gets the seat it already took instead of a second one.
+    /// </summary>
     public async Task<FloatingSession> CheckoutAsync(string product, string machineId, string processId, bool autoHeartbeat = true, CancellationToken cancel = default)
     {
-        var dto = await SendAsync<SessionDto>(HttpMethod.Post, "api/v1/sessions", new { product, machineId, processId }, Auth.ApiKey, cancel);
+        var sessionId = Guid.NewGuid();
+        var dto = await SendAsync<SessionDto>(HttpMethod.Post, "api/v1/sessions", new { product, machineId, processId, sessionId }, Auth.ApiKey, cancel);
         return new FloatingSession(this, dto.SessionId, TimeSpan.FromSeconds(dto.HeartbeatIntervalSeconds), dto.ExpiresAt, autoHeartbeat);
     }
 
@@ -107,7 +120,7 @@ public sealed class KitClient : IDisposable
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, Auth auth, CancellationToken cancel)
     {
-        for (var attempt = 0; ; attempt++)
+        for (int busy = 0, unavailable = 0; ;)
         {
             using var request = new HttpRequestMessage(method, path);
             if (body is not null) request.Content = JsonContent.Create(body, options: Json);
@@ -118,9 +131,15 @@ public sealed class KitClient : IDisposable
                     ? default!
                     : (await response.Content.ReadFromJsonAsync<T>(Json, cancel))!;
             var problem = await ReadProblemAsync(response, cancel);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests && problem.Code == "busy" && attempt < BusyRetries)
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && problem.Code == "busy" && busy < BusyRetries)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50 * (attempt + 1) + Random.Shared.Next(100)), cancel);
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * ++busy + Random.Shared.Next(100)), cancel);
+                continue;
+            }
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && problem.Code == "database_unavailable" && unavailable < DatabaseRetries)
+            {
+                var pause = Math.Min(4000, 250 * Math.Pow(2, unavailable++));
+                await Task.Delay(TimeSpan.FromMilliseconds(pause * (0.5 + Random.Shared.NextDouble())), cancel);
                 continue;
             }
             throw new KitApiException((int)response.StatusCode, problem.Code ?? "http_" + (int)response.StatusCode,

@@ -1,6 +1,7 @@
 using Dapper;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Licenses;
@@ -190,8 +191,9 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     /// </summary>
     public const string AsynchronousCommit = "SET LOCAL synchronous_commit = off;";
 
-    public async Task<bool> ReleaseAsync(byte[] keyHash, Guid sessionId)
+    public Task<bool> ReleaseAsync(byte[] keyHash, Guid sessionId) => DatabaseFaults.RetryAsync(db, async _ =>
     {
+        // Safe to repeat: a session already ended stays ended, and the answer is the same.
         await using var connection = await db.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<bool>($"""
             {AsynchronousCommit}
@@ -202,5 +204,5 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             SELECT EXISTS (SELECT 1 FROM floating_session s JOIN caller c ON s.organization_id = c.organization_id AND s.user_id = c.user_id
                            WHERE s.id = @sessionId)
             """, new { keyHash, sessionId, now = Now });
-    }
+    });
 }

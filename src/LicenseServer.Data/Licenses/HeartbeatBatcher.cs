@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using LicenseServer.Data.Database;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -101,6 +102,12 @@ public sealed class HeartbeatBatcher : IAsyncDisposable
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 3)
             {
                 // A checkout ending expired sessions can cross a batch on a session that expired just now; heartbeats are idempotent.
+            }
+            catch (Exception e) when (attempt < DatabaseFaults.Attempts && DatabaseFaults.IsUnavailable(e))
+            {
+                // Idempotent too: after a database restart the pool's first connections are dead.
+                _db.Clear();
+                await Task.Delay(DatabaseFaults.Backoff(attempt));
             }
         }
     }

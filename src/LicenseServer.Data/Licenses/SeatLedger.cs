@@ -2,6 +2,7 @@ using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Licenses;
@@ -412,28 +413,50 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     public Task<FloatingCheckout?> CheckoutFloatingAsync(byte[] keyHash, string productCode, string machineId, string processId, Guid? sessionId, TimeSpan lease) =>
         CheckoutAsync(keyHash, 0, 0, productCode, machineId, processId, sessionId, lease);
 
-    /// <summary>Null when the function refused the API key (<c>api_key</c>).</summary>
+    /// <summary>
+    /// Null when the function refused the API key (<c>api_key</c>). A checkout is safe to repeat, so it is
+    /// retried while the database is unavailable (<see cref="DatabaseFaults.RetryAsync"/>): every attempt
+    /// proposes the same session id and names it as the session to reuse, so an attempt whose commit
+    /// landed but whose answer was lost is found again by the next one instead of taking a second seat.
+    /// The id proposed is the client's own session id when it sent one, which makes the client's own
+    /// retries of a lost answer just as safe; an id already held by a session that may not be reused
+    /// (ended, or not the caller's) gives way to a new one.
+    /// </summary>
     private async Task<FloatingCheckout?> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
         var expiresAt = now + lease;
-        CheckoutRow row;
-        await using (var connection = await db.OpenConnectionAsync())
+        var id = sessionId ?? Guid.NewGuid();
+        var reuse = sessionId;
+        var row = await DatabaseFaults.RetryAsync(db, async attempt =>
         {
-            try
+            if (attempt > 1) reuse = id;
+            while (true)
             {
-                row = await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
+                try
                 {
-                    keyHash, organizationId, userId, productCode, machineId, processId, id = Guid.NewGuid(), existing = sessionId,
-                    now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
-                });
+                    await using var connection = await db.OpenConnectionAsync();
+                    return await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
+                    {
+                        keyHash, organizationId, userId, productCode, machineId, processId, id, existing = reuse,
+                        now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
+                    });
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+                {
+                    throw Busy();
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "floating_session_pkey")
+                {
+                    // The proposed id names a session that could not be reused: the client's ended one, or
+                    // another caller's. A new id takes its place; the client's id is still named for reuse, since
+                    // a request of the same client racing this one may have just created it.
+                    id = Guid.NewGuid();
+                    reuse = sessionId;
+                }
             }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-            {
-                throw Busy();
-            }
-        }
+        });
         return row.Outcome switch
         {
             "api_key" => null,

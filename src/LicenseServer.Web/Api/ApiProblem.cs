@@ -1,5 +1,4 @@
 using LicenseServer.Core.Licenses;
-using Npgsql;
 
 namespace LicenseServer.Web.Api;
 
@@ -11,10 +10,10 @@ public sealed class ApiException(int status, string code, string detail) : Excep
 }
 
 /// <summary>
-/// Turns refusals into application/problem+json with a stable <c>code</c>; a database that does not
-/// answer is a 503 the client may retry, never a 500.
+/// Turns refusals into application/problem+json with a stable <c>code</c>. A database that does not
+/// answer is <see cref="Hosting.DatabaseOutage"/>'s: a 503 the client may retry, never a 500.
 /// </summary>
-internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> logger)
+internal sealed class ApiProblems(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -36,12 +35,6 @@ internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> log
         {
             await WriteAsync(context, 413, "body_too_large", $"The request body is larger than {ClientApi.MaxBodyBytes / 1024} KB.");
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException && !context.Response.HasStarted)
-        {
-            logger.LogWarning("Database unavailable for {Path}: {Error}", context.Request.Path, e.Message);
-            context.Response.Headers.RetryAfter = "5";
-            await WriteAsync(context, 503, "database_unavailable", "The license server cannot reach its database right now. Try again in a few seconds.");
-        }
     }
 
     public static int StatusOf(string code) => code switch
@@ -60,10 +53,18 @@ internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> log
     public static async Task WriteAsync(HttpContext context, int status, string code, string detail)
     {
         if (context.Response.HasStarted) return;
+        // A Retry-After the handler set before it threw (a throttled sign-in says how long) outlives the clearing.
+        var retryAfter = context.Response.Headers.RetryAfter;
         context.Response.Clear();
+        if (retryAfter.Count > 0) context.Response.Headers.RetryAfter = retryAfter;
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status429TooManyRequests && !context.Response.Headers.ContainsKey("Retry-After")) context.Response.Headers.RetryAfter = "1";
-        await context.Response.WriteAsJsonAsync(new
+        await WriteProblemAsync(context, status, code, detail);
+    }
+
+    /// <summary>The problem body alone, on a response whose status and headers the caller has set.</summary>
+    public static Task WriteProblemAsync(HttpContext context, int status, string code, string detail) =>
+        context.Response.WriteAsJsonAsync(new
         {
             type = $"https://kit.example/problems/{code}",
             title = ReasonPhrase(status),
@@ -71,7 +72,6 @@ internal sealed class ApiProblems(RequestDelegate next, ILogger<ApiProblems> log
             detail,
             code,
         }, ClientApi.Json, "application/problem+json");
-    }
 
     private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 }

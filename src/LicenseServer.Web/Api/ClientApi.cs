@@ -48,7 +48,7 @@ public static class ClientApi
         v1.MapDelete("/organizations/{orgId:long}/activations", DeactivateAsync).WithName("Deactivate").WithSummary("Deactivates a product on a machine.")
             .Accepts<ActivationRequest>("application/json").Produces(204).ProducesProblem(401).ProducesProblem(404);
         v1.MapPost("/sessions", CheckoutAsync).WithName("Checkout")
-            .WithSummary("Checks out a floating seat for one process (X-Api-Key). Repeating a live session id reuses its seat.")
+            .WithSummary("Checks out a floating seat for one process (X-Api-Key). Repeating a live session id reuses its seat; a new one becomes the session's id, so a retried checkout never takes a second seat.")
             .Accepts<CheckoutRequest>("application/json").Produces<SessionResponse>(201).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(429);
         v1.MapPut("/sessions/{sessionId:guid}/heartbeat", HeartbeatAsync).WithName("Heartbeat").WithSummary("Keeps a floating session alive (X-Api-Key).")
             .Produces<SessionResponse>().ProducesProblem(401).ProducesProblem(410);

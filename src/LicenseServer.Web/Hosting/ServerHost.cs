@@ -147,6 +147,7 @@ public static class ServerHost
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
+        app.UseMiddleware<DatabaseOutage>(); // inside the error pages, around everything that reads the database
         app.Use(PluginUploads.AllowLargeBody(options));
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseKitRequestRoute();

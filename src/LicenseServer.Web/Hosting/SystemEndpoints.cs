@@ -21,18 +21,23 @@ internal static class SystemEndpoints
         app.MapGet("/css/site.css", () => Results.Text(css, "text/css"));
     }
 
-    private static async Task<IResult> Ready(NpgsqlDataSource db, CancellationToken cancel)
+    private static async Task<IResult> Ready(HttpContext context, NpgsqlDataSource db, CancellationToken cancel)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            await using var command = db.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(timeout.Token);
+            // Retried like any read: the first probe after a database restart meets a dead pooled connection.
+            await DatabaseFaults.RetryAsync(db, async _ =>
+            {
+                await using var command = db.CreateCommand("SELECT 1");
+                return await command.ExecuteScalarAsync(timeout.Token);
+            });
             return Results.Json(new { status = "ready", database = "up" });
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
         {
+            context.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds;
             return Results.Json(new { status = "unavailable", database = "down" }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }

@@ -24,7 +24,9 @@ public class RaceTests : LicenseTestBase
         return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "load");
     }
 
-    private static async Task<(int Granted, IReadOnlyList<string> Refusals)> RaceAsync(IReadOnlyList<string> nodes, string apiKey, int requests)
+    /// <summary>The requests are spread over the nodes in turn; each answer is kept with the node that gave it.</summary>
+    private static async Task<(int Granted, IReadOnlyList<string> Refusals, IReadOnlyList<(int Granted, int Refused)> PerNode)> RaceAsync(
+        IReadOnlyList<string> nodes, string apiKey, int requests)
     {
         var clients = nodes.Select(n => new KitClient(new Uri(n)) { ApiKey = apiKey, BusyRetries = 50 }).ToList();
         try
@@ -35,15 +37,17 @@ public class RaceTests : LicenseTestBase
                 {
                     // Machines are few (the quota caps registered machines); processes are many.
                     await clients[i % clients.Count].CheckoutAsync("KRE", $"RUNNER-{i % 40}", $"{i}", autoHeartbeat: false);
-                    return "ok";
+                    return (Node: i % clients.Count, Result: "ok");
                 }
                 catch (KitApiException e)
                 {
-                    return e.Code;
+                    return (Node: i % clients.Count, Result: e.Code);
                 }
             });
             var results = await Task.WhenAll(attempts);
-            return (results.Count(r => r == "ok"), results.Where(r => r != "ok").Distinct().ToList());
+            var perNode = Enumerable.Range(0, clients.Count)
+                .Select(n => (results.Count(r => r.Node == n && r.Result == "ok"), results.Count(r => r.Node == n && r.Result != "ok"))).ToList();
+            return (results.Count(r => r.Result == "ok"), results.Where(r => r.Result != "ok").Select(r => r.Result).Distinct().ToList(), perNode);
         }
         finally
         {
@@ -94,7 +98,7 @@ public class RaceTests : LicenseTestBase
     public async Task Five_hundred_concurrent_checkouts_for_fifty_seats_grant_exactly_fifty()
     {
         var key = await PrepareAsync();
-        var (granted, refusals) = await RaceAsync([Server.BaseUrl], key, 500);
+        var (granted, refusals, _) = await RaceAsync([Server.BaseUrl], key, 500);
         Assert.That(granted, Is.EqualTo(50));
         Assert.That(refusals, Is.EqualTo(new[] { "quota_exceeded" }));
         Assert.That(await LiveSessionsAsync(), Is.EqualTo(50));
@@ -106,9 +110,19 @@ public class RaceTests : LicenseTestBase
     {
         var key = await PrepareAsync();
         await using var second = await ServerProcess.StartAsync(Server.ConnectionString);
-        var (granted, refusals) = await RaceAsync([Server.BaseUrl, second.BaseUrl], key, 500);
+        // Both nodes check out and release once first, so that neither races with its checkout path still cold.
+        foreach (var node in new[] { Server.BaseUrl, second.BaseUrl })
+        {
+            using var warm = new KitClient(new Uri(node)) { ApiKey = key };
+            await (await warm.CheckoutAsync("KRE", "RUNNER-0", "warm", autoHeartbeat: false)).DisposeAsync();
+        }
+        var (granted, refusals, perNode) = await RaceAsync([Server.BaseUrl, second.BaseUrl], key, 500);
+        TestContext.Progress.WriteLine($"seats granted by each node: {string.Join(", ", perNode.Select(n => n.Granted))}");
         Assert.That(granted, Is.EqualTo(50), second.Output);
         Assert.That(refusals, Is.EqualTo(new[] { "quota_exceeded" }));
+        // Each process answered its half, and each granted seats: the race really ran over both.
+        Assert.That(perNode.Select(n => n.Granted + n.Refused), Is.EqualTo(new[] { 250, 250 }));
+        Assert.That(perNode.Select(n => n.Granted), Has.All.GreaterThan(0), string.Join(", ", perNode));
         Assert.That(await LiveSessionsAsync(), Is.EqualTo(50));
         await AssertPoolCountsExactAsync();
     }

@@ -17,6 +17,9 @@ public sealed partial class ConsoleClient : IDisposable
 
     public CookieContainer Cookies { get; }
 
+    /// <summary>The client itself, for requests of a test's own making (with this client's cookies).</summary>
+    public HttpClient Http => _http;
+
     public Task<HttpResponseMessage> GetAsync(string path) => _http.GetAsync(path);
 
     public async Task<string> GetTextAsync(string path)

@@ -19,6 +19,9 @@ public abstract partial class ConsoleTest
     /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
     protected virtual string[] ServerSettings => [];
 
+    /// <summary>A new empty database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
+    protected virtual string NewDatabase() => PostgresFixture.CreateDatabase();
+
     /// <summary>The server's clock: real time until a test moves it.</summary>
     protected TestClock Clock { get; private set; } = new();
 
@@ -26,7 +29,7 @@ public abstract partial class ConsoleTest
     public async Task StartServerAsync()
     {
         Clock = new TestClock();
-        Server = await TestServer.StartAsync(Clock, settings: ServerSettings);
+        Server = await TestServer.StartAsync(Clock, NewDatabase(), settings: ServerSettings);
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
         await Server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, Password, Password);
         Admin = await SignedInAsync(AdminEmail);

@@ -32,13 +32,8 @@ public sealed class PostgresFixture
         }
         else
         {
-            var dir = Path.Combine(Path.GetTempPath(), "kit-tests-pg-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(dir);
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
-                                          UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             // Tests run several server nodes against one cluster at once: room for their pools.
-            _cluster = new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance, maxConnections: 300);
+            _cluster = NewCluster(maxConnections: 300);
             _cluster.Start();
             _adminConnectionString = _cluster.ConnectionString("postgres");
             Kind = "initdb";
@@ -57,15 +52,32 @@ public sealed class PostgresFixture
         }
     }
 
+    /// <summary>
+    /// A throwaway initdb cluster on a free port, not started yet, in a temporary folder the
+    /// <c>postgres</c> user can reach (it runs the cluster when the tests run as root).
+    /// </summary>
+    public static PostgresCluster NewCluster(int maxConnections = 100)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "kit-tests-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                      UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        return new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance, maxConnections: maxConnections);
+    }
+
     /// <summary>A new empty database; returns its connection string.</summary>
-    public static string CreateDatabase()
+    public static string CreateDatabase() => CreateDatabase(_adminConnectionString);
+
+    /// <summary>A new empty database on the server of <paramref name="adminConnectionString"/>; returns its connection string.</summary>
+    public static string CreateDatabase(string adminConnectionString)
     {
         var name = $"kit_test_{Interlocked.Increment(ref _counter)}_{Guid.NewGuid().ToString("N")[..6]}";
-        using var connection = new NpgsqlConnection(_adminConnectionString);
+        using var connection = new NpgsqlConnection(adminConnectionString);
         connection.Open();
         using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
         command.ExecuteNonQuery();
-        return new NpgsqlConnectionStringBuilder(_adminConnectionString) { Database = name }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name }.ConnectionString;
     }
 
     private static bool DockerAnswers()

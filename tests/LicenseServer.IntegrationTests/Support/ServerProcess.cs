@@ -57,6 +57,13 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"The second server did not become ready:\n{node.Output}");
     }
 
+    /// <summary>kill -9: the process ends at once, in the middle of whatever it was doing.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false); // SIGKILL on Unix
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
