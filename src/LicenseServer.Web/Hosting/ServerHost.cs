@@ -138,16 +138,20 @@ public static class ServerHost
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
         {
-            console.UseExceptionHandler("/Error");
+            // Text PostgreSQL cannot store is the sender's mistake (400), should any slip past ConsoleInputGuard.
+            console.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandlingPath = "/Error", StatusCodeSelector = InputGuard.ConsoleStatusOf });
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         app.Use(SecurityHeaders);
         app.Use(PluginUploads.AllowLargeBody(options));
+        app.Use(ConsoleBodyLimit.InvokeAsync);
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();
+        // After authorization: a form is read only for whoever may open the page.
+        app.Use(ConsoleInputGuard.InvokeAsync);
         app.MapKitSystemEndpoints();
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapClientApi();

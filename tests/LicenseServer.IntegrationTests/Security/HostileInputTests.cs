@@ -1,16 +1,20 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json;
 using Dapper;
 using LicenseServer.Client;
 using LicenseServer.Data.Plugins;
 using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
+using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.IntegrationTests.Security;
 
 /// <summary>
 /// Hostile text in the console: SQL metacharacters and LIKE wildcards in every search box and in the
-/// names forms store. Each gets exactly the literal result, never a 500.
+/// names forms store, a NUL or bytes that are not UTF-8 in any field of any form, and forms too large.
+/// Each gets a clear 4xx or exactly the literal result, never a 500, and nothing is stored half-way.
 /// </summary>
 public sealed class HostileInputTests : SecurityTest
 {
@@ -92,6 +96,102 @@ public sealed class HostileInputTests : SecurityTest
         Assert.That(teams, Does.Not.Contain("<script>alert"), "markup is shown, not run");
         Assert.That(WebUtility.HtmlDecode(teams), Does.Contain(teamName).And.Contain(orgName));
         Assert.That(await ConsoleClient.TextOf(await Admin.GetAsync($"/Organizations/{org}/ApiKeys")), Does.Contain(keyName));
+    }
+
+    [Test]
+    public async Task A_NUL_or_bytes_that_are_not_UTF8_in_any_field_of_any_form_are_refused_with_a_sentence_and_nothing_is_stored()
+    {
+        await BuildWorldAsync();
+        var token = await Admin.TokenAsync($"/Organizations/{W.Victim}");
+        var handlers = await ConsoleEndpoints.AllAsync(Server);
+        var before = await SnapshotAsync();
+        var tried = 0;
+        foreach (var handler in handlers.Where(h => !ConsoleEndpoints.IgnoresAntiforgery(h)))
+        {
+            var fields = ValidFields(handler);
+            var product = ProductQuery(handler);
+            var textFields = handler.Parameters.Where(p => p.Type == typeof(string) || p.Type == typeof(string[])).Select(p => p.Name).ToList();
+            foreach (var field in textFields)
+            {
+                var hostile = fields.Select(f => f.Key == field ? new KeyValuePair<string, string>(f.Key, f.Value + "\0" + f.Value) : f).ToList();
+                using var response = handler.IsPost
+                    ? await Admin.PostRawAsync(handler.Url(VictimRoute, product), new FormUrlEncodedContent([.. hostile, new("__RequestVerificationToken", token)]))
+                    : await Admin.GetAsync(handler.Url(VictimRoute, string.Join('&', hostile.Select(f => $"{f.Key}={Uri.EscapeDataString(f.Value)}").Append(product).Where(q => q.Length > 0))));
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), $"{handler}, NUL in {field}");
+                Assert.That(await MainOf(response), Does.Contain(InputGuard.NulMessage), $"{handler}, NUL in {field}");
+                tried++;
+            }
+            if (handler.IsPost && textFields.FirstOrDefault() is { } first)
+            {
+                // The raw bytes C3 28 are not UTF-8 (a browser encodes every byte of a form as %XX; an encoded sequence
+                // that is not UTF-8, such as %C3%28, ASP.NET Core keeps as the literal text it is).
+                var body = string.Join('&', fields.Select(f => $"{f.Key}={(f.Key == first ? "\u00C3(" : Uri.EscapeDataString(f.Value))}").Append("__RequestVerificationToken=" + Uri.EscapeDataString(token)));
+                using var response = await Admin.PostRawAsync(handler.Url(VictimRoute, product), new ByteArrayContent(Encoding.Latin1.GetBytes(body))
+                {
+                    Headers = { ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded") },
+                });
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), $"{handler}, not UTF-8 in {first}");
+                Assert.That(await MainOf(response), Does.Contain(InputGuard.NotUtf8Message), $"{handler}, not UTF-8 in {first}");
+            }
+        }
+        // The search boxes are plain query fields that no handler parameter names.
+        foreach (var query in new[] { $"/Organizations/{W.Victim}/Audit?subject=a%00b", $"/Organizations/{W.Victim}/Audit?actor=%00", $"/Organizations/{W.Victim}/Licenses?product=KSE%00" })
+            using (var response = await Admin.GetAsync(query))
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), query);
+        using (var upload = await UploadPluginAsync(PluginTests.Package(PluginTests.Manifest("com.acme.nul")), kind: "private\0"))
+            Assert.That(await MainOf(upload), Does.Contain(InputGuard.NulMessage), "a multipart form's text fields are checked too");
+        Assert.That(tried, Is.GreaterThan(50));
+        Assert.That(DatabaseSnapshot.Changed(before, await SnapshotAsync()), Is.Empty, "no table may change");
+        using (var home = await Admin.GetAsync("/"))
+            Assert.That(home.StatusCode, Is.EqualTo(HttpStatusCode.OK), "and the server still answers");
+    }
+
+    [Test]
+    public async Task A_plugin_manifest_holding_a_NUL_is_refused_and_leaves_neither_row_nor_file()
+    {
+        var org = await CreateOrganizationAsync(Admin, "Plugin Corp");
+        var manifest = """{"id":"com.acme.nul","name":"Nul\u0000Name","version":"1.0.0","compatible":">=1.0","description":"fine"}""";
+        using var upload = await UploadPluginAsync(PluginTests.Package(manifest), organization: org);
+        Assert.That(upload.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await MainOf(upload), Does.Contain("control character"));
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package"), Is.Zero);
+        var root = Path.Combine(Server.DataDirectory, "plugins");
+        Assert.That(Directory.Exists(root) ? Directory.GetFiles(root, "*", SearchOption.AllDirectories) : [], Is.Empty, "no package file is left behind");
+    }
+
+    [Test]
+    public async Task A_console_form_larger_than_the_limit_is_refused_with_413_and_nothing_is_stored()
+    {
+        var before = await SnapshotAsync();
+        var token = await Admin.TokenAsync("/Organizations/Create");
+        var name = new string('x', (int)ConsoleBodyLimit.MaxBytes + 1024);
+        using (var sized = await Admin.PostRawAsync("/Organizations/Create", new FormUrlEncodedContent([new("name", name), new("__RequestVerificationToken", token)])))
+        {
+            Assert.That(sized.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+            Assert.That(await MainOf(sized), Does.Contain("larger than the server accepts"));
+        }
+        // Without a Content-Length the body is cut off at the same size while it is read.
+        var chunked = new StreamContent(new MemoryStream(Encoding.ASCII.GetBytes($"__RequestVerificationToken={Uri.EscapeDataString(token)}&name={name}")));
+        chunked.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
+        chunked.Headers.ContentLength = null;
+        using (var streamed = await Admin.PostRawAsync("/Organizations/Create", chunked))
+            Assert.That((int)streamed.StatusCode, Is.InRange(400, 499));
+        Assert.That(DatabaseSnapshot.Changed(before, await SnapshotAsync()), Is.Empty);
+    }
+
+    private async Task<HttpResponseMessage> UploadPluginAsync(byte[] package, string kind = "private", long? organization = null)
+    {
+        var page = $"/Organizations/{organization ?? W.Victim}/Plugins";
+        var content = new MultipartFormDataContent
+        {
+            { new StringContent(await Admin.TokenAsync(page)), "__RequestVerificationToken" },
+            { new StringContent(kind), "kind" },
+        };
+        var file = new ByteArrayContent(package);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/zip");
+        content.Add(file, "package", "plugin.zip");
+        return await Admin.PostRawAsync(page + "?handler=Upload", content);
     }
 
     /// <summary>The decoded body of the table with this data-testid.</summary>
