@@ -88,6 +88,8 @@ public static class ServerHost
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();
         services.AddSingleton<PasswordResetService>();
+        services.AddSingleton<PasswordResetQueue>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<PasswordResetQueue>());
         services.AddSingleton<Links>();
         services.AddSingleton<MailService>();
         services.AddSingleton<OrganizationService>();
