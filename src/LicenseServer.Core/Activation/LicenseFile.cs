@@ -15,13 +15,14 @@ public sealed record LicenseFile(int Format, string Alg, string KeyId, byte[] Pa
     public const string Ed25519Alg = "Ed25519";
     public const string FileKind = "kit-license";
 
+    // Every field optional to the reader, so that a missing one is named below rather than refused as "not JSON".
     private sealed record Envelope(
-        [property: JsonPropertyName("kind")] string? Kind,
-        [property: JsonPropertyName("format")] int? Format,
-        [property: JsonPropertyName("alg")] string? Alg,
-        [property: JsonPropertyName("keyId")] string? KeyId,
-        [property: JsonPropertyName("payload")] string? Payload,
-        [property: JsonPropertyName("signature")] string? Signature);
+        [property: JsonPropertyName("kind")] string? Kind = null,
+        [property: JsonPropertyName("format")] int? Format = null,
+        [property: JsonPropertyName("alg")] string? Alg = null,
+        [property: JsonPropertyName("keyId")] string? KeyId = null,
+        [property: JsonPropertyName("payload")] string? Payload = null,
+        [property: JsonPropertyName("signature")] string? Signature = null);
 
     public static LicenseFile Sign(LicensePayload payload, PrivateKey key)
     {

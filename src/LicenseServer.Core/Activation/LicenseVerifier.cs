@@ -54,6 +54,10 @@ public sealed class LicenseVerifier(TrustedVendorKeys trusted, TimeProvider cloc
         if (payload.Products.Count == 0) throw InvalidPayload("it lists no products");
         if (payload.Products.Any(p => p.Quota < 0 || string.IsNullOrWhiteSpace(p.Code)))
             throw InvalidPayload("a product has no code or a negative quota");
+        // The server stores these texts, and PostgreSQL text cannot hold a NUL.
+        string?[] texts = [payload.Vendor, payload.Customer, payload.CompanyId, payload.InstallationId, payload.ServerPublicKey, .. payload.Products.SelectMany(p => new[] { p.Code, p.Name })];
+        if (texts.Any(t => t?.Contains('\0') == true))
+            throw InvalidPayload("a text in it holds a NUL character");
         return payload;
     }
 

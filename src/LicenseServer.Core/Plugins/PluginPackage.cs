@@ -74,6 +74,10 @@ public static partial class PluginPackage
             throw new PluginRejectedException("bad_manifest", $"{ManifestName} is not valid JSON: {e.Message.Split(" Path:")[0]}");
         }
         if (raw is null) throw new PluginRejectedException("bad_manifest", $"{ManifestName} is empty.");
+        // PostgreSQL text cannot hold a NUL, and the name and versions are shown on one line.
+        if (new[] { raw.Name, raw.Compatible }.Any(t => t is not null && t.Any(char.IsControl))
+            || (raw.Description ?? "").Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+            throw new PluginRejectedException("bad_manifest", "The manifest's name, compatible or description holds a control character (such as \\u0000).");
         if (raw.Id is null || !IdPattern().IsMatch(raw.Id))
             throw new PluginRejectedException("bad_manifest", "The manifest's id must be letters, digits, '.', '-' or '_' (up to 100), e.g. com.example.slack-notifier.");
         if (string.IsNullOrWhiteSpace(raw.Name) || raw.Name.Length > 200)

@@ -33,8 +33,8 @@ public sealed class AuditRepository(NpgsqlDataSource db)
         };
         const string where = """
             FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
-            WHERE a.organization_id = @organizationId AND a.action LIKE @action ESCAPE ''
-              AND lower(coalesce(u.email, '')) LIKE @actor ESCAPE '' AND lower(coalesce(a.subject, '')) LIKE @subject ESCAPE ''
+            WHERE a.organization_id = @organizationId AND a.action LIKE @action ESCAPE '\'
+              AND lower(coalesce(u.email, '')) LIKE @actor ESCAPE '\' AND lower(coalesce(a.subject, '')) LIKE @subject ESCAPE '\'
               AND a.at >= @from AND a.at < @to
             """;
         await using var connection = await db.OpenConnectionAsync();

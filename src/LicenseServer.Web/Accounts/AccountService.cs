@@ -22,6 +22,10 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
     public const int MaxPasswordLength = 256;
     public const int MaxFailures = 5;
     public static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(15);
+    /// <summary>Failures per email in <see cref="AccountFailureWindow"/>, whatever the address: many addresses cannot guess one password.</summary>
+    public const int MaxAccountFailures = 100;
+    public static readonly TimeSpan AccountFailureWindow = TimeSpan.FromHours(1);
+    private static readonly SignInLimits Limits = new(MaxFailures, FailureWindow, MaxAccountFailures, AccountFailureWindow);
 
     private static readonly PasswordHasher<object> Hasher = new(Options.Create(new PasswordHasherOptions
     {
@@ -37,14 +41,21 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
     public static string Hash(string password) => Hasher.HashPassword(Nobody, password);
 
+    /// <summary>
+    /// U1. The answer, and the work done for it, depend only on whether the password is right, never on
+    /// whether the email exists: throttled attempts are refused before the account is looked up, and every
+    /// other attempt costs one PBKDF2 check.
+    /// </summary>
     public async Task<SignInResult> SignInAsync(string email, string password, string address)
     {
         email = NormalizeEmail(email);
+        // No account has a longer email; a longer one is throttled under its first 254 characters.
+        var key = email.Length > 254 ? email[..254] : email;
         var now = clock.GetUtcNow();
-        var (count, oldest) = await failures.RecentAsync(address, email, now - FailureWindow);
-        if (count >= MaxFailures)
+        var attempt = await failures.BeginAsync(address, key, now, Limits);
+        if (attempt.Throttled)
         {
-            var retry = new DateTimeOffset(oldest!.Value, TimeSpan.Zero) + FailureWindow - now;
+            var retry = attempt.RetryAt!.Value - now;
             return new SignInResult(SignInStatus.Throttled, RetryAfter: retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
         }
 
@@ -53,12 +64,9 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
         // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
         // accounts without a password nor passwords set by SQL.
         if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
-        if (!valid)
-        {
-            await failures.RecordAsync(address, email, now);
-            return new SignInResult(SignInStatus.Invalid);
-        }
-        await failures.ClearAsync(address, email);
+        // A refused attempt stays recorded as the failure it is.
+        if (!valid) return new SignInResult(SignInStatus.Invalid);
+        await failures.SucceededAsync(attempt, address, key);
         logger.LogInformation("User {UserId} signed in", account!.Id);
         return new SignInResult(SignInStatus.Success, await accounts.FindByIdAsync(account.Id));
     }

@@ -21,6 +21,9 @@ internal sealed class ApiProblems(RequestDelegate next)
             limit.MaxRequestBodySize = ClientApi.MaxBodyBytes;
         try
         {
+            // A NUL in the query string (e.g. ?search=) never reaches PostgreSQL; JSON bodies: ApiJson.
+            if (Hosting.InputGuard.Problem(context.Request.Query) is not null)
+                throw new ApiException(StatusCodes.Status400BadRequest, "invalid_request", "The query string holds a NUL character or bytes that are not UTF-8 text.");
             await next(context);
         }
         catch (ApiException e)
@@ -34,6 +37,11 @@ internal sealed class ApiProblems(RequestDelegate next)
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             await WriteAsync(context, 413, "body_too_large", $"The request body is larger than {ClientApi.MaxBodyBytes / 1024} KB.");
+        }
+        catch (Exception e) when (Hosting.InputGuard.IsUnstorableText(e) && !context.Response.HasStarted)
+        {
+            // Should a character PostgreSQL cannot store slip past the checks: the request's fault, not the database's.
+            await WriteAsync(context, 400, "invalid_request", "The request holds text the server cannot store (a NUL character).");
         }
     }
 

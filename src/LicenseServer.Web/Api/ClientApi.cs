@@ -31,6 +31,7 @@ public static class ClientApi
         RespectNullableAnnotations = true,
         RespectRequiredConstructorParameters = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new NulFreeStringConverter() },
     };
 
     public static void MapClientApi(this WebApplication app)

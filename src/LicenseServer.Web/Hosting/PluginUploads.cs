@@ -8,12 +8,17 @@ internal static class PluginUploads
 {
     public static long MaxBytes(KitOptions options) => (long)options.Plugins.MaxUploadMegabytes * 1024 * 1024;
 
+    /// <summary>A post to an organization's Plugins page: the one console route that takes large bodies.</summary>
+    public static bool IsUpload(HttpRequest request)
+    {
+        var path = request.Path.Value ?? "";
+        return HttpMethods.IsPost(request.Method) && path.StartsWith("/Organizations/", StringComparison.OrdinalIgnoreCase)
+               && path.EndsWith("/Plugins", StringComparison.OrdinalIgnoreCase);
+    }
+
     public static Func<HttpContext, Func<Task>, Task> AllowLargeBody(KitOptions options) => (context, next) =>
     {
-        var path = context.Request.Path.Value ?? "";
-        if (!HttpMethods.IsPost(context.Request.Method) || !path.StartsWith("/Organizations/", StringComparison.OrdinalIgnoreCase)
-            || !path.EndsWith("/Plugins", StringComparison.OrdinalIgnoreCase))
-            return next();
+        if (!IsUpload(context.Request)) return next();
         var allowed = MaxBytes(options) + 1024 * 1024; // room for the form's other fields
         if (context.Request.ContentLength > allowed)
         {

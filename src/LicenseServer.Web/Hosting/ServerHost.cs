@@ -90,6 +90,8 @@ public static class ServerHost
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();
         services.AddSingleton<PasswordResetService>();
+        services.AddSingleton<PasswordResetQueue>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<PasswordResetQueue>());
         services.AddSingleton<Links>();
         services.AddSingleton<MailService>();
         services.AddSingleton<OrganizationService>();
@@ -143,17 +145,21 @@ public static class ServerHost
         // The console renders errors as pages; the client API as problem+json.
         app.UseWhen(c => !c.Request.Path.StartsWithSegments("/api"), console =>
         {
-            console.UseExceptionHandler("/Error");
+            // Text PostgreSQL cannot store is the sender's mistake (400), should any slip past ConsoleInputGuard.
+            console.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandlingPath = "/Error", StatusCodeSelector = InputGuard.ConsoleStatusOf });
             console.UseStatusCodePagesWithReExecute("/Error", "?code={0}");
         });
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/api"), api => api.UseMiddleware<ApiProblems>());
         app.UseMiddleware<DatabaseOutage>(); // inside the error pages, around everything that reads the database
         app.Use(PluginUploads.AllowLargeBody(options));
+        app.Use(ConsoleBodyLimit.InvokeAsync);
         app.UseRouting(); // after the error pages, so that a re-executed /Error is routed again
         app.UseKitRequestRoute();
         app.UseAuthentication();
         app.UseMiddleware<ActivationGate>();
         app.UseAuthorization();
+        // After authorization: a form is read only for whoever may open the page.
+        app.Use(ConsoleInputGuard.InvokeAsync);
         app.MapKitSystemEndpoints();
         app.MapKitMetrics(options);
         app.MapOpenApi("/api/v1/openapi.json");

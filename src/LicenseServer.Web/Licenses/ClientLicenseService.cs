@@ -77,8 +77,11 @@ public sealed class ClientLicenseService(
 
     public async Task DeactivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
     {
-        if (!await clients.DeactivateAsync(organizationId, caller.UserId, product, machineId))
-            throw new LicenseRuleException("not_activated", $"{product} is not activated on machine {machineId}.");
+        if (await clients.DeactivateAsync(organizationId, caller.UserId, product, machineId)) return;
+        // Only the caller's own activations are ever touched; a non-member is told so, as when activating.
+        if (await organizations.MembershipAsync(organizationId, caller.UserId) is null)
+            throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
+        throw new LicenseRuleException("not_activated", $"{product} is not activated on machine {machineId}.");
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using LicenseServer.Web.Hosting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
@@ -22,7 +23,9 @@ public sealed class ErrorModel : PageModel
             404 => ("Page not found", "There is no page at this address."),
             403 => ("Not allowed", "Your account is not allowed to open this page."),
             400 => ("Bad request", "The form could not be accepted. Reload the page and try again."),
+            413 => ("Too large", $"This is larger than the server accepts: a form may hold {ConsoleBodyLimit.MaxBytes / 1024} KB, a plugin package the size its page says. Send less at once."),
             _ => (Title, Message),
         };
+        if (InputGuard.MessageFor(HttpContext) is { } refused) (Title, Message) = ("Bad request", refused);
     }
 }

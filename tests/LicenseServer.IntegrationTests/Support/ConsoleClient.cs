@@ -9,10 +9,29 @@ public sealed partial class ConsoleClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ConsoleClient(string baseUrl)
+    /// <param name="from">The loopback address to connect from (127.0.0.0/8 is all this machine's), so that the server sees another client address.</param>
+    public ConsoleClient(string baseUrl, IPAddress? from = null)
     {
         Cookies = new CookieContainer();
-        _http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false }) { BaseAddress = new Uri(baseUrl) };
+        var handler = new SocketsHttpHandler { CookieContainer = Cookies, AllowAutoRedirect = false };
+        if (from is not null) handler.ConnectCallback = (context, cancel) => ConnectFromAsync(from, context.DnsEndPoint, cancel);
+        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl) };
+    }
+
+    private static async ValueTask<Stream> ConnectFromAsync(IPAddress from, DnsEndPoint to, CancellationToken cancel)
+    {
+        var socket = new System.Net.Sockets.Socket(from.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+            await socket.ConnectAsync(to, cancel);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     public CookieContainer Cookies { get; }

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Account;
 
-/// <summary>U3: the same answer whether or not the email exists.</summary>
-public sealed class ForgotPasswordModel(PasswordResetService resets, MailService mail) : PageModel
+/// <summary>U3: the same answer, as fast, whether or not the email exists: the mail is sent in the background.</summary>
+public sealed class ForgotPasswordModel(PasswordResetQueue resets, MailService mail) : PageModel
 {
     public bool MailAvailable { get; private set; }
     public string? Info { get; private set; }
@@ -15,7 +15,7 @@ public sealed class ForgotPasswordModel(PasswordResetService resets, MailService
     public async Task OnPostAsync(string? email)
     {
         MailAvailable = await mail.AnyConfiguredAsync();
-        if (MailAvailable) await resets.RequestAsync(email);
+        if (MailAvailable) resets.Enqueue(email);
         Info = "If an account with this email exists and its organization has a mail server, a link to reset the password is on its way. " +
                "It works once, for 60 minutes. If no email arrives, ask your administrator.";
     }
