@@ -42,9 +42,13 @@ public static partial class FloorScriptBuilder
         const string newSession = "md5((:client_id)::text || '-' || (:r1)::text || '-' || (:r2)::text)::uuid";
         var captured = Hex(keyHash);
         var someKey = "(ARRAY[" + string.Join(", ", organizationKeyHashes.Select(h => Quote(Hex(h)) + "::bytea")) + "])[:k]";
+        // A checkout with an API key is sent in a batch of the calls that arrived together, its values in
+        // arrays; alone, as here, each array holds one value: {id} and {"\\x..."}.
         string? Vary(string? value) =>
             value == sessionId.ToString() ? newSession
             : value == captured ? someKey
+            : value == "{" + sessionId + "}" ? "ARRAY[" + newSession + "]"
+            : value == "{\"" + captured.Replace("\\", "\\\\") + "\"}" ? "ARRAY[" + someKey + "]"
             : null;
         return Build("checkout", header, [.. checkout, .. release], Vary);
     }

@@ -15,7 +15,7 @@ namespace LicenseServer.Data.Licenses;
 /// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations (O5)
 /// and a checkout the machine's allow-list and disabled state (L11).
 /// </summary>
-public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
+public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) : IAsyncDisposable
 {
     private const string LockTimeout = "3s";
 
@@ -362,6 +362,8 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
     /// <summary>What <c>kit_checkout_floating</c> (migration 0012) answers: the outcome, and what its rules read.</summary>
     private sealed class CheckoutRow
     {
+        /// <summary>The call's place in its batch (<see cref="CheckoutBatchSql"/>); unused alone.</summary>
+        public int N { get; init; }
         public string Outcome { get; init; } = "";
         public long? CallerOrg { get; init; }
         public long? CallerUser { get; init; }
@@ -414,22 +416,38 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         CheckoutAsync(keyHash, 0, 0, productCode, machineId, processId, sessionId, lease);
 
     /// <summary>
-    /// Null when the function refused the API key (<c>api_key</c>). A checkout is safe to repeat, so it is
-    /// retried while the database is unavailable (<see cref="DatabaseFaults.RetryAsync"/>): every attempt
-    /// proposes the same session id and names it as the session to reuse, so an attempt whose commit
-    /// landed but whose answer was lost is found again by the next one instead of taking a second seat.
-    /// The id proposed is the client's own session id when it sent one, which makes the client's own
-    /// retries of a lost answer just as safe; an id already held by a session that may not be reused
-    /// (ended, or not the caller's) gives way to a new one.
+    /// Null when the function refused the API key (<c>api_key</c>). A checkout with an API key, the client
+    /// API's hot path, joins the next batch (<see cref="CheckoutBatchAsync"/>); one on behalf of a member
+    /// runs alone (<see cref="CheckoutAloneAsync"/>). The id proposed for the session is the client's own
+    /// session id when it sent one, which makes the client's own retries of a lost answer safe.
     /// </summary>
     private async Task<FloatingCheckout?> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
-        var expiresAt = now + lease;
-        var id = sessionId ?? Guid.NewGuid();
-        var reuse = sessionId;
-        var row = await DatabaseFaults.RetryAsync(db, async attempt =>
+        var call = new CheckoutCall(keyHash, organizationId, userId, productCode, machineId, processId, sessionId, sessionId ?? Guid.NewGuid(), now, now + lease);
+        var row = keyHash is null ? await CheckoutAloneAsync(call) : await EnqueueAsync(call);
+        return row.Outcome switch
+        {
+            "api_key" => null,
+            "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, call.ExpiresAt, null),
+            _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, call.ExpiresAt,
+                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now)),
+        };
+    }
+
+    /// <summary>
+    /// One checkout in a statement of its own. It is safe to repeat, so it is retried while the database
+    /// is unavailable (<see cref="DatabaseFaults.RetryAsync"/>): every attempt proposes the same session id
+    /// and names it as the session to reuse, so an attempt whose commit landed but whose answer was lost
+    /// is found again by the next one instead of taking a second seat. An id already held by a session
+    /// that may not be reused (ended, or not the caller's) gives way to a new one.
+    /// </summary>
+    private async Task<CheckoutRow> CheckoutAloneAsync(CheckoutCall call)
+    {
+        var id = call.Id;
+        var reuse = call.SessionId;
+        return await DatabaseFaults.RetryAsync(db, async attempt =>
         {
             if (attempt > 1) reuse = id;
             while (true)
@@ -439,8 +457,9 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                     await using var connection = await db.OpenConnectionAsync();
                     return await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
                     {
-                        keyHash, organizationId, userId, productCode, machineId, processId, id, existing = reuse,
-                        now = now.UtcDateTime, expiresAt = expiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
+                        keyHash = call.KeyHash, organizationId = call.OrganizationId, userId = call.UserId, productCode = call.ProductCode,
+                        machineId = call.MachineId, processId = call.ProcessId, id, existing = reuse,
+                        now = call.Now.UtcDateTime, expiresAt = call.ExpiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
                     });
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
@@ -453,17 +472,10 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                     // another caller's. A new id takes its place; the client's id is still named for reuse, since
                     // a request of the same client racing this one may have just created it.
                     id = Guid.NewGuid();
-                    reuse = sessionId;
+                    reuse = call.SessionId;
                 }
             }
         });
-        return row.Outcome switch
-        {
-            "api_key" => null,
-            "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, expiresAt, null),
-            _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, expiresAt,
-                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now)),
-        };
     }
 
     private static LicenseRuleException CheckoutRefusal(CheckoutRow row, string productCode, string machineId, long userId, DateTimeOffset now)

@@ -11,18 +11,40 @@ namespace LicenseServer.IntegrationTests.Api;
 /// <summary>The seat rule under load: 500 concurrent checkouts for a floating product with quota 50.</summary>
 public class RaceTests : LicenseTestBase
 {
-    private async Task<string> PrepareAsync()
+    private async Task<string> PrepareAsync(int quota = 50)
     {
         var now = DateTimeOffset.UtcNow;
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync(o => o with
         {
             Products = [o.Products[0], LicenseIssuer.ParseProduct("KRE:floating:50:annual:Runtime Engine", now.AddDays(365))],
         }, issuedAt: now));
-        await AllocateAsync(Org, "KRE", 50);
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
-        var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, userId);
+        await AllocateAsync(Org, "KRE", quota);
+        return await ApiKeyAsync(Org, "runner@acme.test");
+    }
+
+    private async Task<string> ApiKeyAsync(long organizationId, string email)
+    {
+        var userId = await AddMemberAsync(organizationId, email);
+        var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(organizationId, userId);
         return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "load");
     }
+
+    /// <summary>A checkout over HTTP, proposing <paramref name="sessionId"/>: the session id granted, or the refusal's code.</summary>
+    private async Task<(Guid? SessionId, string? Code)> CheckoutAsync(string apiKey, string machineId, string processId, Guid? sessionId = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Server.BaseUrl + "/api/v1/sessions")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { product = "KRE", machineId, processId, sessionId }),
+        };
+        request.Headers.Add("X-Api-Key", apiKey);
+        using var response = await Http.SendAsync(request);
+        using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return response.StatusCode == System.Net.HttpStatusCode.Created
+            ? (body.RootElement.GetProperty("sessionId").GetGuid(), null)
+            : (null, body.RootElement.GetProperty("code").GetString());
+    }
+
+    private static readonly HttpClient Http = new();
 
     /// <summary>The requests are spread over the nodes in turn; each answer is kept with the node that gave it.</summary>
     private static async Task<(int Granted, IReadOnlyList<string> Refusals, IReadOnlyList<(int Granted, int Refused)> PerNode)> RaceAsync(
@@ -92,6 +114,42 @@ public class RaceTests : LicenseTestBase
         await AssertPoolCountsExactAsync();
         await using var db = Db();
         Assert.That(await db.ExecuteScalarAsync<int>("SELECT floating_live FROM product_allocation WHERE organization_id = @Org AND product_code = 'KRE'", new { Org }), Is.EqualTo(1));
+    }
+
+    /// <summary>
+    /// Checkouts that arrive together go to the database in batches, one transaction each. A burst over two
+    /// organizations, some of whose calls propose the id of a live session of the other organization (a
+    /// statement error that rolls its batch back), still answers each call as if it had been alone.
+    /// </summary>
+    [Test]
+    public async Task A_burst_over_two_organizations_with_foreign_session_ids_answers_each_checkout_as_alone()
+    {
+        var acme = await PrepareAsync(quota: 30);
+        var otherOrg = await CreateOrganizationAsync(Admin, "Other");
+        await AllocateAsync(otherOrg, "KRE", 20);
+        var other = await ApiKeyAsync(otherOrg, "runner@other.test");
+        var foreign = (await CheckoutAsync(other, "OTHER-0", "first")).SessionId!.Value;
+
+        // 40 calls of ACME (30 seats), half of them proposing the other organization's session id; 30 of Other (19 seats left).
+        var calls = Enumerable.Range(0, 70).Select(async i => i % 7 < 4
+            ? (Org: "acme", Proposed: i % 2 == 0, Result: await CheckoutAsync(acme, $"RUNNER-{i % 10}", $"a{i}", i % 2 == 0 ? foreign : null))
+            : (Org: "other", Proposed: false, Result: await CheckoutAsync(other, $"OTHER-{i % 10}", $"o{i}"))).ToList();
+        var results = await Task.WhenAll(calls);
+
+        var acmeResults = results.Where(r => r.Org == "acme").Select(r => r.Result).ToList();
+        var otherResults = results.Where(r => r.Org == "other").Select(r => r.Result).ToList();
+        Assert.That(acmeResults.Count(r => r.SessionId is not null), Is.EqualTo(30));
+        Assert.That(otherResults.Count(r => r.SessionId is not null), Is.EqualTo(19));
+        Assert.That(results.Where(r => r.Result.SessionId is null).Select(r => r.Result.Code).Distinct(), Is.EqualTo(new[] { "quota_exceeded" }));
+        // A proposed id held by another organization's session is never given out: its caller got a new one.
+        Assert.That(results.Where(r => r.Proposed).Select(r => r.Result.SessionId), Has.None.EqualTo(foreign));
+        Assert.That(results.Select(r => r.Result.SessionId).OfType<Guid>().Distinct().Count(), Is.EqualTo(49));
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT organization_id FROM floating_session WHERE id = @foreign AND ended_at IS NULL", new { foreign }),
+            Is.EqualTo(otherOrg));
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE organization_id = @Org AND ended_at IS NULL", new { Org }), Is.EqualTo(30));
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE organization_id = @otherOrg AND ended_at IS NULL", new { otherOrg }), Is.EqualTo(20));
+        await AssertPoolCountsExactAsync();
     }
 
     [Test]
