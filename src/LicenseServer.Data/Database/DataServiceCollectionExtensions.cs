@@ -65,6 +65,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
         services.AddSingleton<HeartbeatBatcher>();
+        services.AddSingleton<ReleaseBatcher>();
         services.AddSingleton<ChurnLimitRepository>();
         services.AddSingleton<ReservationRepository>();
         services.AddSingleton<MachineRuleRepository>();

@@ -177,12 +177,6 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// Releases a session of the API key's owner, the key checked in the same statement: one write of the
-    /// session's own row (its pool's count follows at the pool's next checkout). True also when it had
-    /// ended or expired already: release is idempotent. False when the key was refused or the session is
-    /// not the caller's. Its commit does not wait for the disk (<see cref="AsynchronousCommit"/>).
-    /// </summary>
-    /// <summary>
     /// Sent before a statement of its own (in the implicit transaction of their round trip): its commit does
     /// not wait for PostgreSQL to flush it to disk, which costs a checkout-and-release cycle about a quarter
     /// of its time on the bench machine. Only for writes that a database crash may lose without harm: a
@@ -190,19 +184,4 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     /// expires; it never hands out a seat. Seats taken and leases signed are always flushed first.
     /// </summary>
     public const string AsynchronousCommit = "SET LOCAL synchronous_commit = off;";
-
-    public Task<bool> ReleaseAsync(byte[] keyHash, Guid sessionId) => DatabaseFaults.RetryAsync(db, async _ =>
-    {
-        // Safe to repeat: a session already ended stays ended, and the answer is the same.
-        await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<bool>($"""
-            {AsynchronousCommit}
-            WITH caller AS (SELECT organization_id, user_id FROM kit_api_key_caller(@keyHash)),
-            ended AS (
-                UPDATE floating_session s SET ended_at = least(@now, s.expires_at) FROM caller c
-                WHERE s.id = @sessionId AND s.organization_id = c.organization_id AND s.user_id = c.user_id AND s.ended_at IS NULL RETURNING 1)
-            SELECT EXISTS (SELECT 1 FROM floating_session s JOIN caller c ON s.organization_id = c.organization_id AND s.user_id = c.user_id
-                           WHERE s.id = @sessionId)
-            """, new { keyHash, sessionId, now = Now });
-    });
 }

@@ -25,6 +25,7 @@ public sealed class ClientLicenseService(
     ActivationService activation,
     SeatWatch seats,
     HeartbeatBatcher heartbeats,
+    ReleaseBatcher releases,
     KitOptions options,
     TimeProvider clock)
 {
@@ -122,7 +123,7 @@ public sealed class ClientLicenseService(
 
     /// <summary>Releases a session of the API key's owner; false when the key was refused or the session is not theirs.</summary>
     public async Task<bool> ReleaseAsync(string apiKey, Guid sessionId) =>
-        ApiKeyToken.LooksValid(apiKey) && await clients.ReleaseAsync(ApiKeyToken.Hash(apiKey), sessionId);
+        ApiKeyToken.LooksValid(apiKey) && await releases.ReleaseAsync(sessionId, ApiKeyToken.Hash(apiKey));
 
     public static LicenseRuleException SessionNotFound() => new("session_not_found", "There is no such session for this API key.");
 

@@ -178,9 +178,9 @@ public class RaceTests : LicenseTestBase
         TestContext.Progress.WriteLine($"seats granted by each node: {string.Join(", ", perNode.Select(n => n.Granted))}");
         Assert.That(granted, Is.EqualTo(50), second.Output);
         Assert.That(refusals, Is.EqualTo(new[] { "quota_exceeded" }));
-        // Each process answered its half, and each granted seats: the race really ran over both.
-        Assert.That(perNode.Select(n => n.Granted + n.Refused), Is.EqualTo(new[] { 250, 250 }));
-        Assert.That(perNode.Select(n => n.Granted), Has.All.GreaterThan(0), string.Join(", ", perNode));
+        // Each process answered its half: 50 seats in all, so both decided on the same pool. (Which node grants
+        // how many is up to the race: one node's first batch of checkouts can take every seat.)
+        Assert.That(perNode.Select(n => n.Granted + n.Refused), Is.EqualTo(new[] { 250, 250 }), string.Join(", ", perNode));
         Assert.That(await LiveSessionsAsync(), Is.EqualTo(50));
         await AssertPoolCountsExactAsync();
     }

@@ -1,0 +1,107 @@
+using System.Threading.Channels;
+using LicenseServer.Data.Database;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LicenseServer.Data.Licenses;
+
+/// <summary>
+/// The writes of the client API that touch one floating session's own row, batched: the calls that arrive
+/// while a batch is being written go together into the next one, a single statement that checks each call's
+/// API key and writes each session's row. No call waits for a timer: a lone one is written at once, and under
+/// load a batch holds whatever queued meanwhile. The statement answers the ids of the sessions it wrote (or
+/// found), and each call learns whether its own is among them; the caller finds out why not.
+/// </summary>
+public abstract class SessionBatcher : IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+    private const int Writers = 2; // one batch in the database while the next one fills
+
+    protected sealed record Call(Guid SessionId, byte[] KeyHash, DateTimeOffset ExpiresAt, TaskCompletionSource<bool> Done);
+
+    private readonly NpgsqlDataSource _db;
+    private readonly TimeProvider _clock;
+    private readonly Channel<Call> _queue = Channel.CreateUnbounded<Call>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Task[] _writers;
+
+    protected SessionBatcher(NpgsqlDataSource db, TimeProvider clock)
+    {
+        _db = db;
+        _clock = clock;
+        _writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync)).ToArray();
+    }
+
+    /// <summary>
+    /// The statement, with <c>@ids</c>, <c>@hashes</c> and <c>@now</c>, and whatever <see cref="AddParameters"/>
+    /// adds; it answers the ids of the sessions whose calls succeed. Rows are locked in id order so that
+    /// concurrent batches never deadlock one another.
+    /// </summary>
+    protected abstract string Sql { get; }
+
+    protected virtual void AddParameters(NpgsqlParameterCollection parameters, List<Call> batch)
+    {
+    }
+
+    protected Task<bool> EnqueueAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt)
+    {
+        var call = new Call(sessionId, keyHash, expiresAt, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(call)) call.Done.SetException(new ObjectDisposedException(GetType().Name));
+        return call.Done.Task;
+    }
+
+    private async Task WriteAsync()
+    {
+        var batch = new List<Call>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var call)) batch.Add(call);
+            if (batch.Count == 0) continue;
+            try
+            {
+                var written = await WriteBatchAsync(batch);
+                foreach (var call in batch) call.Done.TrySetResult(written.Contains(call.SessionId));
+            }
+            catch (Exception e)
+            {
+                foreach (var call in batch) call.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private async Task<HashSet<Guid>> WriteBatchAsync(List<Call> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var command = _db.CreateCommand(Sql);
+                command.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = batch.Select(b => b.SessionId).ToArray() });
+                command.Parameters.Add(new NpgsqlParameter<byte[][]>("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = batch.Select(b => b.KeyHash).ToArray() });
+                command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = _clock.GetUtcNow().UtcDateTime });
+                AddParameters(command.Parameters, batch);
+                var written = new HashSet<Guid>();
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync()) written.Add(reader.GetGuid(0));
+                return written;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 3)
+            {
+                // A checkout ending expired sessions can cross a batch on a session that expired just now; these writes are idempotent.
+            }
+            catch (Exception e) when (attempt < DatabaseFaults.Attempts && DatabaseFaults.IsUnavailable(e))
+            {
+                // Idempotent too: after a database restart the pool's first connections are dead.
+                _db.Clear();
+                await Task.Delay(DatabaseFaults.Backoff(attempt));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers);
+        GC.SuppressFinalize(this);
+    }
+}
