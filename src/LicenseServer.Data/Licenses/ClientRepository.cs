@@ -13,6 +13,9 @@ public sealed record ClientCaller(long UserId, string Email, long? OrganizationI
 public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed,
     DateTime? LicenseValidUntil, string VendorLicense);
 
+/// <summary>A bearer token's caller, with the grant when <see cref="ClientRepository.RenewByTokenAsync"/> renewed an active machine.</summary>
+public sealed record TokenRenewal(ClientCaller Caller, ActivationGrant? Grant);
+
 /// <summary>The client API's reads and writes (C1, C2): tokens, API keys, machine activations, session heartbeats.</summary>
 public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
 {
@@ -63,6 +66,69 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             await connection.ExecuteAsync("UPDATE api_key SET last_used_at = @now WHERE id = @Id", new { key.Id, now = Now });
         return (new ClientCaller(key.UserId, key.Email, key.OrganizationId, key.Id), key.Revoked, key.Member);
     }
+
+    /// <summary>
+    /// C1's hot case in one round trip and one implicit transaction: the bearer token's lookup, the checks
+    /// of <see cref="ActivateAsync"/> and the renewal of the machine when it is active. Renews only when
+    /// every check passes; the caller then has its grant. Otherwise nothing was written, and the caller
+    /// runs <see cref="ActivateAsync"/>, which says why or activates the machine. Null when the token was
+    /// refused (unknown, expired, revoked, stamp changed, user disabled).
+    /// </summary>
+    public async Task<TokenRenewal?> RenewByTokenAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync();
+        var row = await connection.QuerySingleOrDefaultAsync<RenewalRow>(RenewalSql, new
+        {
+            tokenHash, organizationId, productCode, machineId, now = now.UtcDateTime, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
+            latestIssue = (now + Core.Activation.LicenseVerifier.ClockSkew).UtcDateTime,
+        });
+        if (row is null) return null;
+        var caller = new ClientCaller(row.UserId, row.Email, null, null);
+        if (!row.Renewed) return new TokenRenewal(caller, null);
+        var product = new SeatLedger.ProductRow(row.Code!, row.Name!, row.Kind!, row.Subscription!, row.ExpiresAt, row.Quota!.Value).Terms;
+        return new TokenRenewal(caller, new ActivationGrant(organizationId, row.OrganizationName!, product, row.Email, true, row.ValidUntil, row.FileText!));
+    }
+
+    private sealed record RenewalRow(long UserId, string Email, bool Renewed, string? OrganizationName, DateTime? ValidUntil, string? FileText,
+        string? Code, string? Name, string? Kind, string? Subscription, DateTime? ExpiresAt, int? Quota);
+
+    /// <summary>
+    /// The statement of <see cref="RenewByTokenAsync"/>: the token's caller as <see cref="FindByTokenAsync"/>
+    /// finds it, then the renewal of <see cref="ActivationSql"/> guarded by every check that
+    /// <see cref="ActivateAsync"/> makes of a renewal, each as strict as there (membership, the server's
+    /// license valid and not issued in the future, the product per-user and not expired, the user's
+    /// assignment, locked first as there, the machine not disabled). The row says what the lease needs.
+    /// </summary>
+    private const string RenewalSql = """
+        WITH caller AS (
+            SELECT u.id, u.email FROM api_token t JOIN public.user_account u ON u.id = t.user_id
+            WHERE t.token_hash = @tokenHash AND t.revoked_at IS NULL AND t.expires_at > @now
+              AND NOT u.disabled AND u.security_stamp = t.security_stamp),
+        member AS (
+            SELECT o.name FROM organization o JOIN organization_member m ON m.organization_id = o.id
+            WHERE o.id = @organizationId AND m.user_id = (SELECT id FROM caller)),
+        license AS (
+            SELECT valid_until, file_text FROM server_license
+            WHERE id = 1 AND (valid_until IS NULL OR valid_until > @now) AND issued_at <= @latestIssue),
+        product AS (
+            SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product
+            WHERE code = @productCode AND kind = 'per-user' AND (expires_at IS NULL OR expires_at > @now)),
+        assigned AS (
+            SELECT 1 FROM license_assignment
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = (SELECT id FROM caller) FOR UPDATE),
+        renewed AS (
+            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = (SELECT id FROM caller) AND machine_id = @machineId
+              AND deactivated_at IS NULL
+              AND EXISTS (SELECT 1 FROM member) AND EXISTS (SELECT 1 FROM license) AND EXISTS (SELECT 1 FROM product)
+              AND EXISTS (SELECT 1 FROM assigned)
+              AND NOT EXISTS (SELECT 1 FROM disabled_machine d WHERE d.organization_id = @organizationId AND d.machine_id = @machineId)
+            RETURNING 1)
+        SELECT c.id AS user_id, c.email, EXISTS (SELECT 1 FROM renewed) AS renewed, m.name AS organization_name, l.valid_until, l.file_text,
+               p.code, p.name, p.kind, p.subscription, p.expires_at, p.quota
+        FROM caller c LEFT JOIN member m ON true LEFT JOIN license l ON true LEFT JOIN product p ON true
+        """;
 
     /// <summary>
     /// C1: activates (or renews) a per-user product on a machine. Refused without a license of the

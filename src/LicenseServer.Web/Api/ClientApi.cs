@@ -98,9 +98,21 @@ public static class ClientApi
 
     private static async Task<IResult> ActivateAsync(long orgId, HttpContext context, ClientLicenseService service)
     {
-        var caller = await BearerAsync(context, service);
-        var request = await ApiJson.ReadAsync<ActivationRequest>(context.Request);
-        var lease = await service.ActivateAsync(caller, orgId, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"));
+        // The token is checked in the round trip that renews an active machine. A refused token still
+        // answers 401 before a bad body's 4xx: the token is looked up first when the body is refused.
+        var token = BearerToken(context) ?? throw Unauthorized();
+        string product, machineId;
+        try
+        {
+            var request = await ApiJson.ReadAsync<ActivationRequest>(context.Request);
+            (product, machineId) = (ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"));
+        }
+        catch
+        {
+            await BearerAsync(context, service);
+            throw;
+        }
+        var lease = await service.ActivateByTokenAsync(token, orgId, product, machineId) ?? throw TokenInvalid();
         return Results.Json(new LeaseResponse(lease.Product, lease.MachineId, lease.OrganizationId, lease.ExpiresAt, lease.Lease), Json);
     }
 
@@ -174,11 +186,15 @@ public static class ClientApi
 
     private static async Task<ClientCaller> BearerAsync(HttpContext context, ClientLicenseService service)
     {
-        var token = BearerToken(context)
-            ?? throw new ApiException(StatusCodes.Status401Unauthorized, "unauthorized", "Sign in first: send Authorization: Bearer <token> from /api/v1/auth/login.");
-        return await service.CallerByTokenAsync(token)
-            ?? throw new ApiException(StatusCodes.Status401Unauthorized, "token_invalid", "The token is unknown, expired or revoked (a password change revokes tokens). Sign in again.");
+        var token = BearerToken(context) ?? throw Unauthorized();
+        return await service.CallerByTokenAsync(token) ?? throw TokenInvalid();
     }
+
+    private static ApiException Unauthorized() =>
+        new(StatusCodes.Status401Unauthorized, "unauthorized", "Sign in first: send Authorization: Bearer <token> from /api/v1/auth/login.");
+
+    private static ApiException TokenInvalid() =>
+        new(StatusCodes.Status401Unauthorized, "token_invalid", "The token is unknown, expired or revoked (a password change revokes tokens). Sign in again.");
 
     /// <summary>Either kind of caller: an API key when the X-Api-Key header is sent, else a bearer token.</summary>
     internal static Task<ClientCaller> AnyCallerAsync(HttpContext context, ClientLicenseService service) =>

@@ -65,7 +65,29 @@ public sealed class ClientLicenseService(
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
             () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
                 new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays)), takesSeat: false);
-        // A lease never outlives the product or the server's license.
+        return await LeaseAsync(grant, machineId, now, expiresAt);
+    }
+
+    /// <summary>
+    /// C1 for a bearer token, in one round trip when the machine is active and every check passes (a
+    /// renewal, the hot case); otherwise as <see cref="ActivateAsync"/>, with the caller found in that
+    /// round trip. Null when the token was refused.
+    /// </summary>
+    public async Task<IssuedLease?> ActivateByTokenAsync(string token, long organizationId, string product, string machineId)
+    {
+        if (!SecretToken.LooksValid(token)) return null;
+        var now = clock.GetUtcNow();
+        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var renewal = await clients.RenewByTokenAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
+        if (renewal is null) return null;
+        return renewal.Grant is { } grant
+            ? await LeaseAsync(grant, machineId, now, expiresAt)
+            : await ActivateAsync(renewal.Caller, organizationId, product, machineId);
+    }
+
+    /// <summary>The lease of a grant, signed with the server key; it never outlives the product or the server's license.</summary>
+    private async Task<IssuedLease> LeaseAsync(ActivationGrant grant, string machineId, DateTimeOffset now, DateTimeOffset expiresAt)
+    {
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
         if (grant.LicenseValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
             expiresAt = new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc));
@@ -73,7 +95,7 @@ public sealed class ClientLicenseService(
         var payload = new OfflineLicensePayload(Guid.NewGuid(), grant.Product.Code, grant.Product.Name, grant.Product.Kind, grant.OrganizationId,
             grant.OrganizationName, machineId, now, expiresAt, identity.InstallationId, identity.ServerPublicKey, grant.Email);
         var lease = LeaseFile.Sign(payload, await activation.ServerKeyAsync(), grant.VendorLicense);
-        return new IssuedLease(grant.Product.Code, machineId, organizationId, expiresAt, lease);
+        return new IssuedLease(grant.Product.Code, machineId, grant.OrganizationId, expiresAt, lease);
     }
 
     public async Task DeactivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
