@@ -13,7 +13,9 @@ namespace LicenseServer.Data.Licenses;
 /// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
 /// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
 /// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations (O5)
-/// and a checkout the machine's allow-list and disabled state (L11).
+/// and a checkout the machine's allow-list and disabled state (L11). Floating checkouts with an API key
+/// share their transaction with the others that arrived with them, one pool after the other
+/// (SeatLedger.Checkouts.cs).
 /// </summary>
 public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) : IAsyncDisposable
 {
