@@ -18,7 +18,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
     /// organization, and whose lease runs. A renewal lost in a database crash is harmless, so its commit
     /// does not wait for the disk (<see cref="ClientRepository.AsynchronousCommit"/>).
     /// </summary>
-    protected override string Sql => $"""
+    private const string RenewSql = $"""
         {ClientRepository.AsynchronousCommit}
         WITH beat AS (
             SELECT * FROM unnest(@ids::uuid[], @hashes::bytea[], @expires::timestamptz[]) AS b (session_id, key_hash, expires_at)),
@@ -35,6 +35,8 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
         FROM due WHERE s.id = due.id
         RETURNING s.id
         """;
+
+    protected override string Sql => RenewSql;
 
     protected override void AddParameters(NpgsqlParameterCollection parameters, List<Call> batch) =>
         parameters.Add(new NpgsqlParameter<DateTime[]>("expires", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = batch.Select(b => b.ExpiresAt.UtcDateTime).ToArray() });

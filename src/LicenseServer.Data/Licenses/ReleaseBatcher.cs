@@ -16,7 +16,7 @@ public sealed class ReleaseBatcher(NpgsqlDataSource db, TimeProvider clock) : Se
     /// expiry, if that came first). A release lost in a database crash only keeps its seat until the lease
     /// expires, so its commit does not wait for the disk (<see cref="ClientRepository.AsynchronousCommit"/>).
     /// </summary>
-    protected override string Sql => $"""
+    private const string ReleaseSql = $"""
         {ClientRepository.AsynchronousCommit}
         WITH release AS (
             SELECT * FROM unnest(@ids::uuid[], @hashes::bytea[]) AS r (session_id, key_hash)),
@@ -31,4 +31,6 @@ public sealed class ReleaseBatcher(NpgsqlDataSource db, TimeProvider clock) : Se
             FROM mine WHERE s.id = mine.id AND mine.ended_at IS NULL)
         SELECT id FROM mine
         """;
+
+    protected override string Sql => ReleaseSql;
 }

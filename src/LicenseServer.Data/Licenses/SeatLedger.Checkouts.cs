@@ -90,7 +90,9 @@ public sealed partial class SeatLedger
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var row = rows[i];
-                    if (row.CallerOrg is { } org && _keyOrganizations.Count < MaxKnownKeys) _keyOrganizations.TryAdd(batch[i].KeyHash!, org);
+                    // ContainsKey first: Count takes every lock of the dictionary, so only a key not seen yet pays for it.
+                    if (row.CallerOrg is { } org && !_keyOrganizations.ContainsKey(batch[i].KeyHash!) && _keyOrganizations.Count < MaxKnownKeys)
+                        _keyOrganizations.TryAdd(batch[i].KeyHash!, org);
                     batch[i].Done.TrySetResult(row);
                 }
             }
