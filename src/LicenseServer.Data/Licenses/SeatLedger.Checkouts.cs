@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
@@ -56,10 +55,8 @@ public sealed partial class SeatLedger
         public TaskCompletionSource<CheckoutRow> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private readonly Channel<CheckoutCall>[] _checkoutQueues = Enumerable.Range(0, CheckoutWriters)
-        .Select(_ => Channel.CreateUnbounded<CheckoutCall>(new UnboundedChannelOptions { SingleReader = true })).ToArray();
-
-    private Task[]? _checkoutWriters;
+    private BatchQueue<CheckoutCall>[]? _checkoutQueues;
+    private readonly Lock _startLock = new();
 
     /// <summary>The organization of each API key seen (a key never changes organization), to pick its queue.</summary>
     private readonly ConcurrentDictionary<byte[], long> _keyOrganizations = new(KeyHashComparer.Instance);
@@ -68,45 +65,37 @@ public sealed partial class SeatLedger
 
     private Task<CheckoutRow> EnqueueAsync(CheckoutCall call)
     {
-        if (_checkoutWriters is null)
-            lock (_checkoutQueues)
-                _checkoutWriters ??= _checkoutQueues.Select(queue => Task.Run(() => WriteCheckoutsAsync(queue))).ToArray();
+        if (_checkoutQueues is null)
+            lock (_startLock)
+                _checkoutQueues ??= Enumerable.Range(0, CheckoutWriters)
+                    .Select(_ => new BatchQueue<CheckoutCall>(MaxCheckoutBatch, 1, WriteCheckoutsAsync, (c, e) => c.Done.TrySetException(e))).ToArray();
         var queue = _keyOrganizations.TryGetValue(call.KeyHash!, out var org) ? (int)(org % CheckoutWriters) : 0;
-        if (!_checkoutQueues[queue].Writer.TryWrite(call)) call.Done.TrySetException(new ObjectDisposedException(nameof(SeatLedger)));
+        if (!_checkoutQueues[queue].TryPost(call)) call.Done.TrySetException(new ObjectDisposedException(nameof(SeatLedger)));
         return call.Done.Task;
     }
 
-    private async Task WriteCheckoutsAsync(Channel<CheckoutCall> queue)
+    private async Task WriteCheckoutsAsync(List<CheckoutCall> batch)
     {
-        var batch = new List<CheckoutCall>(MaxCheckoutBatch);
-        while (await queue.Reader.WaitToReadAsync())
+        CheckoutRow[] rows;
+        try
         {
-            batch.Clear();
-            while (batch.Count < MaxCheckoutBatch && queue.Reader.TryRead(out var call)) batch.Add(call);
-            if (batch.Count == 0) continue;
-            try
-            {
-                var rows = await CheckoutBatchAsync(batch);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    var row = rows[i];
-                    // ContainsKey first: Count takes every lock of the dictionary, so only a key not seen yet pays for it.
-                    if (row.CallerOrg is { } org && !_keyOrganizations.ContainsKey(batch[i].KeyHash!) && _keyOrganizations.Count < MaxKnownKeys)
-                        _keyOrganizations.TryAdd(batch[i].KeyHash!, org);
-                    batch[i].Done.TrySetResult(row);
-                }
-            }
-            catch (PostgresException)
-            {
-                // One call's statement error (an id held by another session, a lock timeout, a deadlock with
-                // another node) rolled back the whole batch: each call runs again alone, and gets the answer
-                // it would have had without batches.
-                foreach (var call in batch) _ = CompleteAloneAsync(call);
-            }
-            catch (Exception e)
-            {
-                foreach (var call in batch) call.Done.TrySetException(e);
-            }
+            rows = await CheckoutBatchAsync(batch);
+        }
+        catch (PostgresException)
+        {
+            // One call's statement error (an id held by another session, a lock timeout, a deadlock with
+            // another node) rolled back the whole batch: each call runs again alone, and gets the answer
+            // it would have had without batches.
+            foreach (var call in batch) _ = CompleteAloneAsync(call);
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var row = rows[i];
+            // ContainsKey first: Count takes every lock of the dictionary, so only a key not seen yet pays for it.
+            if (row.CallerOrg is { } org && !_keyOrganizations.ContainsKey(batch[i].KeyHash!) && _keyOrganizations.Count < MaxKnownKeys)
+                _keyOrganizations.TryAdd(batch[i].KeyHash!, org);
+            batch[i].Done.TrySetResult(row);
         }
     }
 
@@ -161,8 +150,8 @@ public sealed partial class SeatLedger
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var queue in _checkoutQueues) queue.Writer.TryComplete();
-        if (_checkoutWriters is { } writers) await Task.WhenAll(writers);
+        if (_checkoutQueues is { } queues)
+            foreach (var queue in queues) await queue.DisposeAsync();
     }
 
     /// <summary>Compares API key hashes (SHA-256) by content; their first bytes are already a good hash.</summary>

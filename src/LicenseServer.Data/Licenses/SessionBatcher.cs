@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using LicenseServer.Data.Database;
 using Npgsql;
 using NpgsqlTypes;
@@ -6,11 +5,10 @@ using NpgsqlTypes;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// The writes of the client API that touch one floating session's own row, batched: the calls that arrive
-/// while a batch is being written go together into the next one, a single statement that checks each call's
-/// API key and writes each session's row. No call waits for a timer: a lone one is written at once, and under
-/// load a batch holds whatever queued meanwhile. The statement answers the ids of the sessions it wrote (or
-/// found), and each call learns whether its own is among them; the caller finds out why not.
+/// The writes of the client API that touch one floating session's own row, batched (<see cref="BatchQueue{T}"/>):
+/// a batch is a single statement that checks each call's API key and writes each session's row. The statement
+/// answers the ids of the sessions it wrote (or found), and each call learns whether its own is among them; the
+/// caller finds out why not.
 /// </summary>
 public abstract class SessionBatcher : IAsyncDisposable
 {
@@ -21,14 +19,13 @@ public abstract class SessionBatcher : IAsyncDisposable
 
     private readonly NpgsqlDataSource _db;
     private readonly TimeProvider _clock;
-    private readonly Channel<Call> _queue = Channel.CreateUnbounded<Call>(new UnboundedChannelOptions { SingleReader = false });
-    private readonly Task[] _writers;
+    private readonly BatchQueue<Call> _queue;
 
     protected SessionBatcher(NpgsqlDataSource db, TimeProvider clock)
     {
         _db = db;
         _clock = clock;
-        _writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync)).ToArray();
+        _queue = new BatchQueue<Call>(MaxBatch, Writers, WriteAsync, (call, e) => call.Done.TrySetException(e));
     }
 
     /// <summary>
@@ -45,28 +42,14 @@ public abstract class SessionBatcher : IAsyncDisposable
     protected Task<bool> EnqueueAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt)
     {
         var call = new Call(sessionId, keyHash, expiresAt, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.Writer.TryWrite(call)) call.Done.SetException(new ObjectDisposedException(GetType().Name));
+        if (!_queue.TryPost(call)) call.Done.SetException(new ObjectDisposedException(GetType().Name));
         return call.Done.Task;
     }
 
-    private async Task WriteAsync()
+    private async Task WriteAsync(List<Call> batch)
     {
-        var batch = new List<Call>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync())
-        {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var call)) batch.Add(call);
-            if (batch.Count == 0) continue;
-            try
-            {
-                var written = await WriteBatchAsync(batch);
-                foreach (var call in batch) call.Done.TrySetResult(written.Contains(call.SessionId));
-            }
-            catch (Exception e)
-            {
-                foreach (var call in batch) call.Done.TrySetException(e);
-            }
-        }
+        var written = await WriteBatchAsync(batch);
+        foreach (var call in batch) call.Done.TrySetResult(written.Contains(call.SessionId));
     }
 
     private async Task<HashSet<Guid>> WriteBatchAsync(List<Call> batch)
@@ -100,8 +83,7 @@ public abstract class SessionBatcher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await Task.WhenAll(_writers);
+        await _queue.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 }
