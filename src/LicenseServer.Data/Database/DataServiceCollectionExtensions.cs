@@ -66,6 +66,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<ClientRepository>();
         services.AddSingleton<HeartbeatBatcher>();
         services.AddSingleton<ReleaseBatcher>();
+        services.AddSingleton<RenewalBatcher>();
         services.AddSingleton<ChurnLimitRepository>();
         services.AddSingleton<ReservationRepository>();
         services.AddSingleton<MachineRuleRepository>();

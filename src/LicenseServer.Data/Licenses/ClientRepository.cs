@@ -83,6 +83,11 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             tokenHash, organizationId, productCode, machineId, now = now.UtcDateTime, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
             latestIssue = (now + Core.Activation.LicenseVerifier.ClockSkew).UtcDateTime,
         });
+        return ToRenewal(row, organizationId);
+    }
+
+    internal static TokenRenewal? ToRenewal(RenewalRow? row, long organizationId)
+    {
         if (row is null) return null;
         var caller = new ClientCaller(row.UserId, row.Email, null, null);
         if (!row.Renewed) return new TokenRenewal(caller, null);
@@ -90,7 +95,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         return new TokenRenewal(caller, new ActivationGrant(organizationId, row.OrganizationName!, product, row.Email, true, row.ValidUntil, row.FileText!));
     }
 
-    private sealed record RenewalRow(long UserId, string Email, bool Renewed, string? OrganizationName, DateTime? ValidUntil, string? FileText,
+    internal sealed record RenewalRow(long UserId, string Email, bool Renewed, string? OrganizationName, DateTime? ValidUntil, string? FileText,
         string? Code, string? Name, string? Kind, string? Subscription, DateTime? ExpiresAt, int? Quota);
 
     /// <summary>
@@ -99,8 +104,10 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     /// <see cref="ActivateAsync"/> makes of a renewal, each as strict as there (membership, the server's
     /// license valid and not issued in the future, the product per-user and not expired, the user's
     /// assignment, locked first as there, the machine not disabled). The row says what the lease needs.
+    /// The stored lease never moves back: renewals that cross (in one batch, or on two nodes) keep the
+    /// latest lease signed, which is what a deactivated machine is counted by.
     /// </summary>
-    private const string RenewalSql = """
+    internal const string RenewalSql = """
         WITH caller AS (
             SELECT u.id, u.email FROM api_token t JOIN public.user_account u ON u.id = t.user_id
             WHERE t.token_hash = @tokenHash AND t.revoked_at IS NULL AND t.expires_at > @now
@@ -118,7 +125,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             SELECT 1 FROM license_assignment
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = (SELECT id FROM caller) FOR UPDATE),
         renewed AS (
-            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+            UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = greatest(lease_expires_at, @leaseExpiresAt)
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = (SELECT id FROM caller) AND machine_id = @machineId
               AND deactivated_at IS NULL
               AND EXISTS (SELECT 1 FROM member) AND EXISTS (SELECT 1 FROM license) AND EXISTS (SELECT 1 FROM product)
@@ -209,7 +216,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         SELECT true FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId FOR UPDATE;
         SELECT EXISTS (SELECT 1 FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId),
                (SELECT reason FROM disabled_machine WHERE organization_id = @organizationId AND machine_id = @machineId);
-        UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = @leaseExpiresAt
+        UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = greatest(lease_expires_at, @leaseExpiresAt)
         WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND machine_id = @machineId
           AND deactivated_at IS NULL
         RETURNING true;

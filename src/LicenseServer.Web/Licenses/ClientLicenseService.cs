@@ -26,6 +26,7 @@ public sealed class ClientLicenseService(
     SeatWatch seats,
     HeartbeatBatcher heartbeats,
     ReleaseBatcher releases,
+    RenewalBatcher renewals,
     KitOptions options,
     TimeProvider clock)
 {
@@ -78,7 +79,7 @@ public sealed class ClientLicenseService(
         if (!SecretToken.LooksValid(token)) return null;
         var now = clock.GetUtcNow();
         var expiresAt = now.AddDays(Limits.LeaseDays);
-        var renewal = await clients.RenewByTokenAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
+        var renewal = await renewals.RenewAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
         if (renewal is null) return null;
         return renewal.Grant is { } grant
             ? await LeaseAsync(grant, machineId, now, expiresAt)

@@ -136,6 +136,85 @@ public class ActivationRenewalTests : SeatRuleTestBase
             Is.GreaterThanOrEqualTo(latest.AddTicks(-10)), "the stored lease reaches the latest signed one");
     }
 
+    /// <summary>
+    /// Renewals that arrive together are written together (RenewalBatcher): each caller still gets its own
+    /// lease or its own refusal, and a renewal whose statement fails (here a trigger raises for one machine)
+    /// costs the renewals it was batched with nothing: they run again alone.
+    /// </summary>
+    [Test]
+    public async Task A_burst_of_renewals_by_many_users_answers_each_caller_as_alone()
+    {
+        var emails = Enumerable.Range(0, 8).Select(i => $"user{i}@acme.test").ToArray();
+        var clients = new List<KitClient>();
+        foreach (var email in emails)
+        {
+            await AddMemberAsync(Org, email);
+            using (await AssignAsync(Admin, email)) { }
+            var client = await SignedInKitClientAsync(email);
+            await client.ActivateAsync(Org, "KSE", "MACHINE-1");
+            clients.Add(client);
+        }
+        await clients[0].ActivateAsync(Org, "KSE", "MACHINE-POISON");
+        await using (var db = Db())
+            await db.ExecuteAsync("""
+                DELETE FROM license_assignment WHERE user_id = (SELECT id FROM user_account WHERE email = 'user2@acme.test');
+                UPDATE api_token SET revoked_at = now() WHERE user_id = (SELECT id FROM user_account WHERE email = 'user5@acme.test');
+                CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poisoned renewal'; END $$;
+                CREATE TRIGGER poison BEFORE UPDATE ON machine_activation FOR EACH ROW WHEN (NEW.machine_id = 'MACHINE-POISON') EXECUTE FUNCTION poison();
+                """);
+        DateTime before;
+        await using (var db = Db()) before = await db.ExecuteScalarAsync<DateTime>("SELECT max(lease_expires_at) FROM machine_activation WHERE machine_id = 'MACHINE-1'");
+
+        using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
+        async Task<HttpStatusCode> PoisonedAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/organizations/{Org}/activations")
+            {
+                Content = new StringContent("{\"product\":\"KSE\",\"machineId\":\"MACHINE-POISON\"}", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", clients[0].Token);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+        async Task<string> RenewAsync(int user)
+        {
+            try
+            {
+                var lease = await clients[user].ActivateAsync(Org, "KSE", "MACHINE-1");
+                return new KitVerifier(TestServer.Vendor.PublicKey).VerifyLease(lease.LeaseText, "MACHINE-1").UserEmail ?? "(no email)";
+            }
+            catch (KitApiException e)
+            {
+                return e.Code;
+            }
+        }
+
+        for (var round = 0; round < 3; round++)
+        {
+            var poisoned = Enumerable.Range(0, 4).Select(_ => PoisonedAsync()).ToArray();
+            var renewals = Enumerable.Range(0, 4 * emails.Length).Select(i => RenewAsync(i % emails.Length)).ToArray();
+            var answers = await Task.WhenAll(renewals);
+            for (var i = 0; i < answers.Length; i++)
+            {
+                var user = i % emails.Length;
+                var expected = user switch { 2 => "not_licensed", 5 => "token_invalid", _ => emails[user] };
+                Assert.That(answers[i], Is.EqualTo(expected), $"round {round}, call {i}: user{user}'s own lease or refusal");
+            }
+            Assert.That(await Task.WhenAll(poisoned), Has.All.EqualTo(HttpStatusCode.InternalServerError));
+        }
+        await using (var db = Db())
+        {
+            var leases = (await db.QueryAsync<(string Email, DateTime Lease)>("""
+                SELECT u.email, a.lease_expires_at FROM machine_activation a JOIN user_account u ON u.id = a.user_id
+                WHERE a.machine_id = 'MACHINE-1' ORDER BY u.email
+                """)).ToList();
+            Assert.That(leases.Where(l => l.Lease > before).Select(l => l.Email), Is.EquivalentTo(emails.Where((_, i) => i is not 2 and not 5)),
+                "every renewal that was answered is stored; the refused ones stored nothing");
+        }
+        Assert.That(await EventsAsync(), Is.EqualTo(emails.Length + 1), "no renewal became a new activation");
+        foreach (var client in clients) client.Dispose();
+    }
+
     [TestCase(null, "{\"product\":\"KSE\",\"machineId\":\"MACHINE-1\"}", "application/json", 401, "unauthorized")]
     [TestCase("UNKNOWN", "{\"product\":\"KSE\"", "application/json", 401, "token_invalid")]
     // The route takes JSON only: another content type is refused before the token is looked at, as ever.

@@ -1,0 +1,128 @@
+using Dapper;
+using LicenseServer.Core.Activation;
+using LicenseServer.Data.Database;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LicenseServer.Data.Licenses;
+
+/// <summary>
+/// C1's hot case, batched (<see cref="BatchQueue{T}"/>): the renewals by bearer token that arrive while a
+/// batch is in the database go together into the next one, one round trip of one statement per renewal
+/// (<see cref="ClientRepository.RenewalSql"/>, each with every check it makes alone) in one transaction,
+/// committed once with its flush before any lease is signed. What a batch saves is what every transaction
+/// pays once: the round trip, the snapshot and the commit's flush. When one statement fails (a deadlock
+/// with an unassign, say), the batch rolls back and each renewal runs again alone.
+/// </summary>
+public sealed class RenewalBatcher : IAsyncDisposable
+{
+    private const int MaxBatch = 64;
+    private const int Writers = 2; // one batch in the database while the next one fills
+
+    private sealed record Call(byte[] TokenHash, long OrganizationId, string ProductCode, string MachineId, DateTimeOffset LeaseExpiresAt)
+    {
+        public TaskCompletionSource<TokenRenewal?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>
+    /// Token, then pool: a user's assignment (which each renewal locks) is locked in the same order in
+    /// every batch while the user has one token, so concurrent batches mostly wait for one another rather
+    /// than deadlock; a deadlock anyway reruns the calls alone.
+    /// </summary>
+    private static readonly Comparison<Call> LockOrder = (a, b) =>
+    {
+        var byToken = a.TokenHash.AsSpan().SequenceCompareTo(b.TokenHash);
+        if (byToken != 0) return byToken;
+        var byOrganization = a.OrganizationId.CompareTo(b.OrganizationId);
+        return byOrganization != 0 ? byOrganization : string.CompareOrdinal(a.ProductCode, b.ProductCode);
+    };
+
+    private readonly NpgsqlDataSource _db;
+    private readonly TimeProvider _clock;
+    private readonly ClientRepository _clients;
+    private readonly BatchQueue<Call> _queue;
+
+    public RenewalBatcher(NpgsqlDataSource db, TimeProvider clock, ClientRepository clients)
+    {
+        _db = db;
+        _clock = clock;
+        _clients = clients;
+        _queue = new BatchQueue<Call>(MaxBatch, Writers, WriteAsync, (call, e) => call.Done.TrySetException(e));
+    }
+
+    /// <summary>As <see cref="ClientRepository.RenewByTokenAsync"/>, batched with the renewals that arrive meanwhile.</summary>
+    public Task<TokenRenewal?> RenewAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt)
+    {
+        var call = new Call(tokenHash, organizationId, productCode, machineId, leaseExpiresAt);
+        if (!_queue.TryPost(call)) call.Done.SetException(new ObjectDisposedException(nameof(RenewalBatcher)));
+        return call.Done.Task;
+    }
+
+    private async Task WriteAsync(List<Call> batch)
+    {
+        if (batch.Count == 1)
+        {
+            await CompleteAloneAsync(batch[0]);
+            return;
+        }
+        batch.Sort(LockOrder);
+        TokenRenewal?[] renewals;
+        try
+        {
+            renewals = await RenewBatchAsync(batch);
+        }
+        catch (PostgresException)
+        {
+            foreach (var call in batch) _ = CompleteAloneAsync(call);
+            return;
+        }
+        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(renewals[i]);
+    }
+
+    private async Task CompleteAloneAsync(Call call)
+    {
+        try
+        {
+            call.Done.TrySetResult(await _clients.RenewByTokenAsync(call.TokenHash, call.OrganizationId, call.ProductCode, call.MachineId, call.LeaseExpiresAt));
+        }
+        catch (Exception e)
+        {
+            call.Done.TrySetException(e);
+        }
+    }
+
+    /// <summary>The renewals of a batch, in its order; one implicit transaction (a batch without error barriers).</summary>
+    private async Task<TokenRenewal?[]> RenewBatchAsync(List<Call> batch)
+    {
+        var now = _clock.GetUtcNow();
+        var latestIssue = (now + LicenseVerifier.ClockSkew).UtcDateTime;
+        await using var connection = await _db.OpenConnectionAsync();
+        await using var statements = new NpgsqlBatch(connection);
+        foreach (var call in batch)
+            statements.BatchCommands.Add(new NpgsqlBatchCommand(ClientRepository.RenewalSql)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<byte[]>("tokenHash", NpgsqlDbType.Bytea) { TypedValue = call.TokenHash },
+                    new NpgsqlParameter<long>("organizationId", NpgsqlDbType.Bigint) { TypedValue = call.OrganizationId },
+                    new NpgsqlParameter<string>("productCode", NpgsqlDbType.Text) { TypedValue = call.ProductCode },
+                    new NpgsqlParameter<string>("machineId", NpgsqlDbType.Text) { TypedValue = call.MachineId },
+                    new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now.UtcDateTime },
+                    new NpgsqlParameter<DateTime>("leaseExpiresAt", NpgsqlDbType.TimestampTz) { TypedValue = call.LeaseExpiresAt.UtcDateTime },
+                    new NpgsqlParameter<DateTime>("latestIssue", NpgsqlDbType.TimestampTz) { TypedValue = latestIssue },
+                },
+            });
+        var renewals = new TokenRenewal?[batch.Count];
+        await using var reader = await statements.ExecuteReaderAsync();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (i > 0 && !await reader.NextResultAsync())
+                throw new InvalidOperationException("A batch of renewals answered fewer results than it had calls.");
+            if (await reader.ReadAsync())
+                renewals[i] = ClientRepository.ToRenewal(reader.GetRowParser<ClientRepository.RenewalRow>()(reader), batch[i].OrganizationId);
+        }
+        return renewals;
+    }
+
+    public ValueTask DisposeAsync() => _queue.DisposeAsync();
+}
