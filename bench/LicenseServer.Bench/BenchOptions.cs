@@ -9,8 +9,8 @@ public sealed record BenchOptions
     /// <summary>Measured seconds per phase (after the warm-up).</summary>
     public double Seconds { get; init; } = 20;
     public double WarmupSeconds { get; init; } = 2;
-    /// <summary>Unmeasured load before the first phase, so that the first phases do not pay for the server's JIT alone.</summary>
-    public double ServerWarmupSeconds { get; init; } = 5;
+    /// <summary>At most this much unmeasured load before the first phase, so that the first phases do not pay for the server's JIT alone.</summary>
+    public double ServerWarmupSeconds { get; init; } = 42;
     public int Clients { get; init; } = 64;
     public string Out { get; init; } = Path.Combine("bench", "results", "latest.json");
     public int Users { get; init; } = 1000;

@@ -13,6 +13,9 @@ public sealed record PhaseResult(string Name, string Path, long LiveSessions, in
 {
     /// <summary>Where the phase's CPU went (warm-up included), and so its CPU milliseconds per operation.</summary>
     public CpuUse? Cpu { get; init; }
+
+    /// <summary>What the server's JIT compiled during the phase (warm-up included); its time is part of the server's CPU.</summary>
+    public JitUse? Jit { get; init; }
 }
 
 /// <summary>
@@ -105,6 +108,9 @@ public sealed class LoadDriver : IDisposable
     }
 
     private string[]? _tokens;
+
+    /// <summary>Uses the bearer tokens that <paramref name="other"/> signed in for (same users, same clients).</summary>
+    public void SignedInAs(LoadDriver other) => _tokens = other._tokens;
 
     /// <summary>
     /// Signs every client in as its user once, for the activation phase. Apart from the phase, whose CPU

@@ -66,14 +66,16 @@ public sealed record BenchReport(
         foreach (var f in Floor)
             md.AppendLine(inv, $"| floor: pgbench {f.Path} (-M {f.Mode}) | | {f.Transactions} | {f.Tps:0.#} | {f.P50Ms:0.##} | {f.P99Ms:0.##} | | {f.Failed} |");
         md.AppendLine()
-          .AppendLine("CPU per operation (a checkout phase's operation is a checkout and its release), in milliseconds, and the cores busy on average:")
+          .AppendLine("CPU per operation (a checkout phase's operation is a checkout and its release), in milliseconds, the cores busy on average,")
+          .AppendLine("and the time the server's JIT still spent compiling during the phase (part of the server's CPU):")
           .AppendLine()
-          .AppendLine("| Phase | Live sessions | server ms | PostgreSQL ms | bench ms | cores busy | of which other work |")
-          .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+          .AppendLine("| Phase | Live sessions | server ms | PostgreSQL ms | bench ms | cores busy | of which other work | server JIT ms |")
+          .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var p in Phases.Where(p => p.Cpu is not null))
         {
             var (server, postgres, bench) = p.Cpu!.MsPerOperation(p.Main.Rps);
-            md.AppendLine(inv, $"| {p.Name} | {p.LiveSessions} | {server:0.###} | {postgres:0.###} | {bench:0.###} | {p.Cpu.MachineCores:0.##} | {p.Cpu.OtherCores:0.##} |");
+            var jit = p.Jit is { } j ? (j.Seconds * 1000).ToString("0", inv) : "";
+            md.AppendLine(inv, $"| {p.Name} | {p.LiveSessions} | {server:0.###} | {postgres:0.###} | {bench:0.###} | {p.Cpu.MachineCores:0.##} | {p.Cpu.OtherCores:0.##} | {jit} |");
         }
         md.AppendLine()
           .AppendLine(inv, $"Server memory: peak RSS sampled {Memory.PeakRssMb:0.#} MB, VmHWM {Memory.VmHwmMb:0.#} MB. " +

@@ -71,6 +71,12 @@ internal static class MetricsEndpoint
             text.Family("process_start_time_seconds", "gauge", "When this node's process started, in Unix seconds.");
             text.Sample("process_start_time_seconds", new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
         }
+        // A node compiles its hot code again, optimized, in its first minutes under load: until these stop
+        // growing, its CPU figures are not yet those of the steady state.
+        text.Family("dotnet_jit_compiled_methods_total", "counter", "Methods the .NET JIT compiler has compiled in this node's process, recompilations included.");
+        text.Sample("dotnet_jit_compiled_methods_total", System.Runtime.JitInfo.GetCompiledMethodCount());
+        text.Family("dotnet_jit_compilation_seconds_total", "counter", "Time this node's process has spent in the .NET JIT compiler, in seconds.");
+        text.Sample("dotnet_jit_compilation_seconds_total", System.Runtime.JitInfo.GetCompilationTime().TotalSeconds);
 
         text.Family("kit_checkouts_granted_total", "counter", "Floating checkouts (POST /api/v1/sessions) this node granted since it started; per node: add the nodes up.");
         text.Sample("kit_checkouts_granted_total", checkouts.GrantedCount);

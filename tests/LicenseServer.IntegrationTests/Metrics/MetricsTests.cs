@@ -133,4 +133,19 @@ public class MetricsTests : LicenseTestBase
         Assert.That(scrape.Value("kit_http_request_duration_seconds_count", Series(users, "GET", "4xx")), Is.EqualTo(1), "a 404 page keeps the route it was refused on, not /Error");
         Assert.That(routes, Does.Not.Contain("/Error"), "the error page a request is re-executed into is not a series of its own");
     }
+
+    [Test]
+    public async Task The_jit_counters_say_how_much_the_node_has_compiled_so_far()
+    {
+        var first = await ScrapeAsync();
+        using (var page = await Admin.GetAsync($"/Organizations/{Org}/Licenses")) Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var second = await ScrapeAsync();
+        foreach (var name in new[] { "dotnet_jit_compiled_methods_total", "dotnet_jit_compilation_seconds_total" })
+        {
+            Assert.That(second.Types[name], Is.EqualTo("counter"), name);
+            Assert.That(second.Value(name), Is.GreaterThanOrEqualTo(first.Value(name)), name);
+        }
+        Assert.That(first.Value("dotnet_jit_compiled_methods_total"), Is.GreaterThan(1000), "a running server has compiled thousands of methods");
+        Assert.That(first.Value("dotnet_jit_compilation_seconds_total"), Is.GreaterThan(0.1));
+    }
 }
