@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
@@ -36,6 +38,19 @@ public sealed class RenewalBatcher : IAsyncDisposable
         var byOrganization = a.OrganizationId.CompareTo(b.OrganizationId);
         return byOrganization != 0 ? byOrganization : string.CompareOrdinal(a.ProductCode, b.ProductCode);
     };
+
+    // Declared before PositionalSql, which needs it when the class is initialized.
+    private static readonly string[] ParameterOrder = ["tokenHash", "organizationId", "productCode", "machineId", "now", "leaseExpiresAt", "latestIssue"];
+
+    /// <summary>
+    /// <see cref="ClientRepository.RenewalSql"/> with positional parameters ($1 = tokenHash, ...): Npgsql parses
+    /// and rewrites a statement with named ones on every execution, for each statement of a batch (measured:
+    /// 4% of the server's CPU per activation), and sends one with positional ones as it is.
+    /// </summary>
+    private static readonly string PositionalSql = Regex.Replace(ClientRepository.RenewalSql, @"@(\w+)", m =>
+        Array.IndexOf(ParameterOrder, m.Groups[1].Value) is var i and >= 0
+            ? "$" + (i + 1).ToString(CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"RenewalSql has a parameter @{m.Groups[1].Value} that the batch does not send."));
 
     private readonly NpgsqlDataSource _db;
     private readonly TimeProvider _clock;
@@ -99,17 +114,17 @@ public sealed class RenewalBatcher : IAsyncDisposable
         await using var connection = await _db.OpenConnectionAsync();
         await using var statements = new NpgsqlBatch(connection);
         foreach (var call in batch)
-            statements.BatchCommands.Add(new NpgsqlBatchCommand(ClientRepository.RenewalSql)
+            statements.BatchCommands.Add(new NpgsqlBatchCommand(PositionalSql)
             {
                 Parameters =
                 {
-                    new NpgsqlParameter<byte[]>("tokenHash", NpgsqlDbType.Bytea) { TypedValue = call.TokenHash },
-                    new NpgsqlParameter<long>("organizationId", NpgsqlDbType.Bigint) { TypedValue = call.OrganizationId },
-                    new NpgsqlParameter<string>("productCode", NpgsqlDbType.Text) { TypedValue = call.ProductCode },
-                    new NpgsqlParameter<string>("machineId", NpgsqlDbType.Text) { TypedValue = call.MachineId },
-                    new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now.UtcDateTime },
-                    new NpgsqlParameter<DateTime>("leaseExpiresAt", NpgsqlDbType.TimestampTz) { TypedValue = call.LeaseExpiresAt.UtcDateTime },
-                    new NpgsqlParameter<DateTime>("latestIssue", NpgsqlDbType.TimestampTz) { TypedValue = latestIssue },
+                    new NpgsqlParameter<byte[]> { NpgsqlDbType = NpgsqlDbType.Bytea, TypedValue = call.TokenHash },
+                    new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = call.OrganizationId },
+                    new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = call.ProductCode },
+                    new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = call.MachineId },
+                    new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = now.UtcDateTime },
+                    new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = call.LeaseExpiresAt.UtcDateTime },
+                    new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = latestIssue },
                 },
             });
         var renewals = new TokenRenewal?[batch.Count];

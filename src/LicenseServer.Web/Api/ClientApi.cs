@@ -32,6 +32,10 @@ public static class ClientApi
         RespectRequiredConstructorParameters = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         Converters = { new NulFreeStringConverter() },
+        // The answers are application/json with nosniff, never put into a page, so '+', '<', '>' and '&' need
+        // no escaping: a lease's text is base64 and JSON, and the default encoder escaped it character by
+        // character (measured: 4% of the server's CPU per activation on the bench).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static void MapClientApi(this WebApplication app)
