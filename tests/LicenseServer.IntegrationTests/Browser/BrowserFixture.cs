@@ -1,5 +1,4 @@
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
@@ -39,7 +38,7 @@ public abstract class BrowserTest
     {
         var server = await TestServer.StartAsync(clock);
         await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
-        await server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, AdminPassword, AdminPassword);
+        await ConsoleTest.CreateDefaultAccountAsync(server, AdminEmail, AdminPassword);
         await SignInAsync(server);
         return server;
     }
