@@ -19,8 +19,8 @@ public abstract partial class ConsoleTest
     /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
     protected virtual string[] ServerSettings => [];
 
-    /// <summary>A new empty database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
-    protected virtual string NewDatabase() => PostgresFixture.CreateDatabase();
+    /// <summary>A new migrated database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
+    protected virtual string NewDatabase() => PostgresFixture.CreateMigratedDatabase();
 
     /// <summary>The server's clock: real time until a test moves it.</summary>
     protected TestClock Clock { get; private set; } = new();
