@@ -2,7 +2,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests;
 
-/// <summary>Starts the test PostgreSQL once before every test of this assembly; stops it, MailDev and the shared Chromium after.</summary>
+/// <summary>Starts the test PostgreSQL once before every test of this assembly; stops it and the shared Chromium after.</summary>
 [SetUpFixture]
 public sealed class AssemblySetup
 {
@@ -12,7 +12,6 @@ public sealed class AssemblySetup
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        MailDev.StopIfStarted();
         await Browser.SharedBrowser.StopIfStartedAsync();
         await PostgresFixture.StopAsync();
     }

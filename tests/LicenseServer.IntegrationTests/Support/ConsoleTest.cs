@@ -22,6 +22,17 @@ public abstract partial class ConsoleTest
     /// <summary>A new migrated database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
     protected virtual string NewDatabase() => PostgresFixture.CreateMigratedDatabase();
 
+    private readonly Lazy<MailDev> _mail = new(MailDev.Start);
+
+    /// <summary>This class's own MailDev, started by the first test that reads mail and stopped after the class.</summary>
+    protected MailDev Mail => _mail.Value;
+
+    [OneTimeTearDown]
+    public void StopMailDev()
+    {
+        if (_mail.IsValueCreated) _mail.Value.Stop();
+    }
+
     /// <summary>The server's clock: real time until a test moves it.</summary>
     protected TestClock Clock { get; private set; } = new();
 
@@ -84,13 +95,13 @@ public abstract partial class ConsoleTest
         return long.Parse(response.RedirectPath().Split('/')[^1]);
     }
 
-    /// <summary>Points the organization's mail server (O6) at MailDev, through its Settings page.</summary>
+    /// <summary>Points the organization's mail server (O6) at this class's MailDev, through its Settings page.</summary>
     protected async Task UseMailDevAsync(long organizationId)
     {
         var settings = $"/Organizations/{organizationId}/Settings";
         using var saved = await Admin.PostFormAsync(settings + "?handler=Update", new Dictionary<string, string>
         {
-            ["host"] = "127.0.0.1", ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
+            ["host"] = "127.0.0.1", ["port"] = Mail.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
         }, tokenPage: settings);
         Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
     }
