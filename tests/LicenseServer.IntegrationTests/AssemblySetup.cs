@@ -2,7 +2,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests;
 
-/// <summary>Starts the test PostgreSQL once before every test of this assembly and stops it after.</summary>
+/// <summary>Starts the test PostgreSQL once before every test of this assembly; stops it and the shared Chromium after.</summary>
 [SetUpFixture]
 public sealed class AssemblySetup
 {
@@ -10,9 +10,9 @@ public sealed class AssemblySetup
     public Task StartAsync() => PostgresFixture.StartAsync();
 
     [OneTimeTearDown]
-    public Task StopAsync()
+    public async Task StopAsync()
     {
-        MailDev.StopIfStarted();
-        return PostgresFixture.StopAsync();
+        await Browser.SharedBrowser.StopIfStartedAsync();
+        await PostgresFixture.StopAsync();
     }
 }

@@ -127,7 +127,7 @@ public partial class LicenseLifecycleTests : LicenseTestBase
         var validUntil = DateTimeOffset.UtcNow.Date.AddDays(400);
         await UploadAsync(await LicenseWithAsync(10, DateTimeOffset.UtcNow, validUntil, productsEnd: validUntil.AddDays(60)));
         // The admin belongs to an organization with a mail server: the warnings are mailed through it.
-        await MailDev.Server.ClearAsync();
+        await Mail.ClearAsync();
         await UseMailDevAsync(Org);
         await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
@@ -159,7 +159,7 @@ public partial class LicenseLifecycleTests : LicenseTestBase
                 Assert.That(dashboard, Does.Contain(banner), $"{days} days");
                 Assert.That(mailed, Is.EqualTo(days == 0 ? 0 : 1), $"{days} days: one mail per step");
                 if (days > 0)
-                    await MailDev.Server.WaitForAsync(AdminEmail, $"Kit License Server: The server's license expires in {days} day{(days == 1 ? "" : "s")}");
+                    await Mail.WaitForAsync(AdminEmail, $"Kit License Server: The server's license expires in {days} day{(days == 1 ? "" : "s")}");
             }
             Assert.That(mailedAgain, Is.Zero, "each step is mailed once");
             if (days > 0)
@@ -176,6 +176,6 @@ public partial class LicenseLifecycleTests : LicenseTestBase
                 Assert.That(refused.Message, Does.Contain("An administrator must upload a renewed license"));
             }
         }
-        Assert.That((await MailDev.Server.MailsToAsync(AdminEmail)).Count, Is.EqualTo(3), "30, 7 and 1 days: three mails in all");
+        Assert.That((await Mail.MailsToAsync(AdminEmail)).Count, Is.EqualTo(3), "30, 7 and 1 days: three mails in all");
     }
 }

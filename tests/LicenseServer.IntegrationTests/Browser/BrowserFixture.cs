@@ -1,33 +1,20 @@
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
 namespace LicenseServer.IntegrationTests.Browser;
 
-/// <summary>Debian's Chromium driven by Playwright; no browser is ever downloaded.</summary>
+/// <summary>Debian's Chromium driven by Playwright; no browser is ever downloaded. Each test has a browser context of its own.</summary>
 public abstract class BrowserTest
 {
-    public const string ChromiumPath = "/usr/bin/chromium";
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
     protected IBrowserContext Context { get; private set; } = null!;
     protected IPage Page { get; private set; } = null!;
 
     [SetUp]
-    public async Task LaunchAsync()
+    public async Task OpenContextAsync()
     {
-        var path = Environment.GetEnvironmentVariable("KIT_CHROMIUM") ?? ChromiumPath;
-        Assert.That(File.Exists(path), $"Chromium is not installed at {path}: apt-get install chromium (.ci/run does).");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = path,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-        });
-        Context = await _browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var browser = await SharedBrowser.GetAsync();
+        Context = await browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
         Page = await Context.NewPageAsync();
     }
 
@@ -39,7 +26,7 @@ public abstract class BrowserTest
     {
         var server = await TestServer.StartAsync(clock);
         await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
-        await server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, AdminPassword, AdminPassword);
+        await ConsoleTest.CreateDefaultAccountAsync(server, AdminEmail, AdminPassword);
         await SignInAsync(server);
         return server;
     }
@@ -61,7 +48,6 @@ public abstract class BrowserTest
             await Page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
             TestContext.AddTestAttachment(shot);
         }
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await Context.CloseAsync();
     }
 }

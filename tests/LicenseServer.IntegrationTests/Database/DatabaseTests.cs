@@ -18,7 +18,8 @@ public class DatabaseTests
     public async Task Restarting_keeps_the_activation_and_accounts_and_does_not_rerun_migrations()
     {
         string connectionString, installationId;
-        await using (var first = await TestServer.StartAsync())
+        // An empty database: this first start applies every migration (other tests start on a migrated copy).
+        await using (var first = await TestServer.StartAsync(PostgresFixture.CreateDatabase()))
         {
             connectionString = first.ConnectionString;
             installationId = (await first.IdentityAsync()).InstallationId;

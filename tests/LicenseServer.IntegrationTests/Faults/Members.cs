@@ -1,14 +1,11 @@
 using Dapper;
 using LicenseServer.IntegrationTests.Support;
-using LicenseServer.Web.Accounts;
 using Npgsql;
 
 namespace LicenseServer.IntegrationTests.Faults;
 
 internal static class Members
 {
-    private static readonly Lazy<string> PasswordHash = new(() => AccountService.Hash(ConsoleTest.Password));
-
     /// <summary>
     /// Many members of an organization in one statement: <paramref name="prefix"/>0@acme.test and on. One
     /// password hash serves them all (each costs a PBKDF2 run of 210,000 iterations).
@@ -20,7 +17,7 @@ internal static class Members
             WITH added AS (
                 INSERT INTO public.user_account (email, password, password_encrypted) SELECT unnest(@emails), @hash, true RETURNING id)
             INSERT INTO organization_member (organization_id, user_id, role, can_manage_licenses) SELECT @organizationId, id, 'member', false FROM added
-            """, new { emails, hash = PasswordHash.Value, organizationId });
+            """, new { emails, hash = PasswordHashes.Of(ConsoleTest.Password), organizationId });
         return emails;
     }
 }

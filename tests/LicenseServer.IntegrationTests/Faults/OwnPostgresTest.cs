@@ -35,7 +35,7 @@ public abstract class OwnPostgresTest : LicenseTestBase
         try { Directory.Delete(_cluster.BaseDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    protected override string NewDatabase() => PostgresFixture.CreateDatabase(_cluster.ConnectionString("postgres"));
+    protected override string NewDatabase() => PostgresFixture.CreateMigratedDatabase(_cluster.ConnectionString("postgres"));
 
     [SetUp]
     public async Task PrepareSeatsAsync()

@@ -26,7 +26,7 @@ public class AlertTests : LicenseTestBase
     public async Task StartReceiver()
     {
         _receiver = await WebhookReceiver.StartAsync();
-        await MailDev.Server.ClearAsync();
+        await Mail.ClearAsync();
     }
 
     [TearDown]
@@ -88,16 +88,16 @@ public class AlertTests : LicenseTestBase
         Assert.That(body.GetProperty("organization_name").GetString(), Is.EqualTo("ACME QA"));
         Assert.That(body.GetProperty("product").GetString(), Is.EqualTo("KRE"));
         Assert.That((body.GetProperty("in_use").GetInt32(), body.GetProperty("quota").GetInt32(), body.GetProperty("threshold").GetInt32()), Is.EqualTo((3, 5, 60)));
-        var mail = await MailDev.Server.WaitForAsync(AdminEmail, "KRE reached 60% of its seats in ACME QA");
+        var mail = await Mail.WaitForAsync(AdminEmail, "KRE reached 60% of its seats in ACME QA");
         Assert.That(mail.Text, Does.Contain("3 of the 5 KRE seats").And.Contain($"/Organizations/{Org}/Usage?product=KRE"));
-        await MailDev.Server.WaitForAsync("boss@acme.test", "KRE reached 60%");
+        await Mail.WaitForAsync("boss@acme.test", "KRE reached 60%");
         await IdleAsync();
-        Assert.That(await MailDev.Server.MailsToAsync("dev@acme.test"), Is.Empty, "members are not alerted");
+        Assert.That(await Mail.MailsToAsync("dev@acme.test"), Is.Empty, "members are not alerted");
 
         await kit.CheckoutAsync("KRE", "M4", "1", autoHeartbeat: false);
         await IdleAsync();
         Assert.That(_receiver.Received, Has.Count.EqualTo(1), "a second crossing within the hour sends nothing");
-        Assert.That(await MailDev.Server.MailsToAsync(AdminEmail), Has.Count.EqualTo(1));
+        Assert.That(await Mail.MailsToAsync(AdminEmail), Has.Count.EqualTo(1));
         Assert.That(await Server.Service<AlertRepository>().TryClaimAsync(Org, "KRE", Clock.GetUtcNow(), TimeSpan.FromHours(1)), Is.False,
             "another node cannot claim this hour's alert either");
 
@@ -110,7 +110,7 @@ public class AlertTests : LicenseTestBase
         Assert.That(second.Event, Is.EqualTo("seat_refused"));
         Assert.That(JsonDocument.Parse(second.Body).RootElement.GetProperty("refusal_code").GetString(), Is.EqualTo("machine_limit"));
         Assert.That(second.Delivery, Is.Not.EqualTo(hook.Delivery));
-        await MailDev.Server.WaitForAsync(AdminEmail, "A KRE seat was refused in ACME QA");
+        await Mail.WaitForAsync(AdminEmail, "A KRE seat was refused in ACME QA");
         await IdleAsync();
         Assert.That(_receiver.Received, Has.Count.EqualTo(2));
 

@@ -100,7 +100,7 @@ public partial class UsageTests : LicenseTestBase
         using (var granted = await AssignAsync(Admin, users[0])) Assert.That(granted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
 
         await using (var db = Db()) await db.ExecuteAsync("UPDATE user_account SET password = @hash WHERE email = @email",
-            new { hash = LicenseServer.Web.Accounts.AccountService.Hash(Password), email = users[0] });
+            new { hash = PasswordHashes.Of(Password), email = users[0] });
         using var kit = new KitClient(new Uri(Server.BaseUrl));
         await kit.LoginAsync(users[0], Password);
         await kit.ActivateAsync(Org, "KSE", "LAPTOP-1");

@@ -14,7 +14,7 @@ public class MailTests : ConsoleTest
     public async Task CreateOrganization()
     {
         _org = await CreateOrganizationAsync(Admin, "ACME QA");
-        await MailDev.Server.ClearAsync();
+        await Mail.ClearAsync();
     }
 
     private async Task<HttpResponseMessage> SaveMailAsync(string host, int port, string password = "smtp-secret", string sender = "licenses@acme.test") =>
@@ -30,11 +30,11 @@ public class MailTests : ConsoleTest
     public async Task Send_test_email_arrives_and_a_wrong_host_or_port_shows_the_error()
     {
         Assert.That(await Admin.GetTextAsync(Settings), Does.Contain("No mail server is set"));
-        using (var saved = await SaveMailAsync("127.0.0.1", MailDev.Server.SmtpPort))
+        using (var saved = await SaveMailAsync("127.0.0.1", Mail.SmtpPort))
             Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         using (var sent = await TestMailAsync("it@acme.test"))
             Assert.That(await ConsoleClient.TextOf(sent), Does.Contain("The test email has been sent to it@acme.test."));
-        var mail = await MailDev.Server.WaitForAsync("it@acme.test", "Kit License Server test email");
+        var mail = await Mail.WaitForAsync("it@acme.test", "Kit License Server test email");
         Assert.That(mail.Text, Does.Contain("ACME QA"));
 
         using (await SaveMailAsync("127.0.0.1", FreePort.Next())) { }
@@ -51,7 +51,7 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task The_mail_password_is_stored_encrypted_and_kept_when_left_empty()
     {
-        using (await SaveMailAsync("127.0.0.1", MailDev.Server.SmtpPort, password: "smtp-secret")) { }
+        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort, password: "smtp-secret")) { }
         await using var db = Db();
         var stored = await db.ExecuteScalarAsync<string>("SELECT password_protected FROM mail_settings");
         Assert.That(stored, Is.Not.Null.And.Not.Contain("smtp-secret"));
@@ -59,7 +59,7 @@ public class MailTests : ConsoleTest
 
         async Task Save(string host, string password) => (await Admin.PostFormAsync(Settings + "?handler=Update", new Dictionary<string, string>
         {
-            ["host"] = host, ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "mailer", ["password"] = password, ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
+            ["host"] = host, ["port"] = Mail.SmtpPort.ToString(), ["username"] = "mailer", ["password"] = password, ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
         }, tokenPage: Settings)).Dispose();
         await Save("127.0.0.1", "smtp-secret");
         stored = await db.ExecuteScalarAsync<string>("SELECT password_protected FROM mail_settings");
@@ -90,10 +90,10 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task An_invitation_email_arrives_with_a_link_that_works()
     {
-        using (await SaveMailAsync("127.0.0.1", MailDev.Server.SmtpPort)) { }
+        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
         using (var invited = await InviteAsync(Admin, _org, "mailed@acme.test"))
             Assert.That(await ConsoleClient.TextOf(invited), Does.Contain("Sent"));
-        var mail = await MailDev.Server.WaitForAsync("mailed@acme.test", "You are invited to join ACME QA");
+        var mail = await Mail.WaitForAsync("mailed@acme.test", "You are invited to join ACME QA");
         var link = mail.Link(Server.Service<LicenseServer.Web.Hosting.KitOptions>().ServerUrl.TrimEnd('/') + "/Invitation?token=");
         var visitor = NewClient();
         var token = Uri.UnescapeDataString(new Uri(link).Query.Split("token=")[1]);
@@ -106,15 +106,15 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task Forgot_password_mails_a_single_use_link_and_says_the_same_for_unknown_emails()
     {
-        using (await SaveMailAsync("127.0.0.1", MailDev.Server.SmtpPort)) { }
+        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
         var visitor = NewClient();
         using var known = await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail });
         using var unknown = await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = "nobody@acme.test" });
         static string Answer(string html) => html[html.IndexOf("role=\"status\"", StringComparison.Ordinal)..][..200];
         Assert.That(Answer(await ConsoleClient.TextOf(unknown)), Is.EqualTo(Answer(await ConsoleClient.TextOf(known))));
 
-        var mail = await MailDev.Server.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
-        Assert.That(await MailDev.Server.MailsToAsync("nobody@acme.test"), Is.Empty);
+        var mail = await Mail.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
+        Assert.That(await Mail.MailsToAsync("nobody@acme.test"), Is.Empty);
         var link = mail.Link(Server.Service<LicenseServer.Web.Hosting.KitOptions>().ServerUrl.TrimEnd('/') + "/Account/ResetPassword?token=");
         var token = Uri.UnescapeDataString(new Uri(link).Query.Split("token=")[1]);
 
@@ -133,10 +133,10 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task An_expired_reset_link_is_refused()
     {
-        using (await SaveMailAsync("127.0.0.1", MailDev.Server.SmtpPort)) { }
+        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
         var visitor = NewClient();
         using (await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail })) { }
-        var mail = await MailDev.Server.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
+        var mail = await Mail.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
         var link = mail.Link("http");
         await using (var db = Db()) await db.ExecuteAsync("UPDATE password_reset SET expires_at = now() - interval '1 second'");
         var token = Uri.UnescapeDataString(new Uri(link).Query.Split("token=")[1]);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Dapper;
-using LicenseServer.Web.Accounts;
+using LicenseServer.Data.Accounts;
 using LicenseServer.Web.Activation;
 using Npgsql;
 
@@ -19,8 +19,19 @@ public abstract partial class ConsoleTest
     /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
     protected virtual string[] ServerSettings => [];
 
-    /// <summary>A new empty database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
-    protected virtual string NewDatabase() => PostgresFixture.CreateDatabase();
+    /// <summary>A new migrated database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
+    protected virtual string NewDatabase() => PostgresFixture.CreateMigratedDatabase();
+
+    private readonly Lazy<MailDev> _mail = new(MailDev.Start);
+
+    /// <summary>This class's own MailDev, started by the first test that reads mail and stopped after the class.</summary>
+    protected MailDev Mail => _mail.Value;
+
+    [OneTimeTearDown]
+    public void StopMailDev()
+    {
+        if (_mail.IsValueCreated) _mail.Value.Stop();
+    }
 
     /// <summary>The server's clock: real time until a test moves it.</summary>
     protected TestClock Clock { get; private set; } = new();
@@ -31,9 +42,17 @@ public abstract partial class ConsoleTest
         Clock = new TestClock();
         Server = await TestServer.StartAsync(Clock, NewDatabase(), settings: ServerSettings);
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
-        await Server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, Password, Password);
+        await CreateDefaultAccountAsync(Server, AdminEmail, Password);
         Admin = await SignedInAsync(AdminEmail);
     }
+
+    /// <summary>
+    /// The default account (a server admin), stored as AccountService.CreateDefaultAccountAsync stores it but
+    /// with the run's one hash of the password: every test starts this way, and its own PBKDF2 run would cost
+    /// each of them a few hundred ms of CPU. AccountTests and the setup page tests go through the service.
+    /// </summary>
+    public static async Task CreateDefaultAccountAsync(TestServer server, string email, string password) =>
+        Assert.That(await server.Service<UserAccountRepository>().CreateDefaultAccountAsync(email, PasswordHashes.Of(password)), "the default account was created");
 
     [TearDown]
     public async Task StopServerAsync()
@@ -66,7 +85,7 @@ public abstract partial class ConsoleTest
         await using var db = Db();
         return await db.ExecuteScalarAsync<long>(
             "INSERT INTO public.user_account (email, password, password_encrypted) VALUES (@email, @hash, true) RETURNING id",
-            new { email, hash = AccountService.Hash(password) });
+            new { email, hash = PasswordHashes.Of(password) });
     }
 
     protected async Task<long> CreateOrganizationAsync(ConsoleClient owner, string name = "ACME QA")
@@ -76,13 +95,13 @@ public abstract partial class ConsoleTest
         return long.Parse(response.RedirectPath().Split('/')[^1]);
     }
 
-    /// <summary>Points the organization's mail server (O6) at MailDev, through its Settings page.</summary>
+    /// <summary>Points the organization's mail server (O6) at this class's MailDev, through its Settings page.</summary>
     protected async Task UseMailDevAsync(long organizationId)
     {
         var settings = $"/Organizations/{organizationId}/Settings";
         using var saved = await Admin.PostFormAsync(settings + "?handler=Update", new Dictionary<string, string>
         {
-            ["host"] = "127.0.0.1", ["port"] = MailDev.Server.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
+            ["host"] = "127.0.0.1", ["port"] = Mail.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "licenses@acme.test",
         }, tokenPage: settings);
         Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
     }

@@ -14,12 +14,13 @@ public sealed record ReceivedMail(string To, string Subject, string Text)
 }
 
 /// <summary>
-/// MailDev, a real SMTP server from npm (tests/prerequisites.sh installs it into tests/.tools), started
-/// once on free loopback ports; the tests read what arrived from its HTTP API.
+/// MailDev, a real SMTP server from npm (tests/prerequisites.sh installs it into tests/.tools), on free
+/// loopback ports; the tests read what arrived from its HTTP API. Each test class that reads mail has one of
+/// its own (<see cref="ConsoleTest.Mail"/>): a test clears it and reads only its own mail, so classes that
+/// run at the same time must not share one.
 /// </summary>
 public sealed class MailDev
 {
-    private static readonly Lazy<MailDev> Instance = new(Start);
     private readonly Process _process;
     private readonly HttpClient _api;
 
@@ -30,10 +31,9 @@ public sealed class MailDev
         _api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{webPort}") };
     }
 
-    public static MailDev Server => Instance.Value;
     public int SmtpPort { get; }
 
-    private static MailDev Start()
+    public static MailDev Start()
     {
         var binary = Environment.GetEnvironmentVariable("KIT_MAILDEV") ?? RepoPaths.File("tests/.tools/node_modules/.bin/maildev");
         Assert.That(File.Exists(binary), $"MailDev is not installed at {binary}: run bash tests/prerequisites.sh.");
@@ -62,11 +62,12 @@ public sealed class MailDev
         throw new InvalidOperationException("MailDev did not start within 30 seconds.");
     }
 
-    public static void StopIfStarted()
+    public void Stop()
     {
-        if (!Instance.IsValueCreated) return;
-        Instance.Value._process.Kill(entireProcessTree: true);
-        Instance.Value._process.WaitForExit(5000);
+        _api.Dispose();
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(5000);
+        _process.Dispose();
     }
 
     public async Task<IReadOnlyList<ReceivedMail>> MailsToAsync(string to)

@@ -66,18 +66,51 @@ public sealed class PostgresFixture
         return new PostgresCluster(dir, FreePort.Next(), NullLogger.Instance, maxConnections: maxConnections);
     }
 
-    /// <summary>A new empty database; returns its connection string.</summary>
+    /// <summary>A new empty database; returns its connection string. For tests of migrations, restores and first starts.</summary>
     public static string CreateDatabase() => CreateDatabase(_adminConnectionString);
 
     /// <summary>A new empty database on the server of <paramref name="adminConnectionString"/>; returns its connection string.</summary>
-    public static string CreateDatabase(string adminConnectionString)
+    public static string CreateDatabase(string adminConnectionString) => Create(adminConnectionString, template: null);
+
+    /// <summary>
+    /// A new database with every migration applied and nothing else (no installation, no account): what a
+    /// server's first start leaves before it makes its identity. A copy of a template migrated once per
+    /// cluster, so that each test does not pay for all of db-migrations/ again; the server's own start still
+    /// runs DbUp on it, which finds nothing to apply.
+    /// </summary>
+    public static string CreateMigratedDatabase() => CreateMigratedDatabase(_adminConnectionString);
+
+    /// <inheritdoc cref="CreateMigratedDatabase()"/>
+    public static string CreateMigratedDatabase(string adminConnectionString) =>
+        Create(adminConnectionString, Templates.GetOrAdd(adminConnectionString, cs => new Lazy<string>(() => CreateTemplate(cs))).Value);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<string>> Templates = new();
+
+    private static string CreateTemplate(string adminConnectionString)
+    {
+        var name = $"kit_template_{Guid.NewGuid().ToString("N")[..6]}";
+        Execute(adminConnectionString, $"CREATE DATABASE {name}");
+        // Unpooled: CREATE DATABASE ... TEMPLATE refuses a template that any session is connected to.
+        var template = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name, Pooling = false }.ConnectionString;
+        Migrator.Migrate(template, NullLogger.Instance);
+        // No connection can reach it from now on, not even by mistake: it stays as the migrations left it.
+        Execute(adminConnectionString, $"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true");
+        return name;
+    }
+
+    private static string Create(string adminConnectionString, string? template)
     {
         var name = $"kit_test_{Interlocked.Increment(ref _counter)}_{Guid.NewGuid().ToString("N")[..6]}";
-        using var connection = new NpgsqlConnection(adminConnectionString);
-        connection.Open();
-        using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
-        command.ExecuteNonQuery();
+        Execute(adminConnectionString, template is null ? $"CREATE DATABASE {name}" : $"CREATE DATABASE {name} TEMPLATE {template}");
         return new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    private static void Execute(string connectionString, string sql)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
     }
 
     private static bool DockerAnswers()

@@ -50,14 +50,17 @@ public sealed class TestServer : IAsyncDisposable
         .. extra,
     ];
 
-    /// <summary>Starts a server on a new database, or on <paramref name="connectionString"/> to restart over existing data.</summary>
+    /// <summary>
+    /// Starts a server on a new migrated database (<see cref="PostgresFixture.CreateMigratedDatabase()"/>), or on
+    /// <paramref name="connectionString"/>: an empty database for a first start, or existing data to restart over it.
+    /// </summary>
     public static Task<TestServer> StartAsync(string? connectionString = null, string? dataDirectory = null, params string[] settings) =>
         StartAsync(null, connectionString, dataDirectory, settings);
 
     /// <summary>As <see cref="StartAsync(string?, string?, string[])"/>, on a clock the test controls.</summary>
     public static async Task<TestServer> StartAsync(TimeProvider? clock, string? connectionString = null, string? dataDirectory = null, params string[] settings)
     {
-        connectionString ??= PostgresFixture.CreateDatabase();
+        connectionString ??= PostgresFixture.CreateMigratedDatabase();
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "kit-test-data-" + Guid.NewGuid().ToString("N")[..8]);
         var app = ServerHost.Build(Arguments(connectionString, dataDirectory, settings), clock: clock);
         await app.StartAsync();
