@@ -13,7 +13,9 @@ namespace LicenseServer.IntegrationTests.Api;
 /// <summary>C1, C2 through LicenseServer.Client against the real server and PostgreSQL.</summary>
 public class ClientApiTests : LicenseTestBase
 {
-    // Short leases so that expiry can be seen in a test; the lease leaves a heartbeat two chances.
+    // Short leases so that expiry can be seen in a test; the lease leaves a heartbeat two chances. The tests that
+    // hold a session through its lease run alone ([NonParallelizable], see Parallelism.cs): a machine busy with
+    // other tests could make such a session miss its lease while the test counts on it.
     protected override string[] ServerSettings => ["--Kit:Clients:SessionLeaseSeconds=3", "--Kit:Clients:HeartbeatSeconds=1"];
 
     private KitClient NewKitClient() => new(new Uri(Server.BaseUrl));
@@ -140,7 +142,7 @@ public class ClientApiTests : LicenseTestBase
         Assert.That(Refused(() => client.OrganizationsAsync()).Code, Is.EqualTo("token_invalid"));
     }
 
-    [Test]
+    [Test, NonParallelizable]
     public async Task Checkout_heartbeat_and_release_a_floating_seat()
     {
         using var client = await RunnerClientAsync();
@@ -156,7 +158,7 @@ public class ClientApiTests : LicenseTestBase
         Assert.That(await Admin.GetTextAsync(Page("KRE")), Does.Contain("<td data-testid=\"in-use\">0</td>"), "disposing releases the seat");
     }
 
-    [Test]
+    [Test, NonParallelizable]
     public async Task A_released_seat_is_free_for_the_next_checkout_at_once()
     {
         await AllocateAsync(Org, "KRE", 1);
@@ -173,7 +175,7 @@ public class ClientApiTests : LicenseTestBase
             "a release counted twice would free a seat that is taken");
     }
 
-    [Test]
+    [Test, NonParallelizable]
     public async Task A_session_that_misses_its_heartbeats_frees_its_seat_at_once_and_its_heartbeat_says_session_expired()
     {
         await AllocateAsync(Org, "KRE", 1);
@@ -187,7 +189,7 @@ public class ClientApiTests : LicenseTestBase
         Assert.That((expired.Status, expired.Code), Is.EqualTo((410, "session_expired")));
     }
 
-    [Test]
+    [Test, NonParallelizable]
     public async Task Automatic_heartbeats_keep_a_session_alive_past_its_lease()
     {
         await AllocateAsync(Org, "KRE", 1);
@@ -228,7 +230,7 @@ public class ClientApiTests : LicenseTestBase
         Assert.That((release.Status, release.Code), Is.EqualTo((401, "api_key_revoked")), "a release says why its key was refused, not that the session is unknown");
     }
 
-    [Test]
+    [Test, NonParallelizable]
     public async Task One_organizations_key_cannot_end_another_users_session()
     {
         await AddMemberAsync(Org, "runner@acme.test");

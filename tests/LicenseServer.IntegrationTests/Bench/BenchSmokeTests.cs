@@ -9,6 +9,8 @@ namespace LicenseServer.IntegrationTests.Bench;
 /// embedded PostgreSQL. CI does not run the full bench; this keeps the harness itself from rotting.
 /// </summary>
 [TestFixture]
+// Alone (see Parallelism.cs): a load generator that takes every core for half a minute, within a 100 s limit.
+[NonParallelizable]
 public sealed class BenchSmokeTests
 {
     private static string BenchDll

@@ -7,6 +7,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace LicenseServer.IntegrationTests.Browser;
 
 /// <summary>The README's first command, end to end: installer/demo.sh brings up an activated demo server.</summary>
+// Alone (see Parallelism.cs): installer/demo.sh runs dotnet build into the bin/ folders that other tests start
+// kit-server.dll from.
+[NonParallelizable]
 public partial class QuickStartTests : BrowserTest
 {
     [Test]

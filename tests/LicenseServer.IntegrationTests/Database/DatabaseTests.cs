@@ -109,7 +109,8 @@ public class DatabaseTests
         Assert.That(version.GetProperty("schema").GetString(), Is.EqualTo(Migrator.KnownScripts[^1].Replace("db-migrations.", "")));
     }
 
-    [Test]
+    // Alone (see Parallelism.cs): the log configuration is one for the process, written by the last server started.
+    [Test, NonParallelizable]
     public async Task Logs_go_to_a_file_in_the_logs_directory()
     {
         await using var server = await TestServer.StartAsync();
@@ -125,7 +126,8 @@ public class DatabaseTests
         }
     }
 
-    [Test]
+    // Alone (see Parallelism.cs): stopping the embedded PostgreSQL empties every connection pool of the process.
+    [Test, NonParallelizable]
     public async Task With_no_database_configured_the_server_runs_its_own_PostgreSQL_keeps_its_data_and_stops_it()
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-embedded-" + Guid.NewGuid().ToString("N")[..8]);

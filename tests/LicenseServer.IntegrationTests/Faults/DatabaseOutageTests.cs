@@ -15,6 +15,9 @@ namespace LicenseServer.IntegrationTests.Faults;
 /// 200, nothing answers 500 or drops the connection; afterwards the same server serves again, its
 /// background work included, without a restart.
 /// </summary>
+// Alone (see Parallelism.cs): it times what answers during a 10 s outage, and stopping PostgreSQL empties every
+// connection pool of the process.
+[NonParallelizable]
 public class DatabaseOutageTests : OwnPostgresTest
 {
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(10);

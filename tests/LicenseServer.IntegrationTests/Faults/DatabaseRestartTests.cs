@@ -11,6 +11,9 @@ namespace LicenseServer.IntegrationTests.Faults;
 /// command on one fails. Requests that are safe to repeat are retried and succeed; the others answer 503
 /// database_unavailable, never 500, and a client that retries gets through.
 /// </summary>
+// Alone (see Parallelism.cs): it needs its server's pool full of dead connections after a restart, and another
+// test stopping a PostgreSQL would empty every pool of the process first.
+[NonParallelizable]
 public class DatabaseRestartTests : OwnPostgresTest
 {
     // No usage sample in the middle of a test: the first command after each restart is the request's.

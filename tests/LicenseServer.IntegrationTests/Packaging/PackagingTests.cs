@@ -9,7 +9,11 @@ namespace LicenseServer.IntegrationTests.Packaging;
 /// I1, I3: builds the .deb and the linux archive with packaging/build.sh, installs the archive with
 /// install.sh into a temporary root (--no-systemd: no systemd runs here), upgrades it, uninstalls it.
 /// </summary>
-[NonParallelizable]
+/// <remarks>
+/// It runs alongside other tests (see Parallelism.cs): its publish builds into the linux-x64 folders of bin/ and
+/// obj/, which no other test reads (they start bin/Release/net10.0/kit-server.dll), and it installs into a
+/// temporary root. The one other test that builds, QuickStartTests, runs alone.
+/// </remarks>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class PackagingTests
 {

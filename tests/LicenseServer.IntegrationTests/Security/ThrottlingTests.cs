@@ -104,7 +104,8 @@ public sealed partial class ThrottlingTests : SecurityTest
         }
     }
 
-    [Test]
+    // Alone (see Parallelism.cs): it compares how long answers take, which other tests running would blur.
+    [Test, NonParallelizable]
     public async Task A_wrong_password_and_an_unknown_email_get_the_same_answer_in_the_same_time()
     {
         await CreateUserAsync(Known);
@@ -141,7 +142,8 @@ public sealed partial class ThrottlingTests : SecurityTest
         Assert.That((ghost.Status, ghost.Code, ghost.Message), Is.EqualTo((wrong.Status, wrong.Code, wrong.Message)));
     }
 
-    [Test]
+    // Alone (see Parallelism.cs): it times the answers (under 3 s while the mail server hangs).
+    [Test, NonParallelizable]
     public async Task Forgot_password_answers_the_same_at_once_for_every_email_even_when_the_mail_server_hangs()
     {
         // A mail server that accepts the connection and never says a word: sending waits for its timeout.
