@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using LicenseServer.Bench.Data;
@@ -20,14 +18,15 @@ public sealed record PhaseResult(string Name, string Path, long LiveSessions, in
 
 /// <summary>
 /// Drives the client API over loopback HTTP the way runtime engines and desktop IDEs do, with N concurrent
-/// clients, each with its own user and credentials, calling the JSON endpoints directly (the cheapest client,
-/// so the figures are the server's). Each phase runs a warm-up, then a measured window of fixed length.
+/// clients, each with its own user, credentials and keep-alive connection, calling the JSON endpoints directly
+/// with the cheapest client there is (<see cref="HttpConnection"/>), so the figures are the server's. Each phase
+/// runs a warm-up, then a measured window of fixed length.
 /// </summary>
 public sealed class LoadDriver : IDisposable
 {
     private const int Main = 0, Release = 1;
 
-    private readonly HttpClient _http;
+    private readonly HttpConnection[] _connections;
     private readonly BenchDataSet _data;
     private readonly BenchOptions _options;
 
@@ -35,15 +34,7 @@ public sealed class LoadDriver : IDisposable
     {
         _data = data;
         _options = options;
-        var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = options.Clients * 2,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-        };
-        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        _connections = [.. Enumerable.Range(0, options.Clients).Select(_ => new HttpConnection(new Uri(baseUrl)))];
     }
 
     private BenchUser UserOf(int client) => _data.Users[client % _data.Users.Count];
@@ -57,7 +48,7 @@ public sealed class LoadDriver : IDisposable
             while (!recorder.Over && !cancel.IsCancellationRequested)
             {
                 var started = Stopwatch.GetTimestamp();
-                var (session, error) = await CheckoutOnceAsync(user, BenchDataSet.MachineId(random.Next(_data.Machines)), $"bench-{client}", cancel);
+                var (session, error) = await CheckoutOnceAsync(user, BenchDataSet.MachineId(random.Next(_data.Machines)), $"bench-{client}", cancel, client);
                 if (session is not { } id)
                 {
                     recorder.Failure(Main, started, error!);
@@ -65,7 +56,7 @@ public sealed class LoadDriver : IDisposable
                 }
                 recorder.Success(Main, started);
                 started = Stopwatch.GetTimestamp();
-                var releaseError = await ReleaseOnceAsync(user, id, cancel);
+                var releaseError = await ReleaseOnceAsync(user, id, cancel, client);
                 if (releaseError is null) recorder.Success(Release, started);
                 else recorder.Failure(Release, started, releaseError);
             }
@@ -80,7 +71,7 @@ public sealed class LoadDriver : IDisposable
             held[client] = [];
             for (var i = 0; i < _options.SessionsPerHeartbeatClient; i++)
             {
-                var (session, error) = await CheckoutOnceAsync(UserOf(client), BenchDataSet.MachineId((client * 7 + i) % _data.Machines), $"bench-hb-{client}", token);
+                var (session, error) = await CheckoutOnceAsync(UserOf(client), BenchDataSet.MachineId((client * 7 + i) % _data.Machines), $"bench-hb-{client}", token, client);
                 held[client].Add((UserOf(client), session ?? throw new InvalidOperationException($"The heartbeat phase could not check out its sessions: {error}")));
             }
         });
@@ -88,14 +79,12 @@ public sealed class LoadDriver : IDisposable
         {
             return await RunAsync("heartbeat", "PUT /api/v1/sessions/{id}/heartbeat", liveSessions, 1, async (client, recorder) =>
             {
-                var sessions = held[client];
+                var connection = _connections[client];
+                var requests = held[client].Select(h => connection.Format("PUT", $"/api/v1/sessions/{h.Id}/heartbeat", $"X-Api-Key: {h.User.ApiKey}\r\n")).ToArray();
                 for (var n = 0; !recorder.Over && !cancel.IsCancellationRequested; n++)
                 {
-                    var (user, id) = sessions[n % sessions.Count];
                     var started = Stopwatch.GetTimestamp();
-                    using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/sessions/{id}/heartbeat");
-                    request.Headers.Add("X-Api-Key", user.ApiKey);
-                    var error = await SendAsync(request, HttpStatusCode.OK, cancel);
+                    var error = await SendAsync(connection, requests[n % requests.Length], 200, cancel);
                     if (error is null) recorder.Success(Main, started);
                     else recorder.Failure(Main, started, error);
                 }
@@ -103,7 +92,8 @@ public sealed class LoadDriver : IDisposable
         }
         finally
         {
-            foreach (var (user, id) in held.Where(h => h is not null).SelectMany(h => h)) await ReleaseOnceAsync(user, id, CancellationToken.None);
+            for (var client = 0; client < held.Length; client++)
+                foreach (var (user, id) in held[client] ?? []) await ReleaseOnceAsync(user, id, CancellationToken.None, client);
         }
     }
 
@@ -122,14 +112,12 @@ public sealed class LoadDriver : IDisposable
         await Parallel.ForAsync(0, _options.Clients, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancel }, async (client, token) =>
         {
             var user = UserOf(client);
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/login")
-            {
-                Content = Json(JsonSerializer.SerializeToUtf8Bytes(new { email = user.Email, password = _data.Password })),
-            };
-            using var response = await _http.SendAsync(request, token);
-            var body = await response.Content.ReadAsByteArrayAsync(token);
-            if (response.StatusCode != HttpStatusCode.OK)
-                throw new InvalidOperationException($"Sign-in of {user.Email} failed: {(int)response.StatusCode} {ErrorCode(body)}");
+            var connection = _connections[client];
+            var answer = await connection.SendAsync(connection.Format("POST", "/api/v1/auth/login", "",
+                JsonSerializer.SerializeToUtf8Bytes(new { email = user.Email, password = _data.Password })), token);
+            var body = answer.Body;
+            if (answer.Status != 200)
+                throw new InvalidOperationException($"Sign-in of {user.Email} failed: {answer.NetworkError ?? $"{answer.Status} {ErrorCode(body)}"}");
             tokens[client] = JsonDocument.Parse(body).RootElement.GetProperty("token").GetString()!;
         });
         _tokens = tokens;
@@ -146,15 +134,14 @@ public sealed class LoadDriver : IDisposable
         return await RunAsync("activation", "POST /api/v1/organizations/{orgId}/activations", liveSessions, 1, async (client, recorder) =>
         {
             var user = UserOf(client);
-            byte[][] bodies = [.. Enumerable.Range(0, 2).Select(m => JsonSerializer.SerializeToUtf8Bytes(
-                new { product = KitServerProcess.PerUserProduct, machineId = $"bench-ws-{user.Id}-{m}" }))];
+            var connection = _connections[client];
             var path = $"/api/v1/organizations/{user.OrganizationId}/activations";
+            byte[][] requests = [.. Enumerable.Range(0, 2).Select(m => connection.Format("POST", path, $"Authorization: Bearer {tokens[client]}\r\n",
+                JsonSerializer.SerializeToUtf8Bytes(new { product = KitServerProcess.PerUserProduct, machineId = $"bench-ws-{user.Id}-{m}" })))];
             for (var n = 0; !recorder.Over && !cancel.IsCancellationRequested; n++)
             {
                 var started = Stopwatch.GetTimestamp();
-                using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(bodies[n % 2]) };
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens[client]);
-                var error = await SendAsync(request, HttpStatusCode.OK, cancel);
+                var error = await SendAsync(connection, requests[n % 2], 200, cancel);
                 if (error is null) recorder.Success(Main, started);
                 else recorder.Failure(Main, started, error);
             }
@@ -172,73 +159,33 @@ public sealed class LoadDriver : IDisposable
             PhaseRecorder.Merge(recorders, Main, _options.Seconds), hasRelease ? PhaseRecorder.Merge(recorders, Release, _options.Seconds) : null);
     }
 
-    /// <summary>One checkout; the session id, or the error as "status code".</summary>
-    public async Task<(Guid? Session, string? Error)> CheckoutOnceAsync(BenchUser user, string machineId, string processId, CancellationToken cancel)
+    /// <summary>One checkout on the connection of <paramref name="client"/>; the session id, or the error as "status code".</summary>
+    public async Task<(Guid? Session, string? Error)> CheckoutOnceAsync(BenchUser user, string machineId, string processId, CancellationToken cancel, int client = 0)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sessions")
-        {
-            Content = Json(Encoding.UTF8.GetBytes($$"""{"product":"{{KitServerProcess.FloatingProduct}}","machineId":"{{machineId}}","processId":"{{processId}}"}""")),
-        };
-        request.Headers.Add("X-Api-Key", user.ApiKey);
-        try
-        {
-            using var response = await _http.SendAsync(request, cancel);
-            var body = await response.Content.ReadAsByteArrayAsync(cancel);
-            if (response.StatusCode != HttpStatusCode.Created) return (null, $"{(int)response.StatusCode} {ErrorCode(body)}");
-            var reader = new Utf8JsonReader(body);
-            while (reader.Read())
-                if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("sessionId") && reader.Read())
-                    return (reader.GetGuid(), null);
-            return (null, "201 no_session_id");
-        }
-        catch (HttpRequestException e)
-        {
-            return (null, $"network {e.HttpRequestError}");
-        }
-        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
-        {
-            return (null, "timeout");
-        }
+        var connection = _connections[client];
+        var answer = await connection.SendAsync(connection.Format("POST", "/api/v1/sessions", $"X-Api-Key: {user.ApiKey}\r\n",
+            Encoding.UTF8.GetBytes($$"""{"product":"{{KitServerProcess.FloatingProduct}}","machineId":"{{machineId}}","processId":"{{processId}}"}""")), cancel);
+        if (answer.NetworkError is { } network) return (null, network);
+        if (answer.Status != 201) return (null, $"{answer.Status} {ErrorCode(answer.Body)}");
+        var reader = new Utf8JsonReader(answer.Body);
+        while (reader.Read())
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("sessionId") && reader.Read())
+                return (reader.GetGuid(), null);
+        return (null, "201 no_session_id");
     }
 
-    public async Task<string?> HeartbeatOnceAsync(BenchUser user, Guid session, CancellationToken cancel)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/sessions/{session}/heartbeat");
-        request.Headers.Add("X-Api-Key", user.ApiKey);
-        return await SendAsync(request, HttpStatusCode.OK, cancel);
-    }
+    public Task<string?> HeartbeatOnceAsync(BenchUser user, Guid session, CancellationToken cancel, int client = 0) =>
+        SendAsync(_connections[client], _connections[client].Format("PUT", $"/api/v1/sessions/{session}/heartbeat", $"X-Api-Key: {user.ApiKey}\r\n"), 200, cancel);
 
-    public async Task<string?> ReleaseOnceAsync(BenchUser user, Guid session, CancellationToken cancel)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Delete, $"/api/v1/sessions/{session}");
-        request.Headers.Add("X-Api-Key", user.ApiKey);
-        return await SendAsync(request, HttpStatusCode.NoContent, cancel);
-    }
+    public Task<string?> ReleaseOnceAsync(BenchUser user, Guid session, CancellationToken cancel, int client = 0) =>
+        SendAsync(_connections[client], _connections[client].Format("DELETE", $"/api/v1/sessions/{session}", $"X-Api-Key: {user.ApiKey}\r\n"), 204, cancel);
 
     /// <summary>Null on the expected status; otherwise "status code" from the problem details, or the network error.</summary>
-    private async Task<string?> SendAsync(HttpRequestMessage request, HttpStatusCode expected, CancellationToken cancel)
+    private static async Task<string?> SendAsync(HttpConnection connection, byte[] request, int expected, CancellationToken cancel)
     {
-        try
-        {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancel);
-            if (response.StatusCode == expected) return null;
-            return $"{(int)response.StatusCode} {ErrorCode(await response.Content.ReadAsByteArrayAsync(cancel))}";
-        }
-        catch (HttpRequestException e)
-        {
-            return $"network {e.HttpRequestError}";
-        }
-        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
-        {
-            return "timeout";
-        }
-    }
-
-    private static ByteArrayContent Json(byte[] body)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
+        var answer = await connection.SendAsync(request, cancel);
+        if (answer.NetworkError is { } network) return network;
+        return answer.Status == expected ? null : $"{answer.Status} {ErrorCode(answer.Body)}";
     }
 
     private static string ErrorCode(byte[] body)
@@ -253,5 +200,8 @@ public sealed class LoadDriver : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        foreach (var connection in _connections) connection.Dispose();
+    }
 }
