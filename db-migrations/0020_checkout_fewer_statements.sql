@@ -1,9 +1,10 @@
 -- L4: the floating checkout of 0018, with fewer statements per call. Under a checkout load most of the
 -- database's CPU goes to starting statements (the executor's set-up of each plan, its locks, its checks), not to
 -- running them (perf on the bench machine), so:
--- - the caller's key, its last use, the server's license, the product and the machine's state are read in one
---   statement instead of two, and the key's last use is written only when it is more than a minute old (it was
---   an UPDATE on every call that nearly always changed nothing);
+-- - the caller's key, its last use, the server's license, the product, the machine's state and (for a call
+--   whose transaction holds the pool's lock already) whether the machine is registered are read in one
+--   statement instead of three, and the key's last use is written only when it is more than a minute old (it
+--   was an UPDATE on every call that nearly always changed nothing);
 -- - the machine's registration (or its last use) is written only when it is due, in a statement of its own:
 --   in the closing statement it was set up on every call, and is due on few;
 -- - the session and the pool's count are written only when something changed.
@@ -39,12 +40,12 @@ BEGIN
     -- Each statement here costs more to start than to run, so the reads are gathered into few.
     -- The caller (the API key's, or the member given), the server's license, the product, and the machine's
     -- state (L11). Without a key (p_key_hash null) no key row is found, and the organization is p_org.
-    SELECT c.key_id, c.last_used_at, coalesce(c.organization_id, p_org), coalesce(c.user_id, p_user),
+    SELECT c.key_id, c.last_used_at, coalesce(c.organization_id, p_org), coalesce(c.user_id, p_user), m.last_seen_at,
            l.id IS NOT NULL, l.issued_at, l.valid_until, p.name, p.kind, p.subscription, p.expires_at, p.quota, d.machine_id IS NOT NULL, d.reason,
            EXISTS (SELECT 1 FROM floating_allowed_machine f WHERE f.organization_id = coalesce(c.organization_id, p_org) AND f.product_code = p_product)
            AND NOT EXISTS (SELECT 1 FROM floating_allowed_machine f
                            WHERE f.organization_id = coalesce(c.organization_id, p_org) AND f.product_code = p_product AND f.machine_id = p_machine)
-    INTO v_key, v_key_used, p_org, p_user,
+    INTO v_key, v_key_used, p_org, p_user, v_last_seen,
          v_licensed, license_issued_at, license_valid_until, product_name, product_kind, product_subscription, product_expires_at, licensed,
          v_disabled, disabled_reason, v_not_listed
     FROM (VALUES (1)) AS one (x)
@@ -52,7 +53,9 @@ BEGIN
                FROM kit_api_key_caller(p_key_hash) k JOIN api_key a ON a.id = k.key_id) c ON true
     LEFT JOIN server_license l ON l.id = 1
     LEFT JOIN licensed_product p ON p.code = p_product
-    LEFT JOIN disabled_machine d ON d.organization_id = coalesce(c.organization_id, p_org) AND d.machine_id = p_machine;
+    LEFT JOIN disabled_machine d ON d.organization_id = coalesce(c.organization_id, p_org) AND d.machine_id = p_machine
+    LEFT JOIN floating_machine m ON m.organization_id = coalesce(c.organization_id, p_org) AND m.product_code = p_product AND m.machine_id = p_machine;
+    v_known := v_last_seen IS NOT NULL;
     IF p_key_hash IS NOT NULL THEN
         IF v_key IS NULL THEN outcome := 'api_key'; RETURN; END IF;
         IF v_key_used IS NULL OR v_key_used < p_now - interval '1 minute' THEN
@@ -90,20 +93,20 @@ BEGIN
         v_not_floating := v_cached[6]::bigint;
         shared := v_cached[7]::bigint;
         v_reserved := v_cached[8]::boolean;
-        SELECT m.last_seen_at IS NOT NULL, m.last_seen_at,
-               CASE WHEN m.last_seen_at IS NULL THEN (SELECT count(*) FROM floating_machine f WHERE f.organization_id = p_org AND f.product_code = p_product) END
-        INTO v_known, v_last_seen, registered
-        FROM (VALUES (1)) AS one (x)
-        LEFT JOIN floating_machine m ON m.organization_id = p_org AND m.product_code = p_product AND m.machine_id = p_machine;
+        -- The machine was read with the caller, while this transaction held the pool's lock already.
+        IF NOT v_known THEN
+            SELECT count(*) INTO registered FROM floating_machine f WHERE f.organization_id = p_org AND f.product_code = p_product;
+        END IF;
     ELSE
         SELECT a.quota, a.floating_live INTO quota, v_live
         FROM product_allocation a WHERE a.organization_id = p_org AND a.product_code = p_product FOR UPDATE;
         IF NOT FOUND THEN quota := 0; v_live := 0; END IF;
         v_gone := kit_uncount_sessions(p_org, p_product, p_now);
 
-        -- Seats in use other than floating sessions; whether the machine is registered and when it was last seen
-        -- (if not registered, how many are: a new one is registered only while they stay within the quota); the
-        -- shares of all organizations; and whether the organization reserves any of the product for teams (O5).
+        -- Seats in use other than floating sessions; whether the machine is registered and when it was last seen,
+        -- again under the lock, since an admin may have removed it or a checkout registered it meanwhile (if not
+        -- registered, how many are: a new one is registered only while they stay within the quota); the shares of
+        -- all organizations; and whether the organization reserves any of the product for teams (O5).
         SELECT kit_seats_not_floating(p_org, p_product, p_now), m.last_seen_at IS NOT NULL, m.last_seen_at,
                CASE WHEN m.last_seen_at IS NULL THEN (SELECT count(*) FROM floating_machine f WHERE f.organization_id = p_org AND f.product_code = p_product) END,
                (SELECT coalesce(sum(a.quota), 0) FROM product_allocation a WHERE a.product_code = p_product),
