@@ -201,6 +201,27 @@ public class ClientApiTests : LicenseTestBase
     }
 
     [Test]
+    public async Task A_checkout_notes_its_key_s_last_use_once_it_is_a_minute_old()
+    {
+        await AllocateAsync(Org, "KRE", 5);
+        using var client = await RunnerClientAsync();
+        async Task<DateTime> LastUsedAsync()
+        {
+            await using var db = Db();
+            return await db.ExecuteScalarAsync<DateTime>("SELECT last_used_at FROM api_key WHERE user_id = @id", new { id = await UserIdAsync("runner@acme.test") });
+        }
+
+        await using (await client.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false)) { }
+        var first = await LastUsedAsync();
+        Clock.Offset += TimeSpan.FromSeconds(30);
+        await using (await client.CheckoutAsync("KRE", "CI-01", "2", autoHeartbeat: false)) { }
+        Assert.That(await LastUsedAsync(), Is.EqualTo(first), "within the minute the key's row is left alone");
+        Clock.Offset += TimeSpan.FromSeconds(45);
+        await using (await client.CheckoutAsync("KRE", "CI-01", "3", autoHeartbeat: false)) { }
+        Assert.That(await LastUsedAsync(), Is.GreaterThan(first.AddSeconds(70)), "a use more than a minute after the last one is noted");
+    }
+
+    [Test]
     public async Task API_key_refusals_have_their_codes()
     {
         await AddMemberAsync(Org, "runner@acme.test");
