@@ -29,9 +29,8 @@ public sealed class HttpConnection(Uri server) : IDisposable
     /// <summary>A request's bytes: the request line, Host, the given header lines (each ending in CRLF) and the body, if any.</summary>
     public byte[] Format(string method, string path, string headers, ReadOnlySpan<byte> jsonBody = default)
     {
-        var head = jsonBody.IsEmpty
-            ? $"{method} {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{headers}{(method == "GET" ? "" : "Content-Length: 0\r\n")}\r\n"
-            : $"{method} {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{headers}Content-Type: application/json\r\nContent-Length: {jsonBody.Length}\r\n\r\n";
+        var content = jsonBody.IsEmpty ? "" : "Content-Type: application/json\r\n";
+        var head = $"{method} {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{headers}{content}Content-Length: {jsonBody.Length}\r\n\r\n";
         var bytes = new byte[Encoding.ASCII.GetByteCount(head) + jsonBody.Length];
         var written = Encoding.ASCII.GetBytes(head, bytes);
         jsonBody.CopyTo(bytes.AsSpan(written));
