@@ -32,7 +32,10 @@ public sealed partial class SeatLedger
     /// The calls in the order of the pools they lock (organization, product), the same order in every batch:
     /// two batches that need the same pools wait for one another but never deadlock. The organization comes
     /// from the key (an unknown key's call locks nothing). Evaluated one call after the other (a nested loop
-    /// over the materialized, sorted calls), so each call sees what the calls before it wrote.
+    /// over the materialized, sorted calls), so each call sees what the calls before it decided. The calls leave
+    /// what they grant to the batch (migration 0021): after the last call, the pool locked last has its count
+    /// written (<c>kit_checkout_flush</c>; each other pool had it written when the next one was locked), and the
+    /// granted sessions are inserted in one statement.
     /// </summary>
     private const string CheckoutBatchSql = """
         WITH calls AS MATERIALIZED (
@@ -41,11 +44,20 @@ public sealed partial class SeatLedger
                         @existing::uuid[], @now::timestamptz[], @expires::timestamptz[])
                  AS c (n, key_hash, product, machine, process, id, existing, now, expires)
             LEFT JOIN api_key k ON k.key_hash = c.key_hash
-            ORDER BY k.organization_id NULLS LAST, c.product, c.n)
-        SELECT c.n, r.*
-        FROM calls c
-        CROSS JOIN LATERAL kit_checkout_floating(c.key_hash, 0, 0, c.product, c.machine, c.process, c.id, c.existing,
-                                                 c.now, c.expires, @clockSkewSeconds) r
+            ORDER BY k.organization_id NULLS LAST, c.product, c.n),
+        decided AS MATERIALIZED (
+            SELECT c.n, c.product AS call_product, c.machine AS call_machine, c.process AS call_process, c.now AS call_now,
+                   c.expires AS call_expires, r.*
+            FROM calls c
+            CROSS JOIN LATERAL kit_checkout_floating(c.key_hash, 0, 0, c.product, c.machine, c.process, c.id, c.existing,
+                                                     c.now, c.expires, @clockSkewSeconds, true) r),
+        flushed AS (
+            SELECT kit_checkout_flush(), count(*) FROM decided),
+        sessions AS (
+            INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+            SELECT d.session_id, d.caller_org, d.call_product, d.caller_user, d.call_machine, d.call_process, d.call_now, d.call_now, d.call_expires
+            FROM decided d WHERE d.session_pending)
+        SELECT d.* FROM decided d, flushed
         """;
 
     /// <summary>One checkout: who asks (an API key's hash, or a member), for what, the session ids and the times.</summary>
