@@ -15,8 +15,8 @@
 -- both at once, as before. Same outcomes, same rules in the same order.
 
 -- Writes the count of the pool this transaction locked last, when its calls left it to be written (p_defer),
--- and notes it written. A batch of checkouts calls it after its last call; the next pool's first call, before
--- it locks that pool.
+-- and notes it written. A batch of checkouts calls it after its last call (the first call of the next pool
+-- writes it the same way, before it locks that pool).
 CREATE FUNCTION kit_checkout_flush() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -125,9 +125,11 @@ BEGIN
             SELECT count(*) INTO registered FROM floating_machine f WHERE f.organization_id = p_org AND f.product_code = p_product;
         END IF;
     ELSE
-        -- The count of the pool this transaction locked last (another one), if it was left to be written.
+        -- The count of the pool this transaction locked last (another one), if it was left to be written
+        -- (what kit_checkout_flush does; the setting is replaced below).
         IF v_cached[1] = txid_current()::text AND v_cached[9]::boolean THEN
-            PERFORM kit_checkout_flush();
+            UPDATE product_allocation a SET floating_live = v_cached[5]::integer
+            WHERE a.organization_id = v_cached[2]::bigint AND a.product_code = v_cached[3];
         END IF;
         v_dirty := false;
         SELECT a.quota, a.floating_live INTO quota, v_live
