@@ -1,8 +1,8 @@
 -- L4: a batch of checkouts writes its sessions in one statement, and each pool's count once. Under a checkout
 -- load the statement that wrote a granted call's session and its pool's count was the costliest of the call
--- (pg_stat_statements on the bench: 40% of the time in the calls), and most of that cost is starting a
--- statement that writes, not the rows it writes (perf: the executor's set-up, the indexes opened, the
--- foreign-key checks prepared). So a call of a batch (p_defer) leaves both to its batch:
+-- (pg_stat_statements on the bench: a quarter of the batch statement's time), and it was started once per
+-- call: each start sets up the executor, opens the table's four indexes and prepares its foreign-key checks,
+-- for one row. So a call of a batch (p_defer) leaves both to its batch:
 -- - a granted session is answered as pending (session_pending), and the batch inserts all of them at once
 --   after its last call;
 -- - the pool's count is kept with the pool's lock (the setting kit.checkout_pool) and written once, when the
