@@ -46,8 +46,7 @@ public sealed partial class SeatLedger
             LEFT JOIN api_key k ON k.key_hash = c.key_hash
             ORDER BY k.organization_id NULLS LAST, c.product, c.n),
         decided AS MATERIALIZED (
-            SELECT c.n, c.product AS call_product, c.machine AS call_machine, c.process AS call_process, c.now AS call_now,
-                   c.expires AS call_expires, r.*
+            SELECT c.n, r.*
             FROM calls c
             CROSS JOIN LATERAL kit_checkout_floating(c.key_hash, 0, 0, c.product, c.machine, c.process, c.id, c.existing,
                                                      c.now, c.expires, @clockSkewSeconds, true) r),
@@ -55,8 +54,8 @@ public sealed partial class SeatLedger
             SELECT kit_checkout_flush(), count(*) FROM decided),
         sessions AS (
             INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
-            SELECT d.session_id, d.caller_org, d.call_product, d.caller_user, d.call_machine, d.call_process, d.call_now, d.call_now, d.call_expires
-            FROM decided d WHERE d.session_pending)
+            SELECT d.session_id, d.caller_org, c.product, d.caller_user, c.machine, c.process, c.now, c.now, c.expires
+            FROM decided d JOIN calls c ON c.n = d.n WHERE d.session_pending)
         SELECT d.* FROM decided d, flushed
         """;
 
