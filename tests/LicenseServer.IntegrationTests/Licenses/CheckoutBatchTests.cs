@@ -16,7 +16,7 @@ public class CheckoutBatchTests : SeatRuleTestBase
             FROM kit_checkout_floating(NULL, @organizationId, @userId, 'KRE', 'CI-1', 'p', @id, NULL, now(), now() + interval '5 minutes', 60, true)
             """, new { organizationId, userId, id = Guid.NewGuid() });
 
-    private static Task<int> CountAsync(NpgsqlConnection db, long organizationId) =>
+    private static Task<int> PoolCountAsync(NpgsqlConnection db, long organizationId) =>
         db.ExecuteScalarAsync<int>("SELECT floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = 'KRE'",
             new { organizationId });
 
@@ -34,17 +34,17 @@ public class CheckoutBatchTests : SeatRuleTestBase
 
         Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)), "the session is left to the batch");
         Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)));
-        Assert.That((await CountAsync(db, Org), await CountAsync(db, other)), Is.EqualTo((0, 0)), "the count is kept with the pool's lock meanwhile");
+        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((0, 0)), "the count is kept with the pool's lock meanwhile");
         Assert.That(await CallAsync(db, other, outsider), Is.EqualTo(("granted", true)));
-        Assert.That((await CountAsync(db, Org), await CountAsync(db, other)), Is.EqualTo((2, 0)), "written when the batch locks another pool");
+        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((2, 0)), "written when the batch locks another pool");
         Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)));
-        Assert.That((await CountAsync(db, Org), await CountAsync(db, other)), Is.EqualTo((2, 1)), "a pool that comes back counts on from what was written");
+        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((2, 1)), "a pool that comes back counts on from what was written");
         await db.ExecuteAsync("SELECT kit_checkout_flush()");
-        Assert.That((await CountAsync(db, Org), await CountAsync(db, other)), Is.EqualTo((3, 1)), "the batch's end writes the last pool's count");
+        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((3, 1)), "the batch's end writes the last pool's count");
         Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("quota_exceeded", false)), "three seats, all three granted in this batch");
         Assert.That(await CallAsync(db, other, outsider), Is.EqualTo(("granted", true)));
         await db.ExecuteAsync("SELECT kit_checkout_flush()");
-        Assert.That((await CountAsync(db, Org), await CountAsync(db, other)), Is.EqualTo((3, 2)));
+        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((3, 2)));
     }
 
     [Test]
@@ -65,6 +65,6 @@ public class CheckoutBatchTests : SeatRuleTestBase
         Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("quota_exceeded", false)));
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE organization_id = @Org AND ended_at IS NULL", new { Org }),
             Is.EqualTo(3));
-        Assert.That(await CountAsync(db, Org), Is.EqualTo(3));
+        Assert.That(await PoolCountAsync(db, Org), Is.EqualTo(3));
     }
 }
