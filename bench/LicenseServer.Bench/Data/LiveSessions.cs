@@ -37,6 +37,18 @@ public static class LiveSessions
         return target;
     }
 
+    /// <summary>
+    /// Back from the large scale to <paramref name="target"/> scale sessions: the scale sessions are deleted
+    /// (not ended, which would leave 100,000 rows the small scale did not have) and <paramref name="target"/>
+    /// are written again the way <see cref="FillAsync"/> wrote them.
+    /// </summary>
+    public static async Task TrimAsync(NpgsqlDataSource db, BenchDataSet data, int target)
+    {
+        await using (var connection = await db.OpenConnectionAsync())
+            await connection.ExecuteAsync("DELETE FROM floating_session WHERE process_id = @process", new { process = ScaleProcess }, commandTimeout: 300);
+        await FillAsync(db, data, target);
+    }
+
     /// <summary>Live sessions with predictable ids <c>md5('bench-' || n)::uuid</c>, n = 1..count, for the floor's heartbeats.</summary>
     public static async Task AddPredictableAsync(NpgsqlDataSource db, long organizationId, long userId, string machineId, int count)
     {

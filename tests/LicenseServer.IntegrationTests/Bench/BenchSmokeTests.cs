@@ -50,7 +50,9 @@ public sealed class BenchSmokeTests
             using var json = JsonDocument.Parse(await File.ReadAllTextAsync(results));
             var root = json.RootElement;
             var phases = root.GetProperty("phases").EnumerateArray().ToList();
-            Assert.That(phases.Select(p => p.GetProperty("name").GetString()), Is.EquivalentTo(new[] { "checkout", "heartbeat", "activation", "checkout", "heartbeat" }));
+            Assert.That(phases.Select(p => p.GetProperty("name").GetString()), Is.EqualTo(new[] { "checkout", "heartbeat", "activation", "checkout", "heartbeat", "heartbeat", "checkout" }));
+            Assert.That(phases.Select(p => p.GetProperty("live_sessions").GetInt64()), Is.EqualTo(new long[] { 100, 100, 100, 1000, 1000, 100, 100 }),
+                "the small scale before and after the large one");
             Assert.Multiple(() =>
             {
                 foreach (var phase in phases)
