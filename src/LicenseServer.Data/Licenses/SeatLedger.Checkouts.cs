@@ -9,7 +9,7 @@ namespace LicenseServer.Data.Licenses;
 
 /// <summary>
 /// L4's hot path, batched: the checkouts with an API key that arrive while a batch is in the database go
-/// together into the next one, a single statement that runs <c>kit_checkout_floating</c> for each of them
+/// together into the next one, a single statement that runs <c>kit_checkout_decide</c> for each of them
 /// in one transaction. No request waits for a timer: a lone checkout is written at once. Each call still
 /// decides its seat under its pool's lock with the same rules, and nothing is answered before the batch
 /// committed (with the commit's flush, as alone). What a batch saves is what every transaction pays once:
@@ -29,27 +29,28 @@ public sealed partial class SeatLedger
     private const int CheckoutWriters = 2;
 
     /// <summary>
-    /// The calls in the order of the pools they lock (organization, product), the same order in every batch:
-    /// two batches that need the same pools wait for one another but never deadlock. The organization comes
-    /// from the key (an unknown key's call locks nothing). Evaluated one call after the other (a nested loop
-    /// over the materialized, sorted calls), so each call sees what the calls before it decided. The calls leave
-    /// what they grant to the batch (migration 0021): after the last call, the pool locked last has its count
-    /// written (<c>kit_checkout_flush</c>; each other pool had it written when the next one was locked), and the
-    /// granted sessions are inserted in one statement.
+    /// The calls, each with what it reads before any pool's lock (its caller, the server's license, the product,
+    /// the machine's state: <c>kit_checkout_read_caller</c>, migration 0022, read for all of them at once), in
+    /// the order of the pools they lock (organization, product), the same order in every batch: two batches that
+    /// need the same pools wait for one another but never deadlock. An unknown key's call locks nothing.
+    /// Evaluated one call after the other (a nested loop over the materialized, sorted calls), so each call sees
+    /// what the calls before it decided. The calls leave what they grant to the batch (migration 0021): after the
+    /// last call, the pool locked last has its count written (<c>kit_checkout_flush</c>; each other pool had it
+    /// written when the next one was locked), and the granted sessions are inserted in one statement.
     /// </summary>
     private const string CheckoutBatchSql = """
         WITH calls AS MATERIALIZED (
-            SELECT c.*
+            SELECT c.*, r AS caller
             FROM unnest(@n::integer[], @hashes::bytea[], @products::text[], @machines::text[], @processes::text[], @ids::uuid[],
                         @existing::uuid[], @now::timestamptz[], @expires::timestamptz[])
                  AS c (n, key_hash, product, machine, process, id, existing, now, expires)
-            LEFT JOIN api_key k ON k.key_hash = c.key_hash
-            ORDER BY k.organization_id NULLS LAST, c.product, c.n),
+            CROSS JOIN LATERAL kit_checkout_read_caller(c.key_hash, 0, 0, c.product, c.machine) r
+            ORDER BY r.key_id IS NULL, r.organization_id, c.product, c.n),
         decided AS MATERIALIZED (
-            SELECT c.n, r.*
+            SELECT c.n, d.*
             FROM calls c
-            CROSS JOIN LATERAL kit_checkout_floating(c.key_hash, 0, 0, c.product, c.machine, c.process, c.id, c.existing,
-                                                     c.now, c.expires, @clockSkewSeconds, true) r),
+            CROSS JOIN LATERAL kit_checkout_decide(c.caller, true, c.product, c.machine, c.process, c.id, c.existing,
+                                                   c.now, c.expires, @clockSkewSeconds, true) d),
         flushed AS (
             SELECT kit_checkout_flush(), count(*) FROM decided),
         sessions AS (

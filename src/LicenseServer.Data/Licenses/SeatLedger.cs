@@ -361,7 +361,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     /// <summary>A checkout's result: who asked, and the seat (<paramref name="SessionId"/>) or why not (<paramref name="Refusal"/>).</summary>
     public sealed record FloatingCheckout(long OrganizationId, long UserId, Guid? SessionId, DateTimeOffset ExpiresAt, LicenseRuleException? Refusal);
 
-    /// <summary>What <c>kit_checkout_floating</c> (migration 0012) answers: the outcome, and what its rules read.</summary>
+    /// <summary>What <c>kit_checkout_decide</c> (migration 0022; before it <c>kit_checkout_floating</c>, 0012) answers: the outcome, and what its rules read.</summary>
     private sealed class CheckoutRow
     {
         /// <summary>The call's place in its batch (<see cref="CheckoutBatchSql"/>); unused alone.</summary>
@@ -389,9 +389,12 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         public bool[] TeamHasUser { get; init; } = [];
     }
 
+    /// <summary>One checkout: its caller read (<c>kit_checkout_read_caller</c>), then decided and written (migration 0022).</summary>
     private const string CheckoutSql = """
-        SELECT * FROM kit_checkout_floating(@keyHash, @organizationId, @userId, @productCode, @machineId, @processId, @id, @existing,
-                                            @now, @expiresAt, @clockSkewSeconds)
+        SELECT d.*
+        FROM kit_checkout_read_caller(@keyHash, @organizationId, @userId, @productCode, @machineId) c
+        CROSS JOIN LATERAL kit_checkout_decide(c, @keyHash IS NOT NULL, @productCode, @machineId, @processId, @id, @existing,
+                                               @now, @expiresAt, @clockSkewSeconds, false) d
         """;
 
     /// <summary>

@@ -1,0 +1,252 @@
+-- L4: a batch of checkouts reads its callers in one statement. Under a checkout load the statement that read
+-- a call's caller (its API key, the server's license, the product, the machine's state and the allow-list: a
+-- join of six tables with two subqueries) was the costliest of the call (pg_stat_statements on the bench: 12%
+-- of the batch statement's time), and it was started once per call, for one row: PostgreSQL's profile spends
+-- a fifth of its CPU there and in the other statements' executor start-up. So the reads split:
+-- - kit_checkout_read_caller: what a checkout reads before its pool's lock, as a query a batch joins to all of
+--   its calls at once (PostgreSQL inlines it);
+-- - kit_checkout_decide: the rest of kit_checkout_floating (0021), unchanged, except that the machine's
+--   registration is read under the pool's lock for every call (it was read with the caller, which for the
+--   second call of a pool in a batch came after the lock; now the caller is read before it).
+-- The 12- and 11-argument kit_checkout_floating join the two for one call (a node not yet upgraded calls them).
+-- Same outcomes, same rules in the same order.
+
+-- What kit_checkout_read_caller answers. Without a key (p_key_hash null) no key row is found, and the
+-- organization and user are the ones given.
+CREATE TYPE kit_checkout_caller AS (
+    key_id bigint, key_used_at timestamptz, organization_id bigint, user_id bigint,
+    licensed boolean, license_issued_at timestamptz, license_valid_until timestamptz,
+    product_name text, product_kind text, product_subscription text, product_expires_at timestamptz, product_quota integer,
+    machine_disabled boolean, disabled_reason text, machine_not_listed boolean);
+
+-- The caller (the API key's, or the member given), the server's license, the product, and the machine's state
+-- (L11): one row, whatever is missing. An SQL function of one query, so that a batch's query inlines it.
+CREATE FUNCTION kit_checkout_read_caller(p_key_hash bytea, p_org bigint, p_user bigint, p_product text, p_machine text)
+RETURNS SETOF kit_checkout_caller
+LANGUAGE sql STABLE AS $$
+    SELECT c.key_id, c.last_used_at, coalesce(c.organization_id, p_org), coalesce(c.user_id, p_user),
+           l.id IS NOT NULL, l.issued_at, l.valid_until, p.name, p.kind, p.subscription, p.expires_at, p.quota, d.machine_id IS NOT NULL, d.reason,
+           EXISTS (SELECT 1 FROM floating_allowed_machine f WHERE f.organization_id = coalesce(c.organization_id, p_org) AND f.product_code = p_product)
+           AND NOT EXISTS (SELECT 1 FROM floating_allowed_machine f
+                           WHERE f.organization_id = coalesce(c.organization_id, p_org) AND f.product_code = p_product AND f.machine_id = p_machine)
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN (SELECT k.key_id, k.organization_id, k.user_id, a.last_used_at
+               FROM kit_api_key_caller(p_key_hash) k JOIN api_key a ON a.id = k.key_id) c ON true
+    LEFT JOIN server_license l ON l.id = 1
+    LEFT JOIN licensed_product p ON p.code = p_product
+    LEFT JOIN disabled_machine d ON d.organization_id = coalesce(c.organization_id, p_org) AND d.machine_id = p_machine
+$$;
+
+CREATE FUNCTION kit_checkout_decide(
+    p_caller kit_checkout_caller, p_key_given boolean, p_product text, p_machine text, p_process text, p_id uuid, p_existing uuid,
+    p_now timestamptz, p_expires timestamptz, p_clock_skew_seconds integer, p_defer boolean,
+    OUT outcome text, OUT caller_org bigint, OUT caller_user bigint, OUT session_id uuid,
+    OUT license_issued_at timestamptz, OUT license_valid_until timestamptz,
+    OUT product_name text, OUT product_kind text, OUT product_subscription text, OUT product_expires_at timestamptz, OUT licensed integer,
+    OUT quota integer, OUT in_use integer, OUT shared bigint,
+    OUT disabled_reason text, OUT registered integer,
+    OUT team_ids bigint[], OUT team_names text[], OUT team_seats integer[], OUT team_filled integer[], OUT team_has_user boolean[],
+    OUT session_pending boolean)
+LANGUAGE plpgsql SET lock_timeout = '3s' AS $$
+DECLARE
+    v_org bigint := (p_caller).organization_id;
+    v_user bigint := (p_caller).user_id;
+    v_live integer;
+    v_gone integer;
+    v_known boolean;
+    v_unreserved integer;
+    v_mine boolean;
+    v_reserved boolean;
+    v_last_seen timestamptz;
+    v_not_floating bigint;
+    v_cached text[];
+    v_set text;
+    v_dirty boolean;
+    v_defer boolean;
+BEGIN
+    session_pending := false;
+    -- What was read for the caller before any pool's lock (kit_checkout_read_caller).
+    license_issued_at := (p_caller).license_issued_at;
+    license_valid_until := (p_caller).license_valid_until;
+    product_name := (p_caller).product_name;
+    product_kind := (p_caller).product_kind;
+    product_subscription := (p_caller).product_subscription;
+    product_expires_at := (p_caller).product_expires_at;
+    licensed := (p_caller).product_quota;
+    disabled_reason := (p_caller).disabled_reason;
+    IF p_key_given THEN
+        IF (p_caller).key_id IS NULL THEN outcome := 'api_key'; RETURN; END IF;
+        IF (p_caller).key_used_at IS NULL OR (p_caller).key_used_at < p_now - interval '1 minute' THEN
+            UPDATE api_key k SET last_used_at = p_now
+            WHERE k.id = (p_caller).key_id AND (k.last_used_at IS NULL OR k.last_used_at < p_now - interval '1 minute');
+        END IF;
+    END IF;
+    caller_org := v_org;
+    caller_user := v_user;
+    IF NOT (p_caller).licensed THEN outcome := 'server_not_activated'; RETURN; END IF;
+    IF license_valid_until <= p_now THEN outcome := 'license_expired'; RETURN; END IF;
+    IF license_issued_at > p_now + make_interval(secs => p_clock_skew_seconds) THEN outcome := 'clock_tampering'; RETURN; END IF;
+    IF product_kind IS NULL THEN outcome := 'unknown_product'; RETURN; END IF;
+    IF product_kind <> 'floating' THEN outcome := 'not_floating'; RETURN; END IF;
+    IF product_expires_at <= p_now THEN outcome := 'product_expired'; RETURN; END IF;
+    IF (p_caller).machine_disabled THEN outcome := 'machine_disabled'; RETURN; END IF;
+    IF (p_caller).machine_not_listed THEN outcome := 'machine_not_allowed'; RETURN; END IF;
+
+    -- A repeated session id of the same user and machine, still live, keeps its seat.
+    IF p_existing IS NOT NULL THEN
+        UPDATE floating_session s SET expires_at = p_expires, last_heartbeat_at = p_now
+        WHERE s.id = p_existing AND s.organization_id = v_org AND s.product_code = p_product AND s.user_id = v_user
+          AND s.machine_id = p_machine AND s.ended_at IS NULL AND s.expires_at > p_now
+        RETURNING s.id INTO session_id;
+        IF FOUND THEN outcome := 'reused'; RETURN; END IF;
+    END IF;
+
+    -- The pool's lock, held until the transaction commits. Everything read after it sees what the previous
+    -- holder committed. An earlier call of this transaction (a batch) on the same pool holds it already, and left
+    -- what it read: organization/product/quota/count/other seats/all shares/reserved.
+    v_cached := string_to_array(current_setting('kit.checkout_pool', true), '/');
+    IF v_cached[1] = txid_current()::text AND v_cached[2] = v_org::text AND v_cached[3] = p_product THEN
+        quota := v_cached[4]::integer;
+        v_live := v_cached[5]::integer;
+        v_gone := 0;
+        v_not_floating := v_cached[6]::bigint;
+        shared := v_cached[7]::bigint;
+        v_reserved := v_cached[8]::boolean;
+        v_dirty := v_cached[9]::boolean;
+        -- The machine, under the lock that this transaction holds already.
+        SELECT m.last_seen_at INTO v_last_seen
+        FROM floating_machine m WHERE m.organization_id = v_org AND m.product_code = p_product AND m.machine_id = p_machine;
+        v_known := v_last_seen IS NOT NULL;
+        IF NOT v_known THEN
+            SELECT count(*) INTO registered FROM floating_machine f WHERE f.organization_id = v_org AND f.product_code = p_product;
+        END IF;
+    ELSE
+        -- The count of the pool this transaction locked last (another one), if it was left to be written
+        -- (what kit_checkout_flush does; the setting is replaced below).
+        IF v_cached[1] = txid_current()::text AND v_cached[9]::boolean THEN
+            UPDATE product_allocation a SET floating_live = v_cached[5]::integer
+            WHERE a.organization_id = v_cached[2]::bigint AND a.product_code = v_cached[3];
+        END IF;
+        v_dirty := false;
+        SELECT a.quota, a.floating_live INTO quota, v_live
+        FROM product_allocation a WHERE a.organization_id = v_org AND a.product_code = p_product FOR UPDATE;
+        IF NOT FOUND THEN quota := 0; v_live := 0; END IF;
+        v_gone := kit_uncount_sessions(v_org, p_product, p_now);
+
+        -- Seats in use other than floating sessions; whether the machine is registered and when it was last seen,
+        -- again under the lock, since an admin may have removed it or a checkout registered it meanwhile (if not
+        -- registered, how many are: a new one is registered only while they stay within the quota); the shares of
+        -- all organizations; and whether the organization reserves any of the product for teams (O5).
+        SELECT kit_seats_not_floating(v_org, p_product, p_now), m.last_seen_at IS NOT NULL, m.last_seen_at,
+               CASE WHEN m.last_seen_at IS NULL THEN (SELECT count(*) FROM floating_machine f WHERE f.organization_id = v_org AND f.product_code = p_product) END,
+               (SELECT coalesce(sum(a.quota), 0) FROM product_allocation a WHERE a.product_code = p_product),
+               EXISTS (SELECT 1 FROM team_reservation r JOIN team t ON t.id = r.team_id WHERE t.organization_id = v_org AND r.product_code = p_product)
+        INTO v_not_floating, v_known, v_last_seen, registered, shared, v_reserved
+        FROM (VALUES (1)) AS one (x)
+        LEFT JOIN floating_machine m ON m.organization_id = v_org AND m.product_code = p_product AND m.machine_id = p_machine;
+    END IF;
+    in_use := v_not_floating + v_live - v_gone;
+    -- Only then the reservations, with the seats they withhold from this user and whether a team of the
+    -- user's has one unfilled: seven ordered aggregates cost more to set up than everything else here.
+    IF v_reserved THEN
+        SELECT r.ids, r.names, r.seats, r.filled, r.has_user, r.unfilled, r.mine
+        INTO team_ids, team_names, team_seats, team_filled, team_has_user, v_unreserved, v_mine
+        FROM (SELECT coalesce(array_agg(t.team_id ORDER BY lower(t.team_name)), '{}') AS ids,
+                 coalesce(array_agg(t.team_name ORDER BY lower(t.team_name)), '{}') AS names,
+                 coalesce(array_agg(t.seats ORDER BY lower(t.team_name)), '{}') AS seats,
+                 coalesce(array_agg(t.filled ORDER BY lower(t.team_name)), '{}') AS filled,
+                 coalesce(array_agg(cardinality(t.members) > 0 ORDER BY lower(t.team_name)), '{}') AS has_user,
+                 coalesce(sum(greatest(0, t.seats - t.filled)), 0)::integer AS unfilled,
+                 coalesce(bool_or(cardinality(t.members) > 0 AND t.seats > t.filled), false) AS mine
+          FROM kit_team_reservations(v_org, p_product, ARRAY[v_user], 0, p_now) t) AS r;
+    ELSE
+        team_ids := '{}'; team_names := '{}'; team_seats := '{}'; team_filled := '{}'; team_has_user := '{}'; v_unreserved := 0; v_mine := false;
+    END IF;
+    v_unreserved := quota - in_use - v_unreserved;
+
+    IF NOT v_known AND quota > 0 AND registered >= quota THEN
+        outcome := 'machine_limit';
+    ELSIF shared > licensed THEN
+        outcome := 'over_allocated';
+    ELSIF quota - in_use < 1 THEN
+        outcome := 'quota_exceeded';
+    -- O5: the unfilled part of every reservation is withheld from users outside that team.
+    ELSIF v_unreserved < 1 AND NOT v_mine THEN
+        outcome := 'reserved';
+    ELSE
+        outcome := 'granted';
+        session_id := p_id;
+    END IF;
+
+    -- The machine registered, or its last use noted to the minute (a known machine seen within the minute is
+    -- not touched: an upsert would lock its row even when it changes nothing); the session; the pool's count,
+    -- less the sessions that left it, plus the one granted.
+    IF outcome = 'granted' AND (v_last_seen IS NULL OR v_last_seen < p_now - interval '1 minute') THEN
+        INSERT INTO floating_machine (organization_id, product_code, machine_id, first_seen_at, last_seen_at)
+        VALUES (v_org, p_product, p_machine, p_now, p_now)
+        ON CONFLICT ON CONSTRAINT floating_machine_pkey DO UPDATE SET last_seen_at = excluded.last_seen_at
+        WHERE floating_machine.last_seen_at < excluded.last_seen_at - interval '1 minute';
+    END IF;
+    v_defer := p_defer AND NOT v_reserved;
+    IF v_defer THEN
+        -- Left to the batch: the session (inserted after its last call) and the count (kit_checkout_flush).
+        session_pending := outcome = 'granted';
+        v_dirty := v_dirty OR session_pending OR v_gone > 0;
+    ELSIF outcome = 'granted' THEN
+        WITH granted AS (
+            INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+            VALUES (p_id, v_org, p_product, v_user, p_machine, p_process, p_now, p_now, p_expires))
+        UPDATE product_allocation a SET floating_live = v_live - v_gone + 1
+        WHERE a.organization_id = v_org AND a.product_code = p_product;
+    ELSIF v_gone > 0 THEN
+        UPDATE product_allocation a SET floating_live = v_live - v_gone
+        WHERE a.organization_id = v_org AND a.product_code = p_product;
+    END IF;
+
+    -- For the next call of this pool in this transaction (a batch), which finds the lock held.
+    -- A setting of the session, not SET LOCAL: this function's own SET clause would undo a local one when it
+    -- returns. The transaction's id in it keeps any later transaction of the connection from taking it.
+    -- The last part says whether the count is still to be written.
+    v_set := set_config('kit.checkout_pool', format('%s/%s/%s/%s/%s/%s/%s/%s/%s', txid_current(), v_org, p_product, quota,
+                                                    v_live - v_gone + CASE WHEN outcome = 'granted' THEN 1 ELSE 0 END,
+                                                    v_not_floating, shared, v_reserved, v_dirty), false);
+END
+$$;
+
+
+-- One checkout, as 0021 answered it (p_defer: see 0021).
+CREATE OR REPLACE FUNCTION kit_checkout_floating(
+    p_key_hash bytea, p_org bigint, p_user bigint, p_product text, p_machine text, p_process text, p_id uuid, p_existing uuid,
+    p_now timestamptz, p_expires timestamptz, p_clock_skew_seconds integer, p_defer boolean,
+    OUT outcome text, OUT caller_org bigint, OUT caller_user bigint, OUT session_id uuid,
+    OUT license_issued_at timestamptz, OUT license_valid_until timestamptz,
+    OUT product_name text, OUT product_kind text, OUT product_subscription text, OUT product_expires_at timestamptz, OUT licensed integer,
+    OUT quota integer, OUT in_use integer, OUT shared bigint,
+    OUT disabled_reason text, OUT registered integer,
+    OUT team_ids bigint[], OUT team_names text[], OUT team_seats integer[], OUT team_filled integer[], OUT team_has_user boolean[],
+    OUT session_pending boolean)
+LANGUAGE sql AS $$
+    SELECT d.*
+    FROM kit_checkout_read_caller(p_key_hash, p_org, p_user, p_product, p_machine) c
+    CROSS JOIN LATERAL kit_checkout_decide(c, p_key_hash IS NOT NULL, p_product, p_machine, p_process, p_id, p_existing,
+                                           p_now, p_expires, p_clock_skew_seconds, p_defer) d
+$$;
+
+-- The 11-argument form (0012): everything written at once.
+CREATE OR REPLACE FUNCTION kit_checkout_floating(
+    p_key_hash bytea, p_org bigint, p_user bigint, p_product text, p_machine text, p_process text, p_id uuid, p_existing uuid,
+    p_now timestamptz, p_expires timestamptz, p_clock_skew_seconds integer,
+    OUT outcome text, OUT caller_org bigint, OUT caller_user bigint, OUT session_id uuid,
+    OUT license_issued_at timestamptz, OUT license_valid_until timestamptz,
+    OUT product_name text, OUT product_kind text, OUT product_subscription text, OUT product_expires_at timestamptz, OUT licensed integer,
+    OUT quota integer, OUT in_use integer, OUT shared bigint,
+    OUT disabled_reason text, OUT registered integer,
+    OUT team_ids bigint[], OUT team_names text[], OUT team_seats integer[], OUT team_filled integer[], OUT team_has_user boolean[])
+LANGUAGE sql AS $$
+    SELECT d.outcome, d.caller_org, d.caller_user, d.session_id, d.license_issued_at, d.license_valid_until,
+           d.product_name, d.product_kind, d.product_subscription, d.product_expires_at, d.licensed, d.quota, d.in_use, d.shared,
+           d.disabled_reason, d.registered, d.team_ids, d.team_names, d.team_seats, d.team_filled, d.team_has_user
+    FROM kit_checkout_read_caller(p_key_hash, p_org, p_user, p_product, p_machine) c
+    CROSS JOIN LATERAL kit_checkout_decide(c, p_key_hash IS NOT NULL, p_product, p_machine, p_process, p_id, p_existing,
+                                           p_now, p_expires, p_clock_skew_seconds, false) d
+$$;
