@@ -12,7 +12,7 @@
 --
 -- And a pool is swept less often. Each first call of a pool in a transaction took the sessions that had left
 -- the pool since the last one off its count (kit_uncount_sessions, 0012): on the bench a few rows, 12% of the
--- batch statement's time. The sweep now runs at most once a second per pool (product_allocation
+-- batch statement's time. The sweep now runs at most every 200 ms per pool (product_allocation
 -- .floating_swept_at), and whenever the count would refuse a seat (quota_exceeded, reserved) and the pool was
 -- not swept in the transaction. In between, the count still includes sessions that ended, so it can only be
 -- too high: a seat it grants, an exact count would have granted too, and a seat it would refuse is decided
@@ -146,9 +146,9 @@ BEGIN
         SELECT a.quota, a.floating_live, a.floating_swept_at INTO quota, v_live, v_swept_at
         FROM product_allocation a WHERE a.organization_id = v_org AND a.product_code = p_product FOR UPDATE;
         IF NOT FOUND THEN quota := 0; v_live := 0; END IF;
-        -- The sessions that left the pool come off its count at most once a second (and before any refusal
+        -- The sessions that left the pool come off its count at most every 200 ms (and before any refusal
         -- that the count decides, below): in between, the count can only be too high, never too low.
-        v_swept := v_swept_at IS NULL OR v_swept_at <= p_now - interval '1 second';
+        v_swept := v_swept_at IS NULL OR v_swept_at <= p_now - interval '200 milliseconds';
         v_gone := 0;
         IF v_swept THEN
             v_gone := kit_uncount_sessions(v_org, p_product, p_now);

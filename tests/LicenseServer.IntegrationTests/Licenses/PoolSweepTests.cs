@@ -4,7 +4,7 @@ using Npgsql;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// L4: the sessions that left a pool (released, ended, expired) come off its count at most once a second, and
+/// L4: the sessions that left a pool (released, ended, expired) come off its count at most every 200 ms, and
 /// always before the count refuses a seat (migration 0022). Each checkout here is a transaction of its own, at
 /// a time given, as a lone checkout runs it.
 /// </summary>
@@ -29,7 +29,7 @@ public class PoolSweepTests : SeatRuleTestBase
         await db.ExecuteScalarAsync<int>("SELECT floating_live FROM product_allocation WHERE organization_id = @Org AND product_code = 'KRE'", new { Org });
 
     [Test]
-    public async Task A_pool_is_swept_at_most_once_a_second_and_before_its_count_refuses_a_seat()
+    public async Task A_pool_is_swept_at_most_every_200_ms_and_before_its_count_refuses_a_seat()
     {
         await AllocateAsync(Org, "KRE", 3);
         var runner = await AddMemberAsync(Org, "runner@acme.test");
@@ -37,20 +37,20 @@ public class PoolSweepTests : SeatRuleTestBase
         await db.OpenAsync();
 
         var a = await CheckoutAsync(db, Org, runner, 0);
-        await ReleaseAsync(db, a.Session, 0.1);
-        var b = await CheckoutAsync(db, Org, runner, 0.5);
-        Assert.That((b.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 2)), "half a second after the last sweep, the released session is still counted");
-        var c = await CheckoutAsync(db, Org, runner, 1.5);
-        Assert.That((c.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 2)), "a second later the pool is swept: B and C");
+        await ReleaseAsync(db, a.Session, 0.05);
+        var b = await CheckoutAsync(db, Org, runner, 0.1);
+        Assert.That((b.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 2)), "100 ms after the last sweep, the released session is still counted");
+        var c = await CheckoutAsync(db, Org, runner, 0.3);
+        Assert.That((c.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 2)), "200 ms later the pool is swept: B and C");
 
-        await ReleaseAsync(db, b.Session, 1.55);
-        await ReleaseAsync(db, c.Session, 1.55);
-        var d = await CheckoutAsync(db, Org, runner, 1.6);
+        await ReleaseAsync(db, b.Session, 0.32);
+        await ReleaseAsync(db, c.Session, 0.32);
+        var d = await CheckoutAsync(db, Org, runner, 0.35);
         Assert.That((d.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 3)), "B and C still counted: the count is full");
-        var e = await CheckoutAsync(db, Org, runner, 1.7);
+        var e = await CheckoutAsync(db, Org, runner, 0.4);
         Assert.That((e.Outcome, await PoolCountAsync(db)), Is.EqualTo(("granted", 2)), "a full count sweeps before it refuses: D and E");
-        Assert.That((await CheckoutAsync(db, Org, runner, 1.8)).Outcome, Is.EqualTo("granted"));
-        Assert.That((await CheckoutAsync(db, Org, runner, 1.9)).Outcome, Is.EqualTo("quota_exceeded"), "three live sessions, three seats");
+        Assert.That((await CheckoutAsync(db, Org, runner, 0.45)).Outcome, Is.EqualTo("granted"));
+        Assert.That((await CheckoutAsync(db, Org, runner, 0.5)).Outcome, Is.EqualTo("quota_exceeded"), "three live sessions, three seats");
         Assert.That(await PoolCountAsync(db), Is.EqualTo(3));
     }
 
@@ -66,10 +66,10 @@ public class PoolSweepTests : SeatRuleTestBase
 
         var a = await CheckoutAsync(db, Org, runner, 0);
         Assert.That(a.Outcome, Is.EqualTo("granted"), "one seat is anyone's, the other QA's");
-        Assert.That((await CheckoutAsync(db, Org, runner, 0.2)).Outcome, Is.EqualTo("reserved"));
-        await ReleaseAsync(db, a.Session, 0.3);
-        // Still counted (swept 0.2 s ago), A would leave no seat outside QA's reservation: the pool is swept first.
-        Assert.That((await CheckoutAsync(db, Org, runner, 0.4)).Outcome, Is.EqualTo("granted"));
+        Assert.That((await CheckoutAsync(db, Org, runner, 0.05)).Outcome, Is.EqualTo("reserved"));
+        await ReleaseAsync(db, a.Session, 0.08);
+        // Still counted (swept 50 ms ago), A would leave no seat outside QA's reservation: the pool is swept first.
+        Assert.That((await CheckoutAsync(db, Org, runner, 0.1)).Outcome, Is.EqualTo("granted"));
         Assert.That(await PoolCountAsync(db), Is.EqualTo(1));
     }
 }
