@@ -66,7 +66,7 @@ public sealed class BenchSmokeTests
                 Assert.That(root.GetProperty("memory").GetProperty("vm_hwm_mb").GetDouble(), Is.GreaterThan(0));
                 Assert.That(root.GetProperty("memory").GetProperty("peak_rss_mb").GetDouble(), Is.GreaterThan(0));
                 Assert.That(File.Exists(Path.Combine(directory, "smoke.md")), "the Markdown table beside the JSON");
-                Assert.That(File.ReadAllText(Path.Combine(directory, "floor-checkout.pgbench.sql")), Does.Contain("kit_checkout_floating("), "the checkout is one call of the database function");
+                Assert.That(File.ReadAllText(Path.Combine(directory, "floor-checkout.pgbench.sql")), Does.Contain("kit_checkout_decide("), "the checkout is one statement that calls the database function");
             });
             Assert.That(DataDirectories().Except(before), Is.Empty, "the bench deletes its data directory");
         }
