@@ -6,6 +6,8 @@ namespace LicenseServer.Data.Accounts;
 public sealed record UserAccountRow(long Id, string Email, string? Password, bool PasswordEncrypted, bool MustChangePassword,
     bool IsServerAdmin, bool IsDefaultAccount, bool Disabled, Guid SecurityStamp);
 
+public enum DefaultAccountOutcome { Created, Exists, WrongSetupCode }
+
 public sealed class UserAccountRepository(NpgsqlDataSource db)
 {
     private const string Columns =
@@ -31,17 +33,45 @@ public sealed class UserAccountRepository(NpgsqlDataSource db)
         return await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM public.user_account WHERE is_default_account)");
     }
 
-    /// <summary>Creates the one default account (A3). False when it exists already; the unique index decides races.</summary>
+    /// <summary>
+    /// Creates the one default account, for whoever runs the server's own command (they hold its configuration,
+    /// so no setup code is asked). False when it exists already; the unique index decides races. The setup code
+    /// is spent either way.
+    /// </summary>
     public async Task<bool> CreateDefaultAccountAsync(string email, string passwordHash)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var inserted = await connection.ExecuteAsync("""
+        await using var tx = await connection.BeginTransactionAsync();
+        var created = await InsertDefaultAccountAsync(connection, tx, email, passwordHash);
+        await connection.ExecuteAsync("UPDATE server_settings SET setup_code_hash = NULL WHERE id = 1", transaction: tx);
+        await tx.CommitAsync();
+        return created;
+    }
+
+    /// <summary>
+    /// Creates the one default account from the Setup page: only with the setup code whose hash is stored, which
+    /// it spends in the same transaction, so a code creates one account at most.
+    /// </summary>
+    public async Task<DefaultAccountOutcome> CreateDefaultAccountAsync(string email, string passwordHash, byte[] setupCodeHash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        if (await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM public.user_account WHERE is_default_account)", transaction: tx))
+            return DefaultAccountOutcome.Exists;
+        var spent = await connection.ExecuteAsync(
+            "UPDATE server_settings SET setup_code_hash = NULL WHERE id = 1 AND setup_code_hash = @setupCodeHash", new { setupCodeHash }, tx);
+        if (spent == 0) return DefaultAccountOutcome.WrongSetupCode;
+        if (!await InsertDefaultAccountAsync(connection, tx, email, passwordHash)) return DefaultAccountOutcome.Exists;
+        await tx.CommitAsync();
+        return DefaultAccountOutcome.Created;
+    }
+
+    private static async Task<bool> InsertDefaultAccountAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string email, string passwordHash) =>
+        await connection.ExecuteAsync("""
             INSERT INTO public.user_account (email, password, password_encrypted, is_server_admin, is_default_account, password_changed_at)
             VALUES (@email, @passwordHash, true, true, true, now())
             ON CONFLICT DO NOTHING
-            """, new { email, passwordHash });
-        return inserted == 1;
-    }
+            """, new { email, passwordHash }, tx) == 1;
 
     /// <summary>
     /// Replaces a plain password set by the SQL fallback with its hash, only if it is still plain

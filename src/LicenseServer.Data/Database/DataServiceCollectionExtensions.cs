@@ -4,6 +4,7 @@ using LicenseServer.Data.Alerts;
 using LicenseServer.Data.Audit;
 using LicenseServer.Data.Mail;
 using LicenseServer.Data.Organizations;
+using LicenseServer.Data.Settings;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Usage;
@@ -72,6 +73,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<MachineRuleRepository>();
         services.AddSingleton<UsageRepository>();
         services.AddSingleton<AlertRepository>();
+        services.AddSingleton<ServerSettingsRepository>();
         return services;
     }
 }

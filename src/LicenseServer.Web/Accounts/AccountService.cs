@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using LicenseServer.Core.Activation;
 using LicenseServer.Data.Accounts;
+using LicenseServer.Web.Activation;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
@@ -10,13 +12,20 @@ public enum SignInStatus { Success, Invalid, Throttled }
 
 public sealed record SignInResult(SignInStatus Status, UserAccountRow? Account = null, TimeSpan RetryAfter = default);
 
+/// <summary>What the Setup page's attempt came to; <c>RetryAfter</c> is set when too many wrong codes came from the address.</summary>
+public sealed record SetupResult(DefaultAccountOutcome Outcome, TimeSpan? RetryAfter = null)
+{
+    public bool Throttled => RetryAfter is not null;
+}
+
 public sealed class PasswordRuleException(string message) : Exception(message);
 
 /// <summary>
 /// Sign-in (U1), password changes (U2), the SQL fallback (U4), the default account (A3).
 /// Passwords: ASP.NET Core's PasswordHasher, PBKDF2-HMAC-SHA512 at 210,000 iterations.
 /// </summary>
-public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, TimeProvider clock, ILogger<AccountService> logger)
+public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, SetupCodeService setupCodes, TimeProvider clock,
+    ILogger<AccountService> logger)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -113,13 +122,51 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
     public Task<bool> DefaultAccountExistsAsync() => accounts.DefaultAccountExistsAsync();
 
-    /// <summary>A3: the one default account, a server admin. False when it exists already.</summary>
+    /// <summary>The default account, a server admin, made by the server's own command. False when it exists already.</summary>
     public async Task<bool> CreateDefaultAccountAsync(string email, string password, string confirmation)
+    {
+        email = CheckDefaultAccount(email, password, confirmation);
+        var created = await accounts.CreateDefaultAccountAsync(email, Hash(password));
+        setupCodes.Spent();
+        return created;
+    }
+
+    /// <summary>
+    /// The default account from the Setup page: only with the setup code, whose wrong guesses are throttled per
+    /// (address, the setup code) as sign-ins are per (address, email).
+    /// </summary>
+    public async Task<SetupResult> CreateDefaultAccountAsync(string email, string password, string confirmation, string setupCode, string address)
+    {
+        email = CheckDefaultAccount(email, password, confirmation);
+        var now = clock.GetUtcNow();
+        var attempt = await failures.BeginAsync(address, SetupCodeThrottleKey, now, Limits);
+        if (attempt.Throttled)
+        {
+            var retry = attempt.RetryAt!.Value - now;
+            return new SetupResult(DefaultAccountOutcome.WrongSetupCode, retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
+        }
+        var outcome = SetupCode.LooksValid(setupCode)
+            ? await accounts.CreateDefaultAccountAsync(email, Hash(password), SetupCode.Hash(setupCode))
+            : DefaultAccountOutcome.WrongSetupCode;
+        if (outcome == DefaultAccountOutcome.WrongSetupCode) return new SetupResult(outcome);
+        await failures.SucceededAsync(attempt, address, SetupCodeThrottleKey);
+        if (outcome == DefaultAccountOutcome.Created)
+        {
+            setupCodes.Spent();
+            logger.LogInformation("The default account was created from {Address}", address);
+        }
+        return new SetupResult(outcome);
+    }
+
+    /// <summary>Where wrong setup codes are counted: not an email, so no account's sign-ins share its count.</summary>
+    private const string SetupCodeThrottleKey = "(setup code)";
+
+    private static string CheckDefaultAccount(string email, string password, string confirmation)
     {
         email = NormalizeEmail(email);
         if (!IsEmail(email)) throw new PasswordRuleException("Enter a valid email address, such as admin@example.com.");
         CheckNewPassword(password, confirmation);
-        return await accounts.CreateDefaultAccountAsync(email, Hash(password));
+        return email;
     }
 
     public static void CheckNewPassword(string password, string confirmation)

@@ -16,6 +16,7 @@ public sealed class ActivationService(
     ServerLicenseRepository licenses,
     TrustedVendorKeys trusted,
     IDataProtectionProvider protection,
+    SetupCodeService setupCodes,
     TimeProvider clock,
     ILogger<ActivationService> logger)
 {
@@ -78,6 +79,7 @@ public sealed class ActivationService(
                 $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
                 $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
+        if (!(await licenses.SetupStateAsync()).DefaultAccount) await setupCodes.IssueAsync();
         return payload;
     }
 

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace LicenseServer.Web.Commands;
 
-/// <summary>kit-server [run] | migrate | reset-password | license-request | activate | create-default-account | version</summary>
+/// <summary>kit-server [run] | migrate | reset-password | license-request | activate | create-default-account | setup-code | backup | restore | check-database | version</summary>
 public static class KitCommands
 {
     public const string Usage = """
@@ -19,6 +19,7 @@ public static class KitCommands
           license-request          [--company-id C] --out FILE  write this installation's license request file
           activate                 --file FILE.lic  activate the server with a vendor license file
           create-default-account   --email E [--password P]  create the one default (server admin) account
+          setup-code               make a new setup code for the Setup page (the one before stops working)
           backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys
           restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds)
           check-database           --url URL  try to connect to a database URL (the installer's check); exit 1 with the reason
@@ -106,6 +107,25 @@ public static class KitCommands
                             return 1;
                         }
                         Console.WriteLine($"Created the default account {email}.");
+                        return 0;
+                    });
+                case "setup-code":
+                    return await WithServerAsync(command, async app =>
+                    {
+                        var (activated, defaultAccount) = await app.Services.GetRequiredService<LicenseServer.Data.Activation.ServerLicenseRepository>().SetupStateAsync();
+                        if (defaultAccount)
+                        {
+                            Console.Error.WriteLine("The default account exists already: sign in with it (reset-password sets a forgotten password).");
+                            return 1;
+                        }
+                        if (!activated)
+                        {
+                            Console.Error.WriteLine("The server is not activated yet: upload the license file first; activation makes the setup code.");
+                            return 1;
+                        }
+                        var codes = app.Services.GetRequiredService<SetupCodeService>();
+                        var code = await codes.IssueAsync();
+                        Console.WriteLine($"Setup code: {code}\nEnter it on the Setup page to create the default account (also written to {codes.FilePath}; the code made before no longer works).");
                         return 0;
                     });
                 case "backup":

@@ -132,6 +132,32 @@ public class AccountTests
     }
 
     [Test]
+    public async Task The_SQL_fallback_locks_out_every_session_and_bearer_token_issued_before()
+    {
+        // The intruder holds a console session and a 30-day bearer token of the account.
+        using var intruder = new ConsoleClient(_server.BaseUrl);
+        using (var signIn = await intruder.SignInAsync(Email, Password))
+            Assert.That(signIn.RedirectPath(), Is.EqualTo("/"));
+        using var kit = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl));
+        var token = (await kit.LoginAsync(Email, Password)).Token;
+        Assert.That(await kit.OrganizationsAsync(), Is.Empty, "the token works before the reset");
+
+        // The DBA resets the compromised account with the documented statement.
+        await using (var connection = new NpgsqlConnection(_server.ConnectionString))
+            await connection.ExecuteAsync("UPDATE public.user_account SET password='plain-Secret-2', password_encrypted=false WHERE email = 'admin@acme.test'");
+
+        using (var session = await intruder.GetAsync("/"))
+            Assert.That(session.RedirectPath(), Does.StartWith("/Account/SignIn"), "the console session issued before has ended");
+        using var stale = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl)) { Token = token };
+        var refused = Assert.ThrowsAsync<LicenseServer.Client.KitApiException>(() => stale.OrganizationsAsync())!;
+        Assert.That(refused.Status, Is.EqualTo(401), "the bearer token issued before is refused");
+
+        using (var owner = await _client.SignInAsync(Email, "plain-Secret-2"))
+            Assert.That(owner.RedirectPath(), Is.EqualTo("/Account/ChangePassword"), "the owner signs in with the password the DBA gave");
+        Assert.ThrowsAsync<LicenseServer.Client.KitApiException>(() => stale.OrganizationsAsync(), "and the old token stays refused after the re-hash");
+    }
+
+    [Test]
     public async Task An_empty_plain_password_never_matches()
     {
         await using (var connection = new NpgsqlConnection(_server.ConnectionString))

@@ -109,18 +109,20 @@ public class ActivationTests
         using (var home = await _client.GetAsync("/"))
             Assert.That(home.RedirectPath(), Is.EqualTo("/Setup"), "after activation, the default account comes first");
 
-        using (var weak = await _client.PostFormAsync("/Setup", Fields("admin@acme.test", "short", "short")))
+        var code = _server.SetupCode();
+        using (var weak = await _client.PostFormAsync("/Setup", Fields("admin@acme.test", "short", "short", code)))
         {
             Assert.That(weak.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await ConsoleClient.TextOf(weak), Does.Contain("at least 8 characters"));
         }
-        using (var created = await _client.PostFormAsync("/Setup", Fields("Admin@ACME.test", "correct horse", "correct horse")))
-            Assert.That(created.RedirectPath(), Does.StartWith("/Account/SignIn"));
+        using (var created = await _client.PostFormAsync("/Setup", Fields("Admin@ACME.test", "correct horse", "correct horse", code.ToLowerInvariant())))
+            Assert.That(created.RedirectPath(), Does.StartWith("/Account/SignIn"), "the code is accepted however it is typed");
+        Assert.That(File.Exists(SetupCodeFile), Is.False, "the spent code's file is gone");
 
         using (var again = await _client.GetAsync("/Setup"))
             Assert.That(again.RedirectPath(), Does.StartWith("/Account/SignIn"), "the default account is one-time");
         using var stranger = new ConsoleClient(_server.BaseUrl);
-        using (var second = await stranger.PostFormAsync("/Setup", Fields("intruder@evil.test", "intruder pass", "intruder pass"), tokenPage: "/Account/SignIn"))
+        using (var second = await stranger.PostFormAsync("/Setup", Fields("intruder@evil.test", "intruder pass", "intruder pass", code), tokenPage: "/Account/SignIn"))
             Assert.That(second.RedirectPath(), Does.StartWith("/Account/SignIn"));
         await using var connection = new NpgsqlConnection(_server.ConnectionString);
         Assert.That(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM user_account"), Is.EqualTo(1));
@@ -176,6 +178,68 @@ public class ActivationTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
     }
 
-    private static Dictionary<string, string> Fields(string email, string password, string confirmation) =>
-        new() { ["email"] = email, ["password"] = password, ["confirmation"] = confirmation };
+    private static Dictionary<string, string> Fields(string email, string password, string confirmation, string setupCode = "") =>
+        new() { ["email"] = email, ["password"] = password, ["confirmation"] = confirmation, ["setupCode"] = setupCode };
+
+    private string SetupCodeFile => Path.Combine(_server.DataDirectory, "setup-code");
+
+
+    [Test]
+    public async Task Between_activation_and_the_default_account_a_stranger_without_the_setup_code_cannot_become_the_server_admin()
+    {
+        using (var upload = await _client.UploadLicenseAsync(await _server.LicenseAsync()))
+            Assert.That(upload.RedirectPath(), Is.EqualTo("/Setup"));
+        var code = _server.SetupCode();
+        Assert.That(code, Does.Match("^([A-Z2-7]{4}-){6}[A-Z2-7]{2}$"), "128 random bits, in groups a person can read");
+        if (!OperatingSystem.IsWindows())
+            Assert.That(File.GetUnixFileMode(SetupCodeFile), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), "only the server's account reads it");
+        var logs = Path.Combine(_server.DataDirectory, "logs");
+        Assert.That(await WaitForLogAsync(logs, code), Is.True, "the code is in the server's log too");
+
+        using var stranger = new ConsoleClient(_server.BaseUrl);
+        using (var none = await stranger.PostFormAsync("/Setup", Fields("intruder@evil.test", "intruder pass", "intruder pass")))
+        {
+            Assert.That(none.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(await ConsoleClient.TextOf(none), Does.Contain("The setup code is not correct."));
+        }
+        var wrong = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG";
+        for (var i = 0; i < 4; i++)
+            using (var guess = await stranger.PostFormAsync("/Setup", Fields("intruder@evil.test", "intruder pass", "intruder pass", wrong)))
+                Assert.That(guess.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        using (var throttled = await stranger.PostFormAsync("/Setup", Fields("intruder@evil.test", "intruder pass", "intruder pass", code)))
+        {
+            Assert.That(throttled.StatusCode, Is.EqualTo((HttpStatusCode)429), "wrong codes are throttled like sign-ins, even before a right one");
+            Assert.That(throttled.Headers.RetryAfter, Is.Not.Null);
+        }
+        await using (var connection = new NpgsqlConnection(_server.ConnectionString))
+            Assert.That(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM user_account"), Is.Zero, "no account was made");
+
+        // The command line makes a new code (for a lost file); the old one stops working.
+        Assert.That(await LicenseServer.Web.Commands.KitCommands.RunAsync(["setup-code", .. TestServer.Arguments(_server.ConnectionString, _server.DataDirectory)]), Is.Zero);
+        var fresh = _server.SetupCode();
+        Assert.That(fresh, Is.Not.EqualTo(code));
+        await using (var connection = new NpgsqlConnection(_server.ConnectionString))
+            await connection.ExecuteAsync("DELETE FROM sign_in_failure");
+        using (var old = await _client.PostFormAsync("/Setup", Fields("admin@acme.test", "correct horse", "correct horse", code)))
+            Assert.That(old.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        using (var created = await _client.PostFormAsync("/Setup", Fields("admin@acme.test", "correct horse", "correct horse", fresh)))
+            Assert.That(created.RedirectPath(), Does.StartWith("/Account/SignIn"));
+        using (var signIn = await _client.SignInAsync("admin@acme.test", "correct horse"))
+            Assert.That(signIn.RedirectPath(), Is.EqualTo("/"));
+    }
+
+    private static async Task<bool> WaitForLogAsync(string directory, string text)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var file in Directory.Exists(directory) ? Directory.GetFiles(directory) : [])
+            {
+                await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if ((await new StreamReader(stream).ReadToEndAsync()).Contains(text, StringComparison.Ordinal)) return true;
+            }
+            await Task.Delay(100);
+        }
+        return false;
+    }
 }

@@ -44,6 +44,7 @@ public class ActivationFlowTests : BrowserTest
         await Page.ClickAsync("button:has-text('Activate')");
         Assert.That(new Uri(Page.Url).AbsolutePath, Is.EqualTo("/Setup"));
 
+        await Page.FillAsync("#setupCode", server.SetupCode());
         await Page.FillAsync("#email", "admin@acme.test");
         await Page.FillAsync("#password", "correct horse");
         await Page.FillAsync("#confirmation", "correct horse");

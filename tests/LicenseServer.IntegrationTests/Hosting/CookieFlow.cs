@@ -15,7 +15,7 @@ public static partial class CookieFlow
     public const string Password = "correct horse";
 
     /// <returns>Every cookie the server gave a value, by name (as it was set, not as it was later deleted), and the dashboard's answer with the session cookie.</returns>
-    public static async Task<(Dictionary<string, SetCookieHeaderValue> Cookies, HttpResponseMessage Dashboard)> RunAsync(HttpClient http)
+    public static async Task<(Dictionary<string, SetCookieHeaderValue> Cookies, HttpResponseMessage Dashboard)> RunAsync(HttpClient http, string setupCode)
     {
         var cookies = new Jar();
         using (var setup = await http.GetAsync("/Setup"))
@@ -23,7 +23,7 @@ public static partial class CookieFlow
             Assert.That(setup.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Keep(setup, cookies);
             var token = TokenPattern().Match(await setup.Content.ReadAsStringAsync()).Groups[1].Value;
-            using var created = await PostAsync(http, "/Setup", cookies, new() { ["email"] = Email, ["password"] = Password, ["confirmation"] = Password, ["__RequestVerificationToken"] = token });
+            using var created = await PostAsync(http, "/Setup", cookies, new() { ["email"] = Email, ["password"] = Password, ["confirmation"] = Password, ["setupCode"] = setupCode, ["__RequestVerificationToken"] = token });
             Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await created.Content.ReadAsStringAsync());
             Keep(created, cookies);
         }

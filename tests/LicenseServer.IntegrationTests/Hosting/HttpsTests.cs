@@ -29,7 +29,7 @@ public class HttpsTests
         Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(ready.Headers.GetValues("Strict-Transport-Security").Single(), Is.EqualTo("max-age=31536000"));
 
-        var (cookies, dashboard) = await CookieFlow.RunAsync(http);
+        var (cookies, dashboard) = await CookieFlow.RunAsync(http, server.SetupCode());
         using (dashboard)
         {
             Assert.That(dashboard.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the session cookie came back over HTTPS and signed in");

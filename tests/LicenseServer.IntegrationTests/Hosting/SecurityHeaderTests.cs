@@ -91,7 +91,7 @@ public class PlainHttpCookieTests
         await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
         using var http = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = new Uri(server.BaseUrl) };
 
-        var (cookies, dashboard) = await CookieFlow.RunAsync(http);
+        var (cookies, dashboard) = await CookieFlow.RunAsync(http, server.SetupCode());
         using (dashboard) Assert.That(dashboard.StatusCode, Is.EqualTo(HttpStatusCode.OK), "signed in with the cookies over plain HTTP");
         Assert.That(cookies.Keys, Is.EquivalentTo(new[] { "kit.af", "kit.msg", "kit.session" }));
         foreach (var (name, cookie) in cookies)

@@ -67,6 +67,9 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(app, connectionString, dataDirectory);
     }
 
+    /// <summary>The setup code that activation wrote to the data directory, as the server's administrator reads it.</summary>
+    public string SetupCode() => File.ReadAllText(Path.Combine(DataDirectory, "setup-code")).Trim();
+
     public async Task<InstallationIdentity> IdentityAsync() => await Service<ActivationService>().EnsureIdentityAsync();
 
     /// <summary>A license for this installation from the test vendor, with KSE (per-user, 10) and KRE (floating, 5).</summary>

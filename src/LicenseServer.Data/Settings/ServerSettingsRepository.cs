@@ -1,0 +1,46 @@
+using Dapper;
+using LicenseServer.Data.Audit;
+using Npgsql;
+
+namespace LicenseServer.Data.Settings;
+
+/// <summary>Who may create organizations: server admins only (the default), or every signed-in user.</summary>
+public enum OrganizationCreation { ServerAdmins, Anyone }
+
+/// <summary>The server's own settings (one row), changed by a server admin only and audited without an organization.</summary>
+public sealed class ServerSettingsRepository(NpgsqlDataSource db)
+{
+    public async Task<OrganizationCreation> OrganizationCreationAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return Parse(await connection.ExecuteScalarAsync<string>("SELECT organization_creation FROM server_settings WHERE id = 1"));
+    }
+
+    public async Task SetOrganizationCreationAsync(OrganizationCreation value, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var text = ToText(value);
+        var changed = await connection.ExecuteAsync(
+            "UPDATE server_settings SET organization_creation = @text, updated_at = now() WHERE id = 1 AND organization_creation <> @text", new { text }, tx);
+        if (changed == 1) await AuditRepository.WriteAsync(connection, tx, actor, null, "server.organization_creation", text);
+        await tx.CommitAsync();
+    }
+
+    /// <summary>Replaces the setup code's hash: the code made before, if any, stops working.</summary>
+    public async Task SetSetupCodeAsync(byte[] hash)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE server_settings SET setup_code_hash = @hash WHERE id = 1", new { hash });
+    }
+
+    public async Task<bool> HasSetupCodeAsync()
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<bool>("SELECT setup_code_hash IS NOT NULL FROM server_settings WHERE id = 1");
+    }
+
+    private static OrganizationCreation Parse(string? text) => text == "anyone" ? OrganizationCreation.Anyone : OrganizationCreation.ServerAdmins;
+
+    private static string ToText(OrganizationCreation value) => value == OrganizationCreation.Anyone ? "anyone" : "server_admins";
+}
