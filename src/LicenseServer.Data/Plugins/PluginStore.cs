@@ -6,14 +6,19 @@ using Npgsql;
 
 namespace LicenseServer.Data.Plugins;
 
-public sealed record PluginRow(long Id, long OrganizationId, string PluginId, string Name, string Version, string Compatible, string Description,
+/// <summary>A stored package; <c>OrganizationId</c> is null for an offline package, which is the server's.</summary>
+public sealed record PluginRow(long Id, long? OrganizationId, string PluginId, string Name, string Version, string Compatible, string Description,
     string Kind, string Sha256, long SizeBytes, DateTime UploadedAt, string? UploadedBy);
 
 /// <summary>
-/// P1-P3: plugin packages on disk, content-addressed by SHA-256 under the data directory, with their
-/// metadata in PostgreSQL. An upload streams to a temporary file (never whole in memory), is checked,
-/// moved into place with an atomic rename, and only then recorded: a crash leaves neither a half file
-/// under a real name nor a row without its file.
+/// Plugin packages on disk, content-addressed by SHA-256 under the data directory, with their metadata in
+/// PostgreSQL. An upload streams to a temporary file (never whole in memory), is checked, moved into place
+/// with an atomic rename, and only then recorded: a crash leaves neither a half file under a real name nor a
+/// row without its file.
+/// Offline packages (the vendor's store) are the server's (no organization) and every organization's clients
+/// see them; private ones belong to one organization. An organization id of null below always means the
+/// server's offline packages. A (plugin id, version) names exactly one package in what any organization sees:
+/// an upload that would make it name two is refused.
 /// </summary>
 public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
 {
@@ -27,9 +32,9 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
 
     public string PathOf(string sha256) => Path.Combine(Root, sha256[..2], sha256 + ".zip");
 
-    public async Task<PluginRow> StoreAsync(long organizationId, string kind, Stream upload, long maxBytes, long uploader, CancellationToken cancel = default)
+    /// <summary>Stores an organization's private package, or an offline package of the server's (null).</summary>
+    public async Task<PluginRow> StoreAsync(long? organizationId, Stream upload, long maxBytes, long uploader, CancellationToken cancel = default)
     {
-        if (kind is not ("offline" or "private")) throw new PluginRejectedException("bad_kind", "Mark the package offline (from the vendor's store) or private (your own).");
         var incoming = Path.Combine(Root, "incoming");
         Directory.CreateDirectory(incoming);
         var temp = Path.Combine(incoming, Guid.NewGuid().ToString("N") + ".part");
@@ -61,7 +66,7 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
                 Directory.CreateDirectory(Path.GetDirectoryName(final)!);
                 if (File.Exists(final)) File.Delete(temp);
                 else File.Move(temp, final);
-                return await RecordAsync(organizationId, kind, manifest, sha, size, uploader);
+                return await RecordAsync(organizationId, manifest, sha, size, uploader);
             }
         }
         finally
@@ -70,37 +75,72 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
         }
     }
 
-    private async Task<PluginRow> RecordAsync(long organizationId, string kind, PluginManifest manifest, string sha, long size, long uploader)
+    private async Task<PluginRow> RecordAsync(long? organizationId, PluginManifest manifest, string sha, long size, long uploader)
     {
+        var kind = organizationId is null ? "offline" : "private";
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var id = await connection.ExecuteScalarAsync<long?>("""
-            INSERT INTO plugin_package (organization_id, plugin_id, name, version, compatible, description, kind, sha256, size_bytes, uploaded_by)
-            VALUES (@organizationId, @Id, @Name, @Version, @Compatible, @Description, @kind, @sha, @size, @uploader)
-            ON CONFLICT (organization_id, plugin_id, version) DO NOTHING RETURNING id
-            """, new { organizationId, manifest.Id, manifest.Name, manifest.Version, manifest.Compatible, manifest.Description, kind, sha, size, uploader }, tx);
-        if (id is null)
+        // One upload of a (plugin id, version) at a time on every node, so two cannot both find the pair free.
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended('plugin ' || @Id || ' ' || @Version, 0))", new { manifest.Id, manifest.Version }, tx);
+        if (await HolderAsync(connection, tx, organizationId, manifest) is { } holder)
         {
             await tx.RollbackAsync();
             await DeleteFileIfUnusedAsync(sha);
-            throw new PluginRejectedException("duplicate_version", $"{manifest.Id} {manifest.Version} is in the repository already. Delete that version first, or raise the version.");
+            throw Conflict(organizationId, manifest, holder);
         }
+        var id = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO plugin_package (organization_id, plugin_id, name, version, compatible, description, kind, sha256, size_bytes, uploaded_by)
+            VALUES (@organizationId, @Id, @Name, @Version, @Compatible, @Description, @kind, @sha, @size, @uploader) RETURNING id
+            """, new { organizationId, manifest.Id, manifest.Name, manifest.Version, manifest.Compatible, manifest.Description, kind, sha, size, uploader }, tx);
         await AuditRepository.WriteAsync(connection, tx, uploader, organizationId, "plugin.uploaded", $"{manifest.Id} {manifest.Version}", kind);
         await tx.CommitAsync();
-        return (await FindAsync(organizationId, id.Value))!;
+        return (await FindAsync(organizationId, id))!;
     }
 
-    public async Task<PluginRow?> FindAsync(long organizationId, long id)
+    private sealed record Holder(long? OrganizationId, string? OrganizationName);
+
+    /// <summary>
+    /// The package that already answers to this (plugin id, version) where the upload would be seen: an offline
+    /// upload is seen by every organization, so any package of the pair holds it; a private one by its own
+    /// organization, where offline packages and its own private ones are seen.
+    /// </summary>
+    private static Task<Holder?> HolderAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long? organizationId, PluginManifest manifest) =>
+        connection.QueryFirstOrDefaultAsync<Holder?>("""
+            SELECT p.organization_id, o.name AS organization_name
+            FROM plugin_package p LEFT JOIN organization o ON o.id = p.organization_id
+            WHERE p.plugin_id = @Id AND p.version = @Version
+              AND (@organizationId::bigint IS NULL OR p.organization_id IS NULL OR p.organization_id = @organizationId)
+            ORDER BY p.organization_id NULLS FIRST LIMIT 1
+            """, new { organizationId, manifest.Id, manifest.Version }, tx);
+
+    private static PluginRejectedException Conflict(long? organizationId, PluginManifest manifest, Holder holder)
+    {
+        var pair = $"{manifest.Id} {manifest.Version}";
+        if (holder.OrganizationId == organizationId)
+            return new PluginRejectedException("duplicate_version", $"{pair} is in the repository already. Delete that version first, or raise the version.");
+        return holder.OrganizationId is null
+            ? new PluginRejectedException("ambiguous_version",
+                $"{pair} is an offline package of the server, which every organization's clients see: a private package with the same id and version " +
+                "would make that download ambiguous. Give your plugin an id of its own, or raise the version.")
+            : new PluginRejectedException("ambiguous_version",
+                $"{pair} is a private package of the organization \"{holder.OrganizationName}\" (ID {holder.OrganizationId}): an offline package with the " +
+                "same id and version would make that organization's download ambiguous. Ask its admins to delete it, or raise the version.");
+    }
+
+    public async Task<PluginRow?> FindAsync(long? organizationId, long id)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.QuerySingleOrDefaultAsync<PluginRow>(Select + " WHERE p.organization_id = @organizationId AND p.id = @id", new { organizationId, id });
+        return await connection.QuerySingleOrDefaultAsync<PluginRow>(Select + " WHERE coalesce(p.organization_id, 0) = coalesce(@organizationId::bigint, 0) AND p.id = @id",
+            new { organizationId, id });
     }
 
-    public async Task<IReadOnlyList<PluginRow>> ListAsync(long organizationId, string? search)
+    /// <summary>An organization's private packages, or the server's offline ones (null).</summary>
+    public async Task<IReadOnlyList<PluginRow>> ListAsync(long? organizationId, string? search)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<PluginRow>(Select + """
-             WHERE p.organization_id = @organizationId AND (lower(p.plugin_id) LIKE @pattern ESCAPE '\' OR lower(p.name) LIKE @pattern ESCAPE '\')
+             WHERE coalesce(p.organization_id, 0) = coalesce(@organizationId::bigint, 0)
+               AND (lower(p.plugin_id) LIKE @pattern ESCAPE '\' OR lower(p.name) LIKE @pattern ESCAPE '\')
              ORDER BY p.plugin_id, p.uploaded_at DESC
             """, new { organizationId, pattern = Pattern(search) })).AsList();
     }
@@ -110,19 +150,22 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<PluginRow>(Select + """
-             WHERE (p.kind = 'offline' OR p.organization_id = ANY(@organizationIds))
+             WHERE (p.organization_id IS NULL OR p.organization_id = ANY(@organizationIds))
                AND (lower(p.plugin_id) LIKE @pattern ESCAPE '\' OR lower(p.name) LIKE @pattern ESCAPE '\')
                AND (@pluginId::text IS NULL OR p.plugin_id = @pluginId)
              ORDER BY p.plugin_id, p.uploaded_at DESC
             """, new { organizationIds = organizationIds.ToArray(), pattern = Pattern(search), pluginId })).AsList();
     }
 
-    public async Task<bool> DeleteAsync(long organizationId, long id, long actor)
+    /// <summary>Deletes one of an organization's private packages, or one of the server's offline ones (null).</summary>
+    public async Task<bool> DeleteAsync(long? organizationId, long id, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<(string Sha, string PluginId, string Version)?>(
-            "DELETE FROM plugin_package WHERE organization_id = @organizationId AND id = @id RETURNING sha256, plugin_id, version", new { organizationId, id }, tx);
+        var row = await connection.QuerySingleOrDefaultAsync<(string Sha, string PluginId, string Version)?>("""
+            DELETE FROM plugin_package WHERE coalesce(organization_id, 0) = coalesce(@organizationId::bigint, 0) AND id = @id
+            RETURNING sha256, plugin_id, version
+            """, new { organizationId, id }, tx);
         if (row is not { } deleted) return false;
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "plugin.deleted", $"{deleted.PluginId} {deleted.Version}");
         await tx.CommitAsync();

@@ -9,8 +9,9 @@ public sealed record PluginVersionDto(string Version, string Compatible, string 
 public sealed record PluginDto(string Id, string Name, string Description, IReadOnlyList<PluginVersionDto> Versions);
 
 /// <summary>
-/// P2: clients list the plugins they may see (every offline package, and their organization's private
-/// ones) and download a version with its SHA-256, an ETag and range requests. A bearer token or an API key.
+/// Clients list the plugins they may see (every offline package, which is the server's, and their
+/// organization's private ones) and download a version with its SHA-256, an ETag and range requests.
+/// A bearer token or an API key.
 /// </summary>
 public static class PluginApi
 {
@@ -23,7 +24,7 @@ public static class PluginApi
             .Produces<PluginDto>().ProducesProblem(401).ProducesProblem(404);
         plugins.MapGet("/{pluginId}/{version}/download", DownloadAsync).WithName("DownloadPlugin")
             .WithSummary("The package of one version; X-Checksum-SHA256 and the ETag carry its SHA-256; Range requests are served.")
-            .Produces(200, contentType: "application/zip").Produces(206).ProducesProblem(401).ProducesProblem(404);
+            .Produces(200, contentType: "application/zip").Produces(206).ProducesProblem(401).ProducesProblem(404).ProducesProblem(409);
     }
 
     private static async Task<IReadOnlyList<long>> OrganizationsAsync(HttpContext context, ClientLicenseService service)
@@ -46,8 +47,14 @@ public static class PluginApi
 
     private static async Task<IResult> DownloadAsync(string pluginId, string version, HttpContext context, ClientLicenseService service, PluginStore store)
     {
-        var row = (await store.VisibleAsync(await OrganizationsAsync(context, service), null, pluginId)).FirstOrDefault(r => r.Version == version)
-            ?? throw NotFound($"{pluginId} {version}");
+        var matches = (await store.VisibleAsync(await OrganizationsAsync(context, service), null, pluginId)).Where(r => r.Version == version).ToList();
+        if (matches.Count == 0) throw NotFound($"{pluginId} {version}");
+        // Uploads keep a version to one package per organization's view; a person in several organizations may
+        // still see two private packages of the same version. Never guess which one they meant.
+        if (matches.Count > 1)
+            throw new ApiException(StatusCodes.Status409Conflict, "plugin_ambiguous",
+                $"{pluginId} {version} is a private plugin of more than one of your organizations. Download it with an API key of the organization whose package you want.");
+        var row = matches[0];
         var path = store.PathOf(row.Sha256);
         if (!File.Exists(path)) throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing", $"The package of {pluginId} {version} is missing on the server; ask an admin to upload it again.");
         context.Response.Headers["X-Checksum-SHA256"] = row.Sha256;

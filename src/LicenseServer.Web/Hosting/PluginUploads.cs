@@ -8,12 +8,13 @@ internal static class PluginUploads
 {
     public static long MaxBytes(KitOptions options) => (long)options.Plugins.MaxUploadMegabytes * 1024 * 1024;
 
-    /// <summary>A post to an organization's Plugins page: the one console route that takes large bodies.</summary>
+    /// <summary>A post to an organization's Plugins page or the server admin's Offline plugins: the console routes that take large bodies.</summary>
     public static bool IsUpload(HttpRequest request)
     {
         var path = request.Path.Value ?? "";
-        return HttpMethods.IsPost(request.Method) && path.StartsWith("/Organizations/", StringComparison.OrdinalIgnoreCase)
-               && path.EndsWith("/Plugins", StringComparison.OrdinalIgnoreCase);
+        return HttpMethods.IsPost(request.Method)
+               && (path.Equals("/Admin/Plugins", StringComparison.OrdinalIgnoreCase)
+                   || (path.StartsWith("/Organizations/", StringComparison.OrdinalIgnoreCase) && path.EndsWith("/Plugins", StringComparison.OrdinalIgnoreCase)));
     }
 
     public static Func<HttpContext, Func<Task>, Task> AllowLargeBody(KitOptions options) => (context, next) =>

@@ -11,7 +11,10 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Plugins;
 
-/// <summary>P1-P3: upload, list, download with checksum, visibility, duplicates, delete, and hostile packages.</summary>
+/// <summary>
+/// Plugins: upload, list, download with checksum, visibility, duplicates, delete, hostile packages, and who owns
+/// what every organization receives (offline packages are the server admin's; a version names one package).
+/// </summary>
 public class PluginTests : LicenseTestBase
 {
     protected override string[] ServerSettings => ["--Kit:Plugins:MaxUploadMegabytes=1"];
@@ -34,14 +37,18 @@ public class PluginTests : LicenseTestBase
 
     private string PluginsPage => $"/Organizations/{Org}/Plugins";
 
-    private async Task<HttpResponseMessage> UploadAsync(ConsoleClient client, byte[] package, string kind = "private", long? org = null)
+    private const string OfflinePage = "/Admin/Plugins";
+
+    /// <summary>A private package of the organization (its Plugins page), or with <paramref name="page"/> = <see cref="OfflinePage"/> an offline one.</summary>
+    /// <param name="kind">A kind field as the form once had it (an organization could mark its upload offline): it must change nothing.</param>
+    private async Task<HttpResponseMessage> UploadAsync(ConsoleClient client, byte[] package, string? page = null, string? kind = null)
     {
-        var page = $"/Organizations/{org ?? Org}/Plugins";
+        page ??= PluginsPage;
         var content = new MultipartFormDataContent
         {
             { new StringContent(await client.TokenAsync(page)), "__RequestVerificationToken" },
-            { new StringContent(kind), "kind" },
         };
+        if (kind is not null) content.Add(new StringContent(kind), "kind");
         var file = new ByteArrayContent(package);
         file.Headers.ContentType = new MediaTypeHeaderValue("application/zip");
         content.Add(file, "package", "plugin.zip");
@@ -101,11 +108,11 @@ public class PluginTests : LicenseTestBase
     [Test]
     public async Task A_private_plugin_is_invisible_to_another_organization_and_an_offline_one_is_not()
     {
-        using (await UploadAsync(Admin, Package(Manifest("com.acme.private")), "private")) { }
-        using (await UploadAsync(Admin, Package(Manifest("com.vendor.store")), "offline")) { }
-        await CreateUserAsync("other@acme.test");
-        var otherOwner = await SignedInAsync("other@acme.test");
-        var otherOrg = await CreateOrganizationAsync(otherOwner, "Other");
+        using (await UploadAsync(Admin, Package(Manifest("com.acme.private")))) { }
+        using (var offline = await UploadAsync(Admin, Package(Manifest("com.vendor.store")), OfflinePage))
+            Assert.That(offline.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(offline));
+        var otherOrg = await CreateOrganizationAsync(Admin, "Other");
+        await AddMemberAsync(otherOrg, "other@acme.test", "owner");
         using var other = await KeyClientAsync("other@acme.test", otherOrg);
 
         var visible = await other.PluginsAsync();
@@ -171,5 +178,80 @@ public class PluginTests : LicenseTestBase
         using var response = await UploadAsync(member, Package(Manifest()));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(await StoredAsync(), Is.EqualTo((0L, 0)));
+    }
+
+    [Test]
+    public async Task A_tenant_Owner_cannot_replace_the_vendors_offline_plugin_for_every_organization()
+    {
+        var vendor = Package(Manifest("com.vendor.store", "2.1.0"), ("lib/real.jar", Encoding.UTF8.GetBytes("the vendor's code")));
+        using (var uploaded = await UploadAsync(Admin, vendor, OfflinePage))
+            Assert.That(uploaded.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(uploaded));
+        // The attacker owns an organization of their own; the victim is a member of another one.
+        var evilOrg = await CreateOrganizationAsync(Admin, "Evil Inc");
+        await AddMemberAsync(evilOrg, "owner@evil.test", "owner");
+        var attacker = await SignedInAsync("owner@evil.test");
+        await AddMemberAsync(Org, "runner@acme.test");
+        var evil = Package(Manifest("com.vendor.store", "2.1.0"), ("lib/real.jar", Encoding.UTF8.GetBytes("the attacker's code")));
+        var before = await StoredAsync();
+
+        using (var offline = await UploadAsync(attacker, evil, OfflinePage))
+            Assert.That(offline.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), "only a server admin uploads what every organization receives");
+        using (var shadow = await UploadAsync(attacker, evil, $"/Organizations/{evilOrg}/Plugins", kind: "offline"))
+        {
+            Assert.That(shadow.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), "a private package may not take the offline package's version");
+            Assert.That(await ConsoleClient.TextOf(shadow), Does.Contain("com.vendor.store 2.1.0 is an offline package of the server"));
+        }
+        using (var newer = await UploadAsync(attacker, Package(Manifest("com.vendor.store", "2.2.0")), $"/Organizations/{evilOrg}/Plugins"))
+            Assert.That(newer.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "a version of its own stays the attacker's private package");
+        await using (var db = Db())
+        {
+            var offlineId = await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id IS NULL");
+            var evilPage = $"/Organizations/{evilOrg}/Plugins";
+            using var delete = await attacker.PostFormAsync(evilPage + "?handler=Delete", new Dictionary<string, string> { ["id"] = offlineId.ToString() }, tokenPage: evilPage);
+            Assert.That(delete.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), "nor delete it through their own organization");
+            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package WHERE organization_id IS NULL"), Is.EqualTo(1));
+        }
+
+        using var victim = await KeyClientAsync("runner@acme.test", Org);
+        using var downloaded = new MemoryStream();
+        var sha = await victim.DownloadPluginAsync("com.vendor.store", "2.1.0", downloaded);
+        Assert.That(downloaded.ToArray(), Is.EqualTo(vendor), "every organization still downloads the vendor's package");
+        Assert.That(sha, Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(vendor))));
+        Assert.That((await victim.PluginsAsync()).Single().Versions.Select(v => v.Version), Is.EqualTo(new[] { "2.1.0" }), "and never sees the attacker's private one");
+        Assert.That((await StoredAsync()).Rows, Is.EqualTo(before.Rows + 1));
+    }
+
+    [Test]
+    public async Task An_offline_upload_that_would_make_an_organizations_private_version_ambiguous_is_refused_with_the_holder()
+    {
+        using (await UploadAsync(Admin, Package(Manifest("com.acme.tool", "1.0.0")))) { }
+        using (var offline = await UploadAsync(Admin, Package(Manifest("com.acme.tool", "1.0.0")), OfflinePage))
+        {
+            Assert.That(offline.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That(await ConsoleClient.TextOf(offline), Does.Contain($"com.acme.tool 1.0.0 is a private package of the organization \"ACME QA\" (ID {Org})"));
+        }
+        using (var again = await UploadAsync(Admin, Package(Manifest("com.vendor.x", "1.0.0")), OfflinePage)) { }
+        using (var duplicate = await UploadAsync(Admin, Package(Manifest("com.vendor.x", "1.0.0"), ("b", [2])), OfflinePage))
+            Assert.That(await ConsoleClient.TextOf(duplicate), Does.Contain("com.vendor.x 1.0.0 is in the repository already"));
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package"), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_person_in_two_organizations_with_the_same_private_version_is_never_served_a_guess()
+    {
+        var mine = Package(Manifest("com.shared.name", "1.0.0"), ("a", [1]));
+        using (await UploadAsync(Admin, mine)) { }
+        var otherOrg = await CreateOrganizationAsync(Admin, "Other");
+        using (await UploadAsync(Admin, Package(Manifest("com.shared.name", "1.0.0"), ("b", [2])), $"/Organizations/{otherOrg}/Plugins")) { }
+
+        using var person = new KitClient(new Uri(Server.BaseUrl));
+        await person.LoginAsync(AdminEmail, Password);
+        var refused = Assert.ThrowsAsync<KitApiException>(() => person.DownloadPluginAsync("com.shared.name", "1.0.0", Stream.Null))!;
+        Assert.That((refused.Status, refused.Code), Is.EqualTo((409, "plugin_ambiguous")));
+        using var scoped = await KeyClientAsync(AdminEmail, Org);
+        using var downloaded = new MemoryStream();
+        await scoped.DownloadPluginAsync("com.shared.name", "1.0.0", downloaded);
+        Assert.That(downloaded.ToArray(), Is.EqualTo(mine), "an organization's API key picks its own package");
     }
 }

@@ -35,7 +35,7 @@ public sealed class HostileInputTests : SecurityTest
         {
             var manifest = JsonSerializer.Serialize(new { id, name, version = "1.0.0", compatible = ">=1.0", description = "" });
             await using var package = new MemoryStream(PluginTests.Package(manifest));
-            await Server.Service<PluginStore>().StoreAsync(org, "private", package, 1024 * 1024, await IdOfAsync(AdminEmail));
+            await Server.Service<PluginStore>().StoreAsync(org, package, 1024 * 1024, await IdOfAsync(AdminEmail));
         }
         foreach (var team in new[] { "100% team", "snake_case team", "back\\slash team", "' OR 1=1-- team", "plain team" })
             using (var created = await Admin.PostFormAsync($"/Organizations/{org}/Teams?handler=Create", new Dictionary<string, string> { ["name"] = team }, tokenPage: $"/Organizations/{org}/Teams"))
