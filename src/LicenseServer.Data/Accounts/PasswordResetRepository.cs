@@ -28,15 +28,15 @@ public sealed class PasswordResetRepository(NpgsqlDataSource db)
     }
 
     /// <summary>Uses the link once: sets the password, ends the user's sessions, and spends every other open link of the user.</summary>
-    public async Task<ResetOutcome> UseAsync(byte[] tokenHash, string passwordHash, DateTimeOffset now)
+    public async Task<(ResetOutcome Outcome, long? UserId)> UseAsync(byte[] tokenHash, string passwordHash, DateTimeOffset now)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var row = await connection.QuerySingleOrDefaultAsync<(long Id, long UserId, DateTime ExpiresAt, DateTime? UsedAt)?>(
             "SELECT id, user_id, expires_at, used_at FROM password_reset WHERE token_hash = @tokenHash FOR UPDATE", new { tokenHash }, tx);
-        if (row is not { } reset) return ResetOutcome.Unknown;
-        if (reset.UsedAt is not null) return ResetOutcome.Used;
-        if (reset.ExpiresAt <= now.UtcDateTime) return ResetOutcome.Expired;
+        if (row is not { } reset) return (ResetOutcome.Unknown, null);
+        if (reset.UsedAt is not null) return (ResetOutcome.Used, null);
+        if (reset.ExpiresAt <= now.UtcDateTime) return (ResetOutcome.Expired, null);
         await connection.ExecuteAsync("""
             UPDATE password_reset SET used_at = @now WHERE user_id = @UserId AND used_at IS NULL;
             UPDATE public.user_account SET password = @passwordHash, password_encrypted = true, must_change_password = false,
@@ -44,6 +44,6 @@ public sealed class PasswordResetRepository(NpgsqlDataSource db)
             WHERE id = @UserId;
             """, new { reset.UserId, passwordHash, now = now.UtcDateTime }, tx);
         await tx.CommitAsync();
-        return ResetOutcome.Done;
+        return (ResetOutcome.Done, reset.UserId);
     }
 }

@@ -6,8 +6,10 @@ using LicenseServer.Web.Organizations;
 namespace LicenseServer.Web.Accounts;
 
 /// <summary>
-/// U3: forgot password. The answer is the same whether or not the email exists; the link is single-use,
-/// expires after an hour, and using it ends the user's sessions.
+/// Forgot password, and the notice of a changed password: mail about a person's account, sent only through
+/// the server's own mail server (never an organization's, whose Admins could read it). The answer is the same
+/// whether or not the email exists; the link is single-use, expires after an hour, and using it ends the
+/// user's sessions.
 /// </summary>
 public sealed class PasswordResetService(UserAccountRepository accounts, PasswordResetRepository resets, MailService mail, Links links,
     TimeProvider clock, ILogger<PasswordResetService> logger)
@@ -18,7 +20,7 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
     {
         var account = await accounts.FindByEmailAsync(AccountService.NormalizeEmail(email));
         if (account is null || account.Disabled) return;
-        var settings = await mail.ForUserAsync(account.Id);
+        var settings = await mail.ServerAsync();
         if (settings is null) return;
         var token = SecretToken.New();
         var now = clock.GetUtcNow();
@@ -43,6 +45,30 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
         }
     }
 
+    /// <summary>Tells the user their password was changed, where the server has a mail server.</summary>
+    public async Task NotifyPasswordChangedAsync(long userId)
+    {
+        var account = await accounts.FindByIdAsync(userId);
+        if (account is null || await mail.ServerAsync() is not { } settings) return;
+        try
+        {
+            await mail.SendAsync(settings, account.Email, "Your Kit License Server password was changed",
+                $"""
+                Hello,
+
+                The password of {account.Email} on Kit License Server was changed at {clock.GetUtcNow():yyyy-MM-dd HH:mm} UTC,
+                and every other session of the account has ended.
+
+                If this was not you, ask for a new password at once with Forgot password on the sign-in page
+                ({links.ForgotPassword()}), and tell your administrator.
+                """);
+        }
+        catch (MailFailedException e)
+        {
+            logger.LogWarning("The password change notice for user {UserId} could not be sent: {Error}", userId, e.Message);
+        }
+    }
+
     public async Task<string?> CheckLinkAsync(string? token)
     {
         if (!SecretToken.LooksValid(token)) return Invalid;
@@ -53,17 +79,20 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
             : null;
     }
 
-    /// <summary>Null when the password was reset; otherwise why not.</summary>
-    public async Task<string?> ResetAsync(string? token, string? password, string? confirmation)
+    /// <summary>The reset's outcome: the user whose password was reset, or why not.</summary>
+    public sealed record ResetResult(long? UserId, string? Problem);
+
+    public async Task<ResetResult> ResetAsync(string? token, string? password, string? confirmation)
     {
-        if (await CheckLinkAsync(token) is { } problem) return problem;
+        if (await CheckLinkAsync(token) is { } problem) return new ResetResult(null, problem);
         AccountService.CheckNewPassword(password ?? "", confirmation ?? "");
-        return await resets.UseAsync(SecretToken.Hash(token!), AccountService.Hash(password!), clock.GetUtcNow()) switch
+        var (outcome, userId) = await resets.UseAsync(SecretToken.Hash(token!), AccountService.Hash(password!), clock.GetUtcNow());
+        return outcome switch
         {
-            ResetOutcome.Done => null,
-            ResetOutcome.Used => Used,
-            ResetOutcome.Expired => Expired,
-            _ => Invalid,
+            ResetOutcome.Done => new ResetResult(userId, null),
+            ResetOutcome.Used => new ResetResult(null, Used),
+            ResetOutcome.Expired => new ResetResult(null, Expired),
+            _ => new ResetResult(null, Invalid),
         };
     }
 

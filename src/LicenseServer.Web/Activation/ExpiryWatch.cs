@@ -7,9 +7,8 @@ namespace LicenseServer.Web.Activation;
 /// <summary>
 /// A6: mails the server admins when the license or a product comes within 30, 7 and 1 days of its end,
 /// once per step, checked hourly. Each warning is claimed in the database before it is sent, so several
-/// nodes send it once; a warning whose mail failed is given back and tried at the next check. An admin
-/// gets the mail through the mail server of an organization they belong to; without one, the banner
-/// on the dashboard is the only warning.
+/// nodes send it once; a warning whose mail failed is given back and tried at the next check. The mail
+/// goes through the server's own mail server; without one, the banner on the dashboard is the only warning.
 /// </summary>
 public sealed class ExpiryWatch(ActivationService activation, ServerLicenseRepository licenses, MailService mail, ILogger<ExpiryWatch> logger)
     : BackgroundService
@@ -33,15 +32,16 @@ public sealed class ExpiryWatch(ActivationService activation, ServerLicenseRepos
         var due = (await activation.ExpiryWarningsAsync()).Where(w => !w.Expired).ToList();
         if (due.Count == 0) return 0;
         var admins = await licenses.ServerAdminsAsync();
+        var settings = await mail.ServerAsync();
         var sent = 0;
         foreach (var warning in due)
         {
             var step = warning.Threshold!.Value;
             if (!await licenses.ClaimExpiryNoticeAsync(warning.Item.Subject, warning.Item.ExpiresAt, step)) continue;
             var delivered = 0;
-            foreach (var (id, email) in admins)
+            foreach (var (_, email) in admins)
             {
-                if (await mail.ForUserAsync(id) is not { } settings) continue;
+                if (settings is null) break;
                 try
                 {
                     await mail.SendAsync(settings, email, $"Kit License Server: {warning.Item.Name} expires in {warning.DaysLeft} day{(warning.DaysLeft == 1 ? "" : "s")}",

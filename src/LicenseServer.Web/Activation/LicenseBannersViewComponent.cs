@@ -1,25 +1,30 @@
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Mail;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Activation;
 
-public sealed record LicenseBanners(IReadOnlyList<ExpiryWarning> Expiry, IReadOnlyList<OverAllocationRow> OverAllocated, bool ServerAdmin);
+public sealed record LicenseBanners(IReadOnlyList<ExpiryWarning> Expiry, IReadOnlyList<OverAllocationRow> OverAllocated, bool ServerAdmin, bool NoServerMail);
 
 /// <summary>
-/// A4 and A6 on the pages where they matter: the license or a product ending within 30 days (or
-/// ended), and products whose shares exceed a smaller license. Renders nothing when all is well.
+/// Banners on the pages where they matter: the license or a product ending within 30 days (or ended),
+/// products whose shares exceed a smaller license, and, for server admins, organizations that send mail
+/// while the server has no mail server of its own (so nobody can reset a forgotten password by email).
+/// Renders nothing when all is well.
 /// </summary>
-public sealed class LicenseBannersViewComponent(ActivationService activation, LicenseRepository licenses, TimeProvider clock) : ViewComponent
+public sealed class LicenseBannersViewComponent(ActivationService activation, LicenseRepository licenses, MailService mail, TimeProvider clock) : ViewComponent
 {
     public async Task<IViewComponentResult> InvokeAsync()
     {
         var state = await activation.GetStateAsync();
+        var serverAdmin = UserClaimsPrincipal.IsInRole(KitClaims.ServerAdminRole);
         var banners = new LicenseBanners(
             ActivationService.ExpiryWarnings(state, clock.GetUtcNow()),
             state.Activated ? await licenses.OverAllocationsAsync() : [],
-            UserClaimsPrincipal.IsInRole(KitClaims.ServerAdminRole));
+            serverAdmin,
+            serverAdmin && await mail.OnlyOrganizationsConfiguredAsync());
         return View(banners);
     }
 }

@@ -85,19 +85,22 @@ public static class ServerHost
             o => o.XmlRepository = new PostgresXmlRepository(sp.GetRequiredService<DataProtectionKeyRepository>())));
 
         services.AddSingleton(_ => new TrustedVendorKeys(TrustedKeys(options)));
+        services.AddSingleton<SetupCodeService>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<SetupCodeService>());
         services.AddSingleton<ActivationService>();
         services.AddSingleton<ExpiryWatch>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();
         services.AddSingleton<PasswordResetService>();
-        services.AddSingleton<PasswordResetQueue>();
-        if (ready) services.AddHostedService(sp => sp.GetRequiredService<PasswordResetQueue>());
+        services.AddSingleton<AccountMailQueue>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<AccountMailQueue>());
         services.AddSingleton<Links>();
         services.AddSingleton<MailService>();
         services.AddSingleton<OrganizationService>();
         services.AddSingleton<InvitationService>();
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
+        services.AddSingleton<ServerSettingsService>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
         services.AddSingleton<SeatWatch>();

@@ -15,23 +15,44 @@ public sealed class MailFailedException(string message, Exception inner) : Excep
 
 public sealed class MailSettingsException(string message) : Exception(message);
 
+/// <summary>What the mail server form shows: the stored settings (never the password), or what was just entered.</summary>
+public sealed record MailServerForm(bool Configured, string? Host, string? Port, string? Username, bool HasPassword, string Protocol, string? Sender, string NotSetText)
+{
+    public static MailServerForm Of(MailSettings? settings, string notSetText) => settings is null
+        ? new MailServerForm(false, null, "25", null, false, "plain", null, notSetText)
+        : new MailServerForm(true, settings.Host, settings.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), settings.Username,
+            settings.Password is not null, MailService.ToText(settings.Protocol), settings.Sender, notSetText);
+
+    /// <summary>The form as entered, after a refusal, so that nothing typed is lost (but the password).</summary>
+    public MailServerForm Entered(string? host, string? port, string? username, string? protocol, string? sender) =>
+        this with { Host = host, Port = port, Username = username, Protocol = protocol ?? "plain", Sender = sender };
+}
+
 /// <summary>
-/// O6: per-organization SMTP through MailKit. The password is encrypted with Data Protection before it
-/// is stored. A failure carries the SMTP server's own error, for Send test email.
+/// SMTP through MailKit, from one of two kinds of mail server: an organization's, which carries that
+/// organization's own notices (invitations, alerts), and the server's own (a null organization id), which
+/// alone carries mail about a person's account (reset links, password changes, expiry warnings to server
+/// admins): an organization's Owner or Admin must never receive what lets them into someone's account.
+/// The password is encrypted with Data Protection before it is stored.
 /// </summary>
 public sealed class MailService(MailSettingsRepository repository, IDataProtectionProvider protection, ILogger<MailService> logger)
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     private readonly IDataProtector _protector = protection.CreateProtector("Kit.MailPassword.v1");
 
-    public async Task<MailSettings?> GetAsync(long organizationId) => Decode(await repository.GetAsync(organizationId));
+    /// <summary>An organization's mail server, or the server's own when <paramref name="organizationId"/> is null.</summary>
+    public async Task<MailSettings?> GetAsync(long? organizationId) => Decode(await repository.GetAsync(organizationId));
 
-    public async Task<MailSettings?> ForUserAsync(long userId) => Decode(await repository.ForUserAsync(userId));
+    /// <summary>The server's own mail server, the only one that carries mail about a person's account.</summary>
+    public Task<MailSettings?> ServerAsync() => GetAsync(null);
 
-    public Task<bool> AnyConfiguredAsync() => repository.AnyAsync();
+    public async Task<bool> ServerConfiguredAsync() => await repository.GetAsync(null) is not null;
 
-    /// <summary>Validates and stores; an empty password keeps the stored one.</summary>
-    public async Task SaveAsync(long organizationId, string? host, string? port, string? username, string? password, string? protocol, string? sender, long actor)
+    /// <summary>Some organization sends mail, but the server has no mail server of its own: password resets wait for one.</summary>
+    public async Task<bool> OnlyOrganizationsConfiguredAsync() => !await ServerConfiguredAsync() && await repository.AnyOrganizationAsync();
+
+    /// <summary>Validates and stores an organization's settings, or the server's own (null); an empty password keeps the stored one.</summary>
+    public async Task SaveAsync(long? organizationId, string? host, string? port, string? username, string? password, string? protocol, string? sender, long actor)
     {
         host = (host ?? "").Trim();
         if (host.Length is 0 or > 253 || host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
@@ -87,6 +108,24 @@ public sealed class MailService(MailSettingsRepository repository, IDataProtecti
             };
             logger.LogWarning("Mail to {Host}:{Port} failed: {Reason}", settings.Host, settings.Port, reason);
             throw new MailFailedException($"The mail server {settings.Host}:{settings.Port} did not accept the message: {reason}", e);
+        }
+    }
+
+    /// <summary>Send test email of an organization's mail server, or the server's own (null): whether it went out, and the sentence to show.</summary>
+    public async Task<(bool Sent, string Message)> SendTestAsync(long? organizationId, string? recipient, string purpose)
+    {
+        var settings = await GetAsync(organizationId);
+        var to = Core.Organizations.EmailList.Normalize(recipient);
+        if (settings is null) return (false, "Set the mail server and click Update before sending a test email.");
+        if (!Core.Organizations.EmailList.IsValid(to)) return (false, "Enter the test recipient's email address.");
+        try
+        {
+            await SendAsync(settings, to, "Kit License Server test email", $"This is a test email from Kit License Server {purpose}. The mail server settings work.");
+            return (true, $"The test email has been sent to {to}.");
+        }
+        catch (MailFailedException e)
+        {
+            return (false, e.Message);
         }
     }
 

@@ -12,4 +12,6 @@ public sealed class Links(KitOptions options)
     public string PasswordReset(string token) => $"{Base}/Account/ResetPassword?token={Uri.EscapeDataString(token)}";
 
     public string SignIn => $"{Base}/Account/SignIn";
+
+    public string ForgotPassword() => $"{Base}/Account/ForgotPassword";
 }

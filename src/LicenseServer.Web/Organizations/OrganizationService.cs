@@ -5,8 +5,14 @@ namespace LicenseServer.Web.Organizations;
 
 public sealed class OrganizationRuleException(string message) : Exception(message);
 
+/// <summary>This person may not create organizations on this server (the server admin's setting).</summary>
+public sealed class OrganizationCreationClosedException() : Exception(Sentence)
+{
+    public const string Sentence = "Only a server admin can create organizations on this server. Ask a server admin to create one and invite you.";
+}
+
 /// <summary>O1 and O4: organizations and their members' roles.</summary>
-public sealed class OrganizationService(OrganizationRepository organizations, MemberRepository members)
+public sealed class OrganizationService(OrganizationRepository organizations, MemberRepository members, Admin.ServerSettingsService settings)
 {
     public const int MaxNameLength = 100;
 
@@ -19,7 +25,15 @@ public sealed class OrganizationService(OrganizationRepository organizations, Me
         return name;
     }
 
-    public Task<long> CreateAsync(string? name, long userId) => organizations.CreateAsync(CheckName(name), userId);
+    public Task<bool> MayCreateAsync(bool serverAdmin) => settings.MayCreateOrganizationsAsync(serverAdmin);
+
+    /// <summary>Creates an organization with its creator as Owner, if the server's setting lets this person create one.</summary>
+    public async Task<long> CreateAsync(string? name, long userId, bool serverAdmin)
+    {
+        var checkedName = CheckName(name);
+        if (!await MayCreateAsync(serverAdmin)) throw new OrganizationCreationClosedException();
+        return await organizations.CreateAsync(checkedName, userId);
+    }
 
     public Task RenameAsync(Membership actor, string? name) => organizations.RenameAsync(actor.OrganizationId, CheckName(name), actor.UserId);
 

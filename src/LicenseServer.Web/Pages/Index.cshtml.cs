@@ -11,11 +11,13 @@ public sealed class IndexModel(ActivationService activation, OrganizationService
     public ActivationState State { get; private set; } = null!;
     public IReadOnlyList<MyOrganizationRow> Organizations { get; private set; } = [];
     public string? Info { get; private set; }
+    public bool MayCreateOrganizations { get; private set; }
 
     public async Task OnGetAsync()
     {
         Info = TempData["Info"] as string;
         State = await activation.GetStateAsync();
         Organizations = await organizations.MineAsync(User.UserId());
+        MayCreateOrganizations = await organizations.MayCreateAsync(User.IsInRole(KitClaims.ServerAdminRole));
     }
 }

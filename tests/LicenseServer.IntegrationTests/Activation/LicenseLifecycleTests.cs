@@ -126,9 +126,9 @@ public partial class LicenseLifecycleTests : LicenseTestBase
     {
         var validUntil = DateTimeOffset.UtcNow.Date.AddDays(400);
         await UploadAsync(await LicenseWithAsync(10, DateTimeOffset.UtcNow, validUntil, productsEnd: validUntil.AddDays(60)));
-        // The admin belongs to an organization with a mail server: the warnings are mailed through it.
+        // The warnings are mailed through the server's own mail server.
         await Mail.ClearAsync();
-        await UseMailDevAsync(Org);
+        await UseMailDevForServerAsync();
         await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
         using var runner = new KitClient(new Uri(Server.BaseUrl)) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };

@@ -165,6 +165,7 @@ public class PerUserLicenseTests : LicenseTestBase
     [Test]
     public async Task Shares_never_exceed_the_license_nor_drop_below_seats_in_use()
     {
+        await LetAnyoneCreateOrganizationsAsync();
         await CreateUserAsync("other@acme.test");
         var other = await CreateOrganizationAsync(await SignedInAsync("other@acme.test"), "Other");
         using (var tooMuch = await AllocateAsync(other, "KSE", 1, expectOk: false))

@@ -4,7 +4,10 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Organizations;
 
-/// <summary>O6, O2 and U3 against a real SMTP server (MailDev).</summary>
+/// <summary>
+/// Mail against a real SMTP server (MailDev): an organization's mail server and its invitations, and the server's
+/// own mail server, which alone carries mail about a person's account (reset links, password changes).
+/// </summary>
 public class MailTests : ConsoleTest
 {
     private long _org;
@@ -106,7 +109,7 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task Forgot_password_mails_a_single_use_link_and_says_the_same_for_unknown_emails()
     {
-        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
+        await UseMailDevForServerAsync();
         var visitor = NewClient();
         using var known = await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail });
         using var unknown = await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = "nobody@acme.test" });
@@ -133,7 +136,7 @@ public class MailTests : ConsoleTest
     [Test]
     public async Task An_expired_reset_link_is_refused()
     {
-        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
+        await UseMailDevForServerAsync();
         var visitor = NewClient();
         using (await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail })) { }
         var mail = await Mail.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
@@ -152,5 +155,86 @@ public class MailTests : ConsoleTest
     {
         var page = await NewClient().GetTextAsync("/Account/ForgotPassword");
         Assert.That(page, Does.Contain("Ask your administrator to reset your password."));
+    }
+
+    [Test]
+    public async Task An_organization_Admin_cannot_take_over_an_account_through_the_organizations_mail_server()
+    {
+        // The server admin belongs to an organization where the attacker is an Admin.
+        await AddMemberAsync(_org, "evil-admin@acme.test", "admin");
+        var attacker = await SignedInAsync("evil-admin@acme.test");
+        var attackersMail = MailDev.Start();
+        try
+        {
+            using (var pointed = await attacker.PostFormAsync(Settings + "?handler=Update", new Dictionary<string, string>
+                   {
+                       ["host"] = "127.0.0.1", ["port"] = attackersMail.SmtpPort.ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "it@acme.test",
+                   }, tokenPage: Settings))
+                Assert.That(pointed.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "an Admin may set the organization's own mail server");
+
+            var visitor = NewClient();
+            Assert.That(await visitor.GetTextAsync("/Account/ForgotPassword"), Does.Contain("Ask your administrator").And.Not.Contain("Send reset link"),
+                "an organization's mail server does not make the server offer reset links");
+            using (await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail }, tokenPage: "/Account/SignIn")) { }
+
+            // Once the server has a mail server of its own, the link goes there, to the account's owner only.
+            await UseMailDevForServerAsync();
+            using (await visitor.PostFormAsync("/Account/ForgotPassword", new Dictionary<string, string> { ["email"] = AdminEmail })) { }
+            await Mail.WaitForAsync(AdminEmail, "Reset your Kit License Server password");
+            Assert.That(await attackersMail.MailsToAsync(AdminEmail), Is.Empty, "no reset link ever reached the organization's mail server");
+        }
+        finally
+        {
+            attackersMail.Stop();
+        }
+    }
+
+    [Test]
+    public async Task Forgot_password_waits_for_the_servers_mail_server_and_the_server_admin_is_told()
+    {
+        using (await SaveMailAsync("127.0.0.1", Mail.SmtpPort)) { }
+        Assert.That(await Admin.GetTextAsync("/"), Does.Contain("data-testid=\"server-mail-banner\""), "organizations send mail, the server does not: say so");
+        await AddMemberAsync(_org, "member@acme.test");
+        Assert.That(await (await SignedInAsync("member@acme.test")).GetTextAsync("/"), Does.Not.Contain("server-mail-banner"), "a server admin's matter");
+        using (var invited = await InviteAsync(Admin, _org, "invited@acme.test"))
+            Assert.That(await ConsoleClient.TextOf(invited), Does.Contain("Sent"));
+        await Mail.WaitForAsync("invited@acme.test", "You are invited to join ACME QA");
+
+        await UseMailDevForServerAsync();
+        Assert.That(await Admin.GetTextAsync("/"), Does.Not.Contain("server-mail-banner"));
+        Assert.That(await NewClient().GetTextAsync("/Account/ForgotPassword"), Does.Contain("Send reset link"));
+    }
+
+    [Test]
+    public async Task A_changed_password_is_told_to_its_owner_through_the_servers_mail_server()
+    {
+        await UseMailDevForServerAsync();
+        await AddMemberAsync(_org, "member@acme.test");
+        var member = await SignedInAsync("member@acme.test");
+        using (var changed = await member.PostFormAsync("/Account/ChangePassword", new Dictionary<string, string>
+               { ["currentPassword"] = Password, ["newPassword"] = "a new secret 1", ["confirmation"] = "a new secret 1" }))
+            Assert.That(changed.RedirectPath(), Is.EqualTo("/"));
+        var notice = await Mail.WaitForAsync("member@acme.test", "Your Kit License Server password was changed");
+        Assert.That(notice.Text, Does.Contain("If this was not you").And.Contain("/Account/ForgotPassword").And.Not.Contain("a new secret 1"));
+    }
+
+    [Test]
+    public async Task The_servers_mail_server_is_set_and_tested_by_a_server_admin_only()
+    {
+        Assert.That(await Admin.GetTextAsync("/Admin/Settings"), Does.Contain("No mail server is set"));
+        await UseMailDevForServerAsync();
+        using (var sent = await Admin.PostFormAsync("/Admin/Settings?handler=Test", new Dictionary<string, string> { ["recipient"] = "it@acme.test" }, tokenPage: "/Admin/Settings"))
+            Assert.That(await ConsoleClient.TextOf(sent), Does.Contain("The test email has been sent to it@acme.test."));
+        Assert.That((await Mail.WaitForAsync("it@acme.test", "Kit License Server test email")).Text, Does.Contain("the server's own mail server"));
+        using (var bad = await Admin.PostFormAsync("/Admin/Settings?handler=Update", new Dictionary<string, string>
+               { ["host"] = "", ["port"] = "25", ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "kit@acme.test" }, tokenPage: "/Admin/Settings"))
+            Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<string>("SELECT host FROM mail_settings WHERE organization_id IS NULL"), Is.EqualTo("127.0.0.1"), "the bad update kept the stored settings");
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM audit_event WHERE action = 'server.mail_updated' AND organization_id IS NULL"), Is.EqualTo(1));
+        await AddMemberAsync(_org, "owner@acme.test", "owner");
+        using (var owner = await (await SignedInAsync("owner@acme.test")).GetAsync("/Admin/Settings"))
+            Assert.That(owner.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
     }
 }

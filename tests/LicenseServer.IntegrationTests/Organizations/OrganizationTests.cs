@@ -38,6 +38,32 @@ public class OrganizationTests : ConsoleTest
     }
 
     [Test]
+    public async Task Only_a_server_admin_creates_organizations_until_the_server_admin_lets_anyone()
+    {
+        await CreateUserAsync("user@acme.test");
+        var user = await SignedInAsync("user@acme.test");
+        Assert.That(await user.GetTextAsync("/"), Does.Not.Contain("/Organizations/Create").And.Contain("A server admin creates organizations"));
+        using (var page = await user.GetAsync("/Organizations/Create"))
+        {
+            Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(await ConsoleClient.TextOf(page), Does.Contain("Only a server admin can create organizations on this server."));
+        }
+        var before = await SnapshotAsync();
+        using (var refused = await user.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "Mine" }, tokenPage: "/"))
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await SnapshotAsync(), Is.EqualTo(before), "nothing was created");
+
+        await LetAnyoneCreateOrganizationsAsync();
+        Assert.That(await user.GetTextAsync("/"), Does.Contain("/Organizations/Create"));
+        await CreateOrganizationAsync(user, "Mine");
+        await using var db = Db();
+        Assert.That(await db.QueryAsync<string>("SELECT subject FROM audit_event WHERE action = 'server.organization_creation' AND organization_id IS NULL"),
+            Is.EqualTo(new[] { "anyone" }), "the change of the setting is audited");
+        using (var bad = await Admin.PostFormAsync("/Admin/Settings?handler=Organizations", new Dictionary<string, string> { ["organizationCreation"] = "everyone!" }, tokenPage: "/Admin/Settings"))
+            Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
     public async Task Rename_changes_the_name_and_bad_names_are_refused_with_nothing_stored()
     {
         var id = await CreateOrganizationAsync(Admin, "Old name");
@@ -184,6 +210,7 @@ public class OrganizationTests : ConsoleTest
     public async Task Another_organizations_pages_are_not_found_for_a_non_member()
     {
         var mine = await CreateOrganizationAsync(Admin, "Mine");
+        await LetAnyoneCreateOrganizationsAsync();
         await CreateUserAsync("outsider@acme.test");
         var outsider = await SignedInAsync("outsider@acme.test");
         var theirs = await CreateOrganizationAsync(outsider, "Theirs");

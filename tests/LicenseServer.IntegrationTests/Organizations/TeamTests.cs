@@ -66,6 +66,7 @@ public class TeamTests : ConsoleTest
     [Test]
     public async Task Another_organizations_team_cannot_be_reached_through_this_one()
     {
+        await LetAnyoneCreateOrganizationsAsync();
         await CreateUserAsync("other-owner@acme.test");
         var otherOwner = await SignedInAsync("other-owner@acme.test");
         var otherOrg = await CreateOrganizationAsync(otherOwner, "Other");

@@ -41,6 +41,28 @@ public sealed class IdorTests : SecurityTest
         Assert.That(refused.Any(r => r.Contains("handler=Assign")), Is.EqualTo(!canManageLicenses), "the license permission opens license management, and only that");
     }
 
+    [TestCase("owner")]
+    [TestCase("admin")]
+    public async Task An_organizations_Owner_or_Admin_is_refused_every_server_admin_handler_and_nothing_changes(string role)
+    {
+        await BuildWorldAsync();
+        await using (var db = Db())
+            await db.ExecuteAsync("UPDATE organization_member SET role = @role WHERE user_id = @MemberId", new { role, W.MemberId });
+        var tenant = W.MemberClient;
+        var token = await tenant.TokenAsync($"/Organizations/{W.Victim}");
+        var before = await SnapshotAsync();
+        var refused = new List<string>();
+        foreach (var handler in (await ConsoleEndpoints.AllAsync(Server)).Where(h => h.IsAdminPage))
+        {
+            using var response = await SendAsync(tenant, handler, VictimRoute, ValidFields(handler), token);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), $"{role}: {handler}");
+            refused.Add(handler.ToString());
+        }
+        Assert.That(refused, Has.Some.Contains("/Admin/Settings?handler=Update").And.Some.Contains("/Admin/Settings?handler=Organizations")
+            .And.Some.Contains("/Admin/Plugins?handler=Upload").And.Some.Contains("/Admin/Plugins?handler=Delete"));
+        Assert.That(DatabaseSnapshot.Changed(before, await SnapshotAsync()), Is.Empty, "no table may change");
+    }
+
     [Test]
     public async Task Every_page_of_another_organization_is_not_found_for_an_outsider_and_nothing_changes()
     {

@@ -12,7 +12,8 @@ namespace LicenseServer.IntegrationTests.Security;
 /// <summary>
 /// Two organizations with something of every kind: the victim's (its Owner is the server admin) holds a team
 /// with a member, a pending invitation, a per-user license activated on a machine, a live floating session,
-/// an API key, a private plugin and an offline license; the attacker owns an organization of their own.
+/// an API key, a private plugin and an offline license; the server holds an offline plugin for every organization; the
+/// attacker owns an organization of their own.
 /// </summary>
 public abstract class SecurityTest : ConsoleTest
 {
@@ -25,7 +26,7 @@ public abstract class SecurityTest : ConsoleTest
 
     public sealed record World(
         long Victim, long Attacker, long MemberId, long OtherId, long Team, long Invitation, long Activation, Guid Session,
-        long Plugin, long ApiKey, Guid Offline, ConsoleClient AttackerClient, ConsoleClient MemberClient)
+        long Plugin, long OfflinePlugin, long ApiKey, Guid Offline, ConsoleClient AttackerClient, ConsoleClient MemberClient)
     {
         /// <summary>The victim's objects by the name of the handler parameter that takes one.</summary>
         public IReadOnlyDictionary<string, string> Ids => new Dictionary<string, string>
@@ -60,8 +61,12 @@ public abstract class SecurityTest : ConsoleTest
         var adminMembership = (await Server.Service<OrganizationRepository>().MembershipAsync(victim, await IdOfAsync(AdminEmail)))!;
         var offline = await Server.Service<LicenseService>().CreateOfflineAsync(adminMembership, "KSE", "VICTIM-OFFLINE", null);
         await using (var package = new MemoryStream(PluginTests.Package(PluginTests.Manifest("com.victim.secret"))))
-            await Server.Service<PluginStore>().StoreAsync(victim, "private", package, 1024 * 1024, adminMembership.UserId);
+            await Server.Service<PluginStore>().StoreAsync(victim, package, 1024 * 1024, adminMembership.UserId);
+        await using (var package = new MemoryStream(PluginTests.Package(PluginTests.Manifest("com.vendor.store"))))
+            await Server.Service<PluginStore>().StoreAsync(null, package, 1024 * 1024, adminMembership.UserId);
 
+        // The worst case: the server admin lets anyone create organizations, so the attacker owns one.
+        await LetAnyoneCreateOrganizationsAsync();
         await CreateUserAsync(Attacker);
         var attackerClient = await SignedInAsync(Attacker);
         var attacker = await CreateOrganizationAsync(attackerClient, "Evil Inc");
@@ -77,6 +82,7 @@ public abstract class SecurityTest : ConsoleTest
             await db.ExecuteScalarAsync<long>("SELECT id FROM machine_activation WHERE organization_id = @victim", new { victim }),
             await db.ExecuteScalarAsync<Guid>("SELECT id FROM floating_session WHERE organization_id = @victim", new { victim }),
             await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id = @victim", new { victim }),
+            await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id IS NULL"),
             await db.ExecuteScalarAsync<long>("SELECT id FROM api_key WHERE organization_id = @victim", new { victim }),
             offline, attackerClient, await SignedInAsync(VictimMember));
         return W;
@@ -125,6 +131,7 @@ public abstract class SecurityTest : ConsoleTest
             var value = (page, parameter.Name) switch
             {
                 ("PluginsModel", "id") => W.Plugin.ToString(),
+                ("AdminPluginsModel", "id") => W.OfflinePlugin.ToString(),
                 ("LicensesModel", "id") => W.Offline.ToString(),
                 ("LicensesModel", "emails") => VictimOther,
                 ("LicensesModel", "machineId") => handler.Name is "RemoveMachine" ? "VICTIM-RUNNER" : "VICTIM-PC",
@@ -134,6 +141,7 @@ public abstract class SecurityTest : ConsoleTest
                 (_, "name") => "Renamed by someone else",
                 (_, "product" or "products") => "KSE",
                 (_, "role") => "owner",
+                (_, "organizationCreation") => "anyone",
                 (_, "allowed" or "onRefusal" or "confirm") => parameter.Name == "confirm" ? "yes" : "true",
                 (_, "generateSecret") => "false",
                 (_, "quota" or "seats" or "activations") => "1",

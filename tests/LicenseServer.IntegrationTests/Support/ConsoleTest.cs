@@ -106,6 +106,27 @@ public abstract partial class ConsoleTest
         Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
     }
 
+    /// <summary>
+    /// Points the server's own mail server (Server settings), which carries mail about accounts, at this class's
+    /// MailDev, or at another SMTP port on this machine.
+    /// </summary>
+    protected async Task UseMailDevForServerAsync(int? smtpPort = null)
+    {
+        using var saved = await Admin.PostFormAsync("/Admin/Settings?handler=Update", new Dictionary<string, string>
+        {
+            ["host"] = "127.0.0.1", ["port"] = (smtpPort ?? Mail.SmtpPort).ToString(), ["username"] = "", ["password"] = "", ["protocol"] = "plain", ["sender"] = "kit@acme.test",
+        }, tokenPage: "/Admin/Settings");
+        Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
+    }
+
+    /// <summary>Lets every signed-in user create organizations (Server settings), for tests where someone other than the server admin owns one.</summary>
+    protected async Task LetAnyoneCreateOrganizationsAsync()
+    {
+        using var saved = await Admin.PostFormAsync("/Admin/Settings?handler=Organizations",
+            new Dictionary<string, string> { ["organizationCreation"] = "anyone" }, tokenPage: "/Admin/Settings");
+        Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(saved));
+    }
+
     /// <summary>Adds a member directly, with a role, for tests about what roles may do.</summary>
     protected async Task<long> AddMemberAsync(long organizationId, string email, string role = "member", bool canManageLicenses = false)
     {

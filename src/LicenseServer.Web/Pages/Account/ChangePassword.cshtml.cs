@@ -6,8 +6,8 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Account;
 
-/// <summary>U2: change password. Every other session of the user ends (new security stamp); this one is renewed.</summary>
-public sealed class ChangePasswordModel(AccountService accounts, TimeProvider clock) : PageModel
+/// <summary>Change password. Every other session of the user ends (new security stamp); this one is renewed; the user is told by mail.</summary>
+public sealed class ChangePasswordModel(AccountService accounts, AccountMailQueue mail, TimeProvider clock) : PageModel
 {
     public bool MustChange => User.HasClaim(KitClaims.MustChangePassword, "true");
     public string? Error { get; private set; }
@@ -21,6 +21,7 @@ public sealed class ChangePasswordModel(AccountService accounts, TimeProvider cl
         {
             var account = await accounts.ChangePasswordAsync(User.UserId(), currentPassword ?? "", newPassword ?? "", confirmation ?? "");
             await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, KitClaims.For(account, clock.GetUtcNow()));
+            mail.PasswordChanged(account.Id);
             TempData["Info"] = "Your password has been changed.";
             return RedirectToPage("/Index");
         }

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Account;
 
-/// <summary>U3: a reset link, used once within the hour; it ends the user's sessions.</summary>
-public sealed class ResetPasswordModel(PasswordResetService resets) : PageModel
+/// <summary>A reset link, used once within the hour; it ends the user's sessions, and the user is told by mail.</summary>
+public sealed class ResetPasswordModel(PasswordResetService resets, AccountMailQueue mail) : PageModel
 {
     public string? Token { get; private set; }
     public string? LinkProblem { get; private set; }
@@ -23,9 +23,11 @@ public sealed class ResetPasswordModel(PasswordResetService resets) : PageModel
         Token = token;
         try
         {
-            LinkProblem = await resets.ResetAsync(token, password, confirmation);
-            if (LinkProblem is null)
+            var result = await resets.ResetAsync(token, password, confirmation);
+            LinkProblem = result.Problem;
+            if (result.UserId is { } userId)
             {
+                mail.PasswordChanged(userId);
                 TempData["Info"] = "Your password has been reset. Sign in with the new password.";
                 return RedirectToPage("/Account/SignIn");
             }

@@ -7,18 +7,15 @@ using LicenseServer.Web.Organizations;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>
-/// O6: the organization's mail server: Update, and Send test email with the server's own error.
-/// L12: usage alerts (threshold, refusals, webhook); like the mail server, for Owners and Admins (ManageMail).
+/// The organization's mail server (Update, Send test email), for its own notices: invitations and alerts.
+/// Usage alerts (threshold, refusals, webhook). Both for Owners and Admins (ManageMail).
 /// </summary>
 public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
 {
-    public bool Configured { get; private set; }
-    public string? Host { get; private set; }
-    public string? Port { get; private set; } = "25";
-    public string? Username { get; private set; }
-    public bool HasPassword { get; private set; }
-    public string Protocol { get; private set; } = "plain";
-    public string? Sender { get; private set; }
+    /// <summary>An organization's mail server carries its own notices; mail about a person's account goes through the server's.</summary>
+    public const string NoMailServer = "No mail server is set: invitations are not emailed (copy their links instead), and usage alerts are not emailed.";
+
+    public MailServerForm MailServer { get; private set; } = MailServerForm.Of(null, NoMailServer);
     public string? Threshold { get; private set; }
     public bool OnRefusal { get; private set; } = true;
     public string? WebhookUrl { get; private set; }
@@ -44,9 +41,8 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
         }
         catch (MailSettingsException e)
         {
-            (Host, Port, Username, Protocol, Sender) = (host, port, username, protocol ?? "plain", sender);
-            Configured = await mail.GetAsync(Membership.OrganizationId) is not null;
-            await LoadAlertsAsync();
+            await LoadAsync();
+            MailServer = MailServer.Entered(host, port, username, protocol, sender);
             Refuse(e.Message);
             return Page();
         }
@@ -56,23 +52,9 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
     public async Task<IActionResult> OnPostTestAsync(string? recipient)
     {
         await LoadAsync();
-        var settings = await mail.GetAsync(Membership.OrganizationId);
-        var to = EmailList.Normalize(recipient);
-        if (settings is null) Refuse("Set the mail server and click Update before sending a test email.");
-        else if (!EmailList.IsValid(to)) Refuse("Enter the test recipient's email address.");
-        else
-        {
-            try
-            {
-                await mail.SendAsync(settings, to, "Kit License Server test email",
-                    $"This is a test email from Kit License Server for the organization \"{Membership.OrganizationName}\". The mail server settings work.");
-                Info = $"The test email has been sent to {to}.";
-            }
-            catch (MailFailedException e)
-            {
-                Refuse(e.Message);
-            }
-        }
+        var (sent, message) = await mail.SendTestAsync(Membership.OrganizationId, recipient, $"for the organization \"{Membership.OrganizationName}\"");
+        if (sent) Info = message;
+        else Refuse(message);
         return Page();
     }
 
@@ -101,22 +83,12 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
         }
     }
 
-    private async Task LoadAlertsAsync()
+    private async Task LoadAsync()
     {
         var alert = await alerts.GetAsync(Membership.OrganizationId);
         if (alert is not null)
             (Threshold, OnRefusal, WebhookUrl, HasWebhookSecret) =
                 (alert.ThresholdPercent?.ToString(System.Globalization.CultureInfo.InvariantCulture), alert.OnRefusal, alert.WebhookUrl, alert.WebhookSecret is not null);
-    }
-
-    private async Task LoadAsync()
-    {
-        await LoadAlertsAsync();
-        var settings = await mail.GetAsync(Membership.OrganizationId);
-        Configured = settings is not null;
-        if (settings is null) return;
-        (Host, Port, Username, HasPassword, Protocol, Sender) =
-            (settings.Host, settings.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), settings.Username,
-             settings.Password is not null, MailService.ToText(settings.Protocol), settings.Sender);
+        MailServer = MailServerForm.Of(await mail.GetAsync(Membership.OrganizationId), NoMailServer);
     }
 }
