@@ -16,8 +16,11 @@ public sealed class RawZip(bool zip64 = false)
     private readonly MemoryStream _bytes = new();
     private readonly List<Entry> _directory = [];
 
-    /// <summary>Writes a local header and the data (deflated unless <paramref name="store"/>), and lists the entry in the central directory.</summary>
-    public Entry Add(string name, byte[] data, bool store = false)
+    /// <summary>
+    /// Writes a local header and the data (deflated unless <paramref name="store"/>), and lists the entry in
+    /// the central directory unless <paramref name="list"/> is false (to list it otherwise with <see cref="List"/>).
+    /// </summary>
+    public Entry Add(string name, byte[] data, bool store = false, bool list = true)
     {
         var compressed = store ? data : Deflate(data);
         var entry = new Entry(name, _bytes.Position, compressed.Length, data.Length, Crc32(data), store ? (ushort)0 : (ushort)8);
@@ -37,7 +40,7 @@ public sealed class RawZip(bool zip64 = false)
             Write64(entry.CompressedSize);
         }
         _bytes.Write(compressed);
-        _directory.Add(entry);
+        if (list) _directory.Add(entry);
         return entry;
     }
 
