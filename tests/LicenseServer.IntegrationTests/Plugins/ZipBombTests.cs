@@ -8,8 +8,8 @@ namespace LicenseServer.IntegrationTests.Plugins;
 
 /// <summary>
 /// A zip bomb uploaded through the Plugins page is refused with a sentence that says why, and leaves
-/// neither a row nor a file: the upload limit is the server's default (200 MB), under which a small
-/// package that declares a gigabyte used to pass.
+/// neither a row nor a file. The upload limit is the server's default (200 MB): a few KB that declare
+/// a gigabyte stay under its absolute cap (2000 MB), so only the layout and ratio checks can refuse them.
 /// </summary>
 public class ZipBombTests : ConsoleTest
 {
