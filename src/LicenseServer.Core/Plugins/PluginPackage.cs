@@ -13,8 +13,8 @@ public sealed class PluginRejectedException(string code, string message) : Excep
 
 /// <summary>
 /// P1, P3: checks a plugin package before anything is stored: a zip, no entry outside the package
-/// (zip slip), declared sizes within bounds (zip bomb), and a manifest (plugin.json) with an id,
-/// a name, a version and the compatible client versions.
+/// (zip slip), no zip bomb (entries that share data, or declared sizes out of bounds), and a manifest
+/// (plugin.json) with an id, a name, a version and the compatible client versions.
 /// </summary>
 public static partial class PluginPackage
 {
@@ -22,9 +22,16 @@ public static partial class PluginPackage
     public const int MaxEntries = 10_000;
     /// <summary>How far the declared unpacked size may exceed the upload limit before the package is taken for a zip bomb.</summary>
     public const int MaxExpansion = 10;
+    /// <summary>
+    /// How many times its own size a package may declare unpacked. Deflate gives at most about 1:1032,
+    /// and a real plugin (jars and classes, compressed already) far less than 1:100.
+    /// </summary>
+    public const int MaxRatio = 100;
 
+    /// <param name="zip">A seekable stream of the whole upload (its temporary file).</param>
     public static PluginManifest Inspect(Stream zip, long maxUploadBytes)
     {
+        if (!zip.CanSeek) throw new ArgumentException("The package must be checked from a seekable stream.", nameof(zip));
         ZipArchive archive;
         try
         {
@@ -32,25 +39,22 @@ public static partial class PluginPackage
         }
         catch (InvalidDataException)
         {
+            if (StartsLikeAZip(zip)) throw Damaged();
             throw new PluginRejectedException("not_a_zip", "The package is not a .zip file. Upload the plugin package as the vendor's store or your build made it.");
         }
         using (archive)
         {
             if (archive.Entries.Count > MaxEntries)
                 throw new PluginRejectedException("too_many_entries", $"The package has {archive.Entries.Count} entries; at most {MaxEntries} are accepted.");
-            long declared = 0;
             ZipArchiveEntry? manifest = null;
             foreach (var entry in archive.Entries)
             {
                 var name = entry.FullName.Replace('\\', '/');
                 if (name.StartsWith('/') || name.Contains(':') || name.Split('/').Any(part => part == ".."))
                     throw new PluginRejectedException("unsafe_path", $"The package has an entry named \"{Shorten(entry.FullName)}\" that points outside the package. It was refused.");
-                declared += entry.Length;
-                if (entry.Length < 0 || declared > maxUploadBytes * MaxExpansion)
-                    throw new PluginRejectedException("zip_bomb",
-                        $"The package would unpack to more than {maxUploadBytes * MaxExpansion / (1024 * 1024)} MB, far more than it weighs: it was refused as a zip bomb.");
                 if (name == ManifestName) manifest = entry;
             }
+            CheckLayout(zip, archive, maxUploadBytes);
             if (manifest is null)
                 throw new PluginRejectedException("no_manifest", $"The package has no {ManifestName} at its top level (with id, name, version and compatible).");
             if (manifest.Length > 64 * 1024)
@@ -59,6 +63,69 @@ public static partial class PluginPackage
             return Parse(stream);
         }
     }
+
+    /// <summary>
+    /// Zip bombs, judged from where each entry's bytes lie and what the directory declares, before
+    /// anything is unpacked. In order: the file holds every entry, no two entries share bytes, and the
+    /// declared unpacked size stays under the absolute cap and under <see cref="MaxRatio"/> times the upload.
+    /// </summary>
+    private static void CheckLayout(Stream zip, ZipArchive archive, long maxUploadBytes)
+    {
+        IReadOnlyList<ZipDirectoryEntry> entries;
+        try
+        {
+            entries = ZipDirectory.Read(zip, MaxEntries);
+        }
+        catch (InvalidDataException)
+        {
+            throw Damaged();
+        }
+        // The checks must judge the entries ZipArchive reads, not another directory hidden in the file.
+        if (entries.Count != archive.Entries.Count
+            || entries.Zip(archive.Entries).Any(pair => pair.First.CompressedSize != pair.Second.CompressedLength || pair.First.UncompressedSize != pair.Second.Length))
+            throw Damaged();
+
+        var length = zip.Length;
+        if (entries.FirstOrDefault(entry => entry.DataEnd > length) is { } cut)
+            throw new PluginRejectedException("truncated",
+                $"The package is damaged: its entry \"{Shorten(cut.Name)}\" runs past the end of the file, as if the upload was cut short. Upload the whole package again.");
+
+        // Sorted by where they start, two entries overlap exactly when some entry starts before the one before it ends.
+        var byOffset = entries.OrderBy(entry => entry.LocalHeaderOffset).ToList();
+        for (var i = 1; i < byOffset.Count; i++)
+            if (byOffset[i].LocalHeaderOffset < byOffset[i - 1].DataEnd)
+                throw new PluginRejectedException("overlapping_entries",
+                    $"Entries of the package share their data (\"{Shorten(byOffset[i - 1].Name)}\" and \"{Shorten(byOffset[i].Name)}\"), which no zip tool makes. " +
+                    "It was refused as a zip bomb.");
+
+        var declared = entries.Aggregate(0L, (sum, entry) => sum > long.MaxValue - entry.UncompressedSize ? long.MaxValue : sum + entry.UncompressedSize);
+        var cap = maxUploadBytes * MaxExpansion;
+        if (declared > cap)
+            throw new PluginRejectedException("zip_bomb",
+                $"The package would unpack to {Size(declared)}, more than the {cap / (1024 * 1024)} MB a package may hold on this server ({MaxExpansion} times the upload limit). " +
+                "It was refused as a zip bomb.");
+        if (declared > length * MaxRatio)
+            throw new PluginRejectedException("zip_bomb_ratio",
+                $"The package would unpack to {Size(declared)} from an upload of {Size(length)}, more than {MaxRatio} times its size. It was refused as a zip bomb.");
+    }
+
+    private static PluginRejectedException Damaged() => new("damaged",
+        "The package is damaged: its zip directory cannot be read. Upload the whole package again, as the vendor's store or your build made it.");
+
+    /// <summary>A local file header first: a zip that was cut short or spoiled, rather than another kind of file.</summary>
+    private static bool StartsLikeAZip(Stream zip)
+    {
+        Span<byte> start = stackalloc byte[4];
+        zip.Position = 0;
+        return zip.ReadAtLeast(start, 4, throwOnEndOfStream: false) == 4 && start.SequenceEqual("PK\u0003\u0004"u8);
+    }
+
+    private static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MB",
+        _ => $"{Math.Max(1, Math.Round(bytes / 1024.0)):0} KB",
+    };
 
     private sealed record RawManifest(string? Id, string? Name, string? Version, string? Compatible, string? Description);
 
