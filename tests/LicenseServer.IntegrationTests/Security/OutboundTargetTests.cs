@@ -82,8 +82,8 @@ public class OutboundTargetTests : ConsoleTest
     }
 
     [TestCase("http://169.254.169.254/x", "169.254.169.254 is a link-local address")]
-    [TestCase("http://[fe80::1]:8080/x", "fe80::1 is a link-local address")]
-    [TestCase("http://[ff02::1]/x", "ff02::1 is a multicast address")]
+    [TestCase("http://[fe80::1]:8080/x", "[fe80::1] is a link-local address")]
+    [TestCase("http://[ff02::1]/x", "[ff02::1] is a multicast address")]
     [TestCase("http://255.255.255.255/x", "255.255.255.255 is a broadcast address")]
     [TestCase("http://0.0.0.0/x", "0.0.0.0 is an unspecified address")]
     public async Task A_webhook_to_a_forbidden_address_is_refused_once_and_not_retried(string url, string outcome)
