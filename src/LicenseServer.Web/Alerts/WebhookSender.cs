@@ -61,7 +61,7 @@ public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> log
             }
             catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
             {
-                // Final: the address will not become allowed by trying again.
+                // Final: the next attempts, seconds later, would resolve the same and be refused the same.
                 outcome = $"refused: {refused.Refusal.Short}";
                 logger.LogWarning("Alert webhook to {Host} {Outcome}; not retried", url.Host, outcome);
                 return new WebhookResult(false, null, attempt, outcome);

@@ -7,7 +7,7 @@ using LicenseServer.Web.Organizations;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>
-/// O6: the organization's mail server: Update, and Send test email with the server's own error.
+/// O6: the organization's mail server: Update, and Send test email, whose error names the kind of failure (never the server's own words).
 /// L12: usage alerts (threshold, refusals, webhook); like the mail server, for Owners and Admins (ManageMail).
 /// </summary>
 public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
