@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using LicenseServer.Core.Alerts;
+using LicenseServer.Core.Outbound;
 using LicenseServer.Data.Alerts;
 using Microsoft.AspNetCore.DataProtection;
 
@@ -76,6 +77,8 @@ public sealed class AlertSettingsService(AlertRepository repository, IDataProtec
         if (text.Length > 2000 || !Uri.TryCreate(text, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)
             || string.IsNullOrEmpty(url.Host) || url.UserInfo.Length > 0)
             throw new AlertSettingsException("Enter the webhook URL as an http:// or https:// address, such as https://hooks.example.com/kit, or leave it empty for no webhook.");
+        if (OutboundAddress.RefuseLiteral(url.Host) is { } refusal)
+            throw new AlertSettingsException($"{refusal.Sentence} Enter the address of your webhook receiver, such as https://hooks.example.com/kit.");
         return url;
     }
 

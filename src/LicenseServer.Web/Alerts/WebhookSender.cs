@@ -1,6 +1,8 @@
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using LicenseServer.Core.Alerts;
 using LicenseServer.Web.Hosting;
+using LicenseServer.Web.Outbound;
 
 namespace LicenseServer.Web.Alerts;
 
@@ -9,7 +11,8 @@ public sealed record WebhookResult(bool Delivered, int? Status, int Attempts, st
 
 /// <summary>
 /// L12: POSTs a signed JSON body. Network errors, timeouts and 5xx answers are retried with exponential
-/// backoff and jitter; a 4xx answer is final (the receiver refused this body, and will again). Redirects
+/// backoff and jitter; a 4xx answer is final (the receiver refused this body, and will again), and so is a
+/// host that is or resolves only to a link-local or multicast address (<see cref="OutboundConnector"/>). Redirects
 /// are not followed. Logs name only the receiver's host: a webhook URL often carries a token of its own.
 /// </summary>
 public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> logger) : IDisposable
@@ -19,6 +22,12 @@ public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> log
         AllowAutoRedirect = false,
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         UseCookies = false,
+        // No proxy: a proxy would connect on our behalf to an address we never checked (the environment's
+        // HTTP_PROXY would otherwise apply). Every connection goes through the outbound rule instead, checked
+        // after the name is resolved, so a redirect, were one ever followed, would be checked too.
+        UseProxy = false,
+        ConnectCallback = async (context, cancel) =>
+            new NetworkStream(await OutboundConnector.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, cancel), ownsSocket: true),
     }) { Timeout = Timeout.InfiniteTimeSpan };
 
     public async Task<WebhookResult> SendAsync(Uri url, string secret, string eventName, Guid deliveryId, byte[] body, CancellationToken cancel)
@@ -49,6 +58,13 @@ public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> log
                     logger.LogWarning("Alert webhook to {Host} {Outcome}; not retried", url.Host, outcome);
                     return new WebhookResult(false, status, attempt, outcome);
                 }
+            }
+            catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
+            {
+                // Final: the next attempts, seconds later, would resolve the same and be refused the same.
+                outcome = $"refused: {refused.Refusal.Short}";
+                logger.LogWarning("Alert webhook to {Host} {Outcome}; not retried", url.Host, outcome);
+                return new WebhookResult(false, null, attempt, outcome);
             }
             catch (HttpRequestException e)
             {

@@ -1,4 +1,6 @@
+using LicenseServer.Core.Outbound;
 using LicenseServer.Data.Mail;
+using LicenseServer.Web.Outbound;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.AspNetCore.DataProtection;
@@ -33,7 +35,8 @@ public sealed record MailServerForm(bool Configured, string? Host, string? Port,
 /// organization's own notices (invitations, alerts), and the server's own (a null organization id), which
 /// alone carries mail about a person's account (reset links, password changes, expiry warnings to server
 /// admins): an organization's Owner or Admin must never receive what lets them into someone's account.
-/// The password is encrypted with Data Protection before it is stored.
+/// The password is encrypted with Data Protection before it is stored. A failure names its kind
+/// (<see cref="MailFailure"/>), never the SMTP server's own words.
 /// </summary>
 public sealed class MailService(MailSettingsRepository repository, IDataProtectionProvider protection, ILogger<MailService> logger)
 {
@@ -57,6 +60,8 @@ public sealed class MailService(MailSettingsRepository repository, IDataProtecti
         host = (host ?? "").Trim();
         if (host.Length is 0 or > 253 || host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             throw new MailSettingsException("Enter the mail server's host name, such as smtp.example.com.");
+        if (OutboundAddress.RefuseLiteral(host) is { } refusal)
+            throw new MailSettingsException($"{refusal.Sentence} Enter your mail server's host name or address, such as smtp.example.com.");
         if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var portNumber) || portNumber is < 1 or > 65535)
             throw new MailSettingsException("Enter a port number from 1 to 65535, such as 25, 587 or 465.");
         var mode = ParseProtocol(protocol);
@@ -83,6 +88,7 @@ public sealed class MailService(MailSettingsRepository repository, IDataProtecti
         message.Subject = subject;
         message.Body = new TextPart("plain") { Text = body };
         using var smtp = new SmtpClient { Timeout = (int)Timeout.TotalMilliseconds };
+        var step = MailStep.Connect;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -93,21 +99,23 @@ public sealed class MailService(MailSettingsRepository repository, IDataProtecti
                 MailProtocol.StartTls => SecureSocketOptions.StartTls,
                 _ => SecureSocketOptions.None,
             };
-            await smtp.ConnectAsync(settings.Host, settings.Port, options, timeout.Token);
+            // Connected through the outbound rule (never a link-local or multicast address); the host name
+            // still names the server to TLS, for SNI and the certificate check.
+            using var socket = await OutboundConnector.ConnectAsync(settings.Host, settings.Port, timeout.Token);
+            await smtp.ConnectAsync(socket, settings.Host, settings.Port, options, timeout.Token);
+            step = MailStep.Authenticate;
             if (settings.Username is not null) await smtp.AuthenticateAsync(settings.Username, settings.Password ?? "", timeout.Token);
+            step = MailStep.Send;
             await smtp.SendAsync(message, timeout.Token);
             await smtp.DisconnectAsync(true, timeout.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
         {
-            var reason = e switch
-            {
-                OperationCanceledException => $"no answer within {Timeout.TotalSeconds:0} seconds",
-                SmtpCommandException smtpError => $"the server answered {(int)smtpError.StatusCode}: {smtpError.Message}",
-                _ => e.Message,
-            };
-            logger.LogWarning("Mail to {Host}:{Port} failed: {Reason}", settings.Host, settings.Port, reason);
-            throw new MailFailedException($"The mail server {settings.Host}:{settings.Port} did not accept the message: {reason}", e);
+            // The person sees the kind of failure only; the log (the server operator's) has the exception, which
+            // holds the server's answers but never the password.
+            var reason = MailFailure.Describe(e, step, Timeout);
+            logger.LogWarning(e, "Mail to {Host}:{Port} failed at {Step}: {Reason}", settings.Host, settings.Port, step, reason);
+            throw new MailFailedException($"The mail server {settings.Host}:{settings.Port} did not accept the message: {reason}.", e);
         }
     }
 

@@ -7,7 +7,8 @@ using LicenseServer.Web.Organizations;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>
-/// The organization's mail server (Update, Send test email), for its own notices: invitations and alerts.
+/// The organization's mail server (Update, Send test email, whose error names the kind of failure, never the
+/// server's own words), for its own notices: invitations and alerts.
 /// Usage alerts (threshold, refusals, webhook). Both for Owners and Admins (ManageMail).
 /// </summary>
 public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
