@@ -7,8 +7,9 @@ namespace LicenseServer.Data.Database;
 
 /// <summary>
 /// X1: one backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
-/// directory's plugin store and keys where present, and a manifest. Restore refuses a database that
-/// holds data unless told to replace it.
+/// directory's plugin store and keys where present, and a manifest. The dump holds the Data Protection
+/// key ring, which decrypts the server's private key and every stored secret, so the file is its
+/// owner's alone. Restore refuses a database that holds data unless told to replace it.
 /// </summary>
 public static class Backup
 {
@@ -35,10 +36,11 @@ public static class Backup
             var manifest = new Manifest("Kit License Server", version, DateTimeOffset.UtcNow, Migrator.KnownScripts[^1].Replace("db-migrations.", ""), copied);
             File.WriteAllText(Path.Combine(work.FullName, "manifest.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
             var partial = outFile + ".partial";
-            using (var file = File.Create(partial))
+            File.Delete(partial); // one left over from an interrupted run would keep its mode
+            using (var file = new FileStream(partial, OwnerOnlyNewFile()))
             using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
                 TarFile.CreateFromDirectory(work.FullName, gzip, includeBaseDirectory: false);
-            File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name
+            File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name; the mode comes along
             return manifest;
         }
         finally
@@ -83,6 +85,14 @@ public static class Backup
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>A new file only its owner reads, from the first byte on (on Windows the folder's access rules decide).</summary>
+    private static FileStreamOptions OwnerOnlyNewFile()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
     }
 
     private static bool HasData(string connectionString)

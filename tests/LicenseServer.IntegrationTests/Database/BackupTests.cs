@@ -6,9 +6,15 @@ using Npgsql;
 
 namespace LicenseServer.IntegrationTests.Database;
 
-/// <summary>X1: backup, then restore into an empty database, gives back the same data.</summary>
+/// <summary>
+/// X1: backup, then restore into an empty database, gives back the same data. The backup file holds the Data
+/// Protection key ring, so only its owner reads it.
+/// </summary>
 public class BackupTests : LicenseTestBase
 {
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode WorldReadable = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
     private static async Task<string> SnapshotAsync(string connectionString)
     {
         await using var db = new NpgsqlConnection(connectionString);
@@ -67,5 +73,29 @@ public class BackupTests : LicenseTestBase
         await using var db = new NpgsqlConnection(empty);
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), Is.Zero);
         File.Delete(bogus);
+    }
+
+    [Test]
+    public async Task The_backup_file_is_readable_by_its_owner_only()
+    {
+        if (OperatingSystem.IsWindows()) { Assert.Ignore("On Windows the folder's access rules decide who reads the backup."); return; }
+        var backup = await BackupAsync();
+        Assert.That(File.GetUnixFileMode(backup), Is.EqualTo(OwnerOnly));
+
+        // Replacing a world-readable backup, with a world-readable .partial left over from an interrupted run.
+        File.SetUnixFileMode(backup, WorldReadable);
+        await File.WriteAllTextAsync(backup + ".partial", "left over");
+        File.SetUnixFileMode(backup + ".partial", WorldReadable);
+        Assert.That(await KitCommands.RunAsync(["backup", "--out", backup, .. TestServer.Arguments(Server.ConnectionString, Server.DataDirectory)]), Is.Zero);
+        Assert.That(File.GetUnixFileMode(backup), Is.EqualTo(OwnerOnly), "the replaced backup");
+        Assert.That(File.Exists(backup + ".partial"), Is.False);
+        File.Delete(backup);
+    }
+
+    private async Task<string> BackupAsync()
+    {
+        var backup = Path.Combine(Path.GetTempPath(), $"kit-{Guid.NewGuid():N}.tar.gz");
+        Assert.That(await KitCommands.RunAsync(["backup", "--out", backup, .. TestServer.Arguments(Server.ConnectionString, Server.DataDirectory)]), Is.Zero);
+        return backup;
     }
 }
