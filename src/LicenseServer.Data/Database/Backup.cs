@@ -7,8 +7,10 @@ namespace LicenseServer.Data.Database;
 
 /// <summary>
 /// X1: one backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
-/// directory's plugin store and keys where present, and a manifest. Restore refuses a database that
-/// holds data unless told to replace it.
+/// directory's plugin store and keys where present, and a manifest. The dump holds the Data Protection
+/// key ring, which decrypts the server's private key and every stored secret, so the file is its
+/// owner's alone. Restore refuses a database that holds data unless told to replace it, and refuses an
+/// archive this server did not write before it touches the database or the data directory.
 /// </summary>
 public static class Backup
 {
@@ -35,10 +37,11 @@ public static class Backup
             var manifest = new Manifest("Kit License Server", version, DateTimeOffset.UtcNow, Migrator.KnownScripts[^1].Replace("db-migrations.", ""), copied);
             File.WriteAllText(Path.Combine(work.FullName, "manifest.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
             var partial = outFile + ".partial";
-            using (var file = File.Create(partial))
+            File.Delete(partial); // one left over from an interrupted run would keep its mode
+            using (var file = new FileStream(partial, OwnerOnlyNewFile()))
             using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
                 TarFile.CreateFromDirectory(work.FullName, gzip, includeBaseDirectory: false);
-            File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name
+            File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name; the mode comes along
             return manifest;
         }
         finally
@@ -54,9 +57,7 @@ public static class Backup
         {
             try
             {
-                using var file = File.OpenRead(backupFile);
-                using var gzip = new GZipStream(file, CompressionMode.Decompress);
-                TarFile.ExtractToDirectory(gzip, work.FullName, overwriteFiles: false);
+                Extract(backupFile, work.FullName);
             }
             catch (InvalidDataException)
             {
@@ -65,7 +66,7 @@ public static class Backup
             var manifestPath = Path.Combine(work.FullName, "manifest.json");
             if (!File.Exists(manifestPath) || !File.Exists(Path.Combine(work.FullName, "kit.dump")))
                 throw new InvalidOperationException($"{backupFile} is not a Kit License Server backup (no manifest or database dump inside).");
-            var manifest = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(manifestPath))!;
+            var manifest = ReadManifest(backupFile, manifestPath, work.FullName);
             if (!replace && HasData(connectionString))
                 throw new InvalidOperationException("The database is not empty. Restore into an empty database, or add --replace to overwrite what it holds.");
             Run(binDirectory, "pg_restore", connectionString,
@@ -83,6 +84,71 @@ public static class Backup
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Unpacks files and folders only, each inside <paramref name="directory"/>. A backup holds nothing else,
+    /// so a link (which could lead a later entry, or a data folder's copy, outside) is refused, not followed.
+    /// </summary>
+    private static void Extract(string backupFile, string directory)
+    {
+        using var file = File.OpenRead(backupFile);
+        using var gzip = new GZipStream(file, CompressionMode.Decompress);
+        using var reader = new TarReader(gzip);
+        var root = Path.TrimEndingDirectorySeparator(directory) + Path.DirectorySeparatorChar;
+        while (reader.GetNextEntry() is { } entry)
+        {
+            var path = Path.GetFullPath(Path.Combine(root, entry.Name));
+            if (entry.EntryType is not (TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                throw NotWrittenHere(backupFile, $"it holds {entry.Name}, a {entry.EntryType} entry, where a backup holds only files and folders");
+            if (!(path + Path.DirectorySeparatorChar).StartsWith(root, StringComparison.Ordinal))
+                throw NotWrittenHere(backupFile, $"its entry {entry.Name} lies outside the archive");
+            if (entry.EntryType is TarEntryType.Directory)
+            {
+                Directory.CreateDirectory(path);
+                continue;
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            entry.ExtractToFile(path, overwrite: false);
+        }
+    }
+
+    /// <summary>The manifest, if every data folder it names is one a backup writes, once, and inside the archive.</summary>
+    private static Manifest ReadManifest(string backupFile, string manifestPath, string work)
+    {
+        Manifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<Manifest>(File.ReadAllText(manifestPath));
+        }
+        catch (JsonException)
+        {
+            manifest = null;
+        }
+        if (manifest?.DataFolders is null) throw NotWrittenHere(backupFile, "its manifest.json cannot be read");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var folder in manifest.DataFolders)
+        {
+            // An exact name from the list, never a path: restore deletes and rewrites dataDirectory/folder.
+            if (!DataFolders.Contains(folder, StringComparer.Ordinal))
+                throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\", where a backup holds only {string.Join(" and ", DataFolders)}");
+            if (!seen.Add(folder))
+                throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\" twice");
+            if (!Directory.Exists(Path.Combine(work, "data", folder)))
+                throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\", which the archive does not hold");
+        }
+        return manifest;
+    }
+
+    private static InvalidOperationException NotWrittenHere(string backupFile, string why) =>
+        new($"{backupFile} is not a backup this server wrote, or it has been altered: {why}. Nothing was restored; restore a file written by kit-server backup.");
+
+    /// <summary>A new file only its owner reads, from the first byte on (on Windows the folder's access rules decide).</summary>
+    private static FileStreamOptions OwnerOnlyNewFile()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return options;
     }
 
     private static bool HasData(string connectionString)

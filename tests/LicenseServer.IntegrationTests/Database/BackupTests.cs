@@ -1,4 +1,9 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
 using Dapper;
+using LicenseServer.Data.Database;
 using LicenseServer.IntegrationTests.Licenses;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Commands;
@@ -6,9 +11,17 @@ using Npgsql;
 
 namespace LicenseServer.IntegrationTests.Database;
 
-/// <summary>X1: backup, then restore into an empty database, gives back the same data.</summary>
+/// <summary>
+/// X1: backup, then restore into an empty database, gives back the same data. The backup file holds the Data
+/// Protection key ring, so only its owner reads it; restore refuses an archive this server did not write
+/// before it touches the database or the data directory.
+/// </summary>
 public class BackupTests : LicenseTestBase
 {
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode WorldReadable = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const string NotOurs = "is not a backup this server wrote, or it has been altered";
+
     private static async Task<string> SnapshotAsync(string connectionString)
     {
         await using var db = new NpgsqlConnection(connectionString);
@@ -67,5 +80,170 @@ public class BackupTests : LicenseTestBase
         await using var db = new NpgsqlConnection(empty);
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), Is.Zero);
         File.Delete(bogus);
+    }
+
+    [Test]
+    public async Task The_backup_file_is_readable_by_its_owner_only()
+    {
+        if (OperatingSystem.IsWindows()) { Assert.Ignore("On Windows the folder's access rules decide who reads the backup."); return; }
+        var backup = await BackupAsync();
+        Assert.That(File.GetUnixFileMode(backup), Is.EqualTo(OwnerOnly));
+
+        // Replacing a world-readable backup, with a world-readable .partial left over from an interrupted run.
+        File.SetUnixFileMode(backup, WorldReadable);
+        await File.WriteAllTextAsync(backup + ".partial", "left over");
+        File.SetUnixFileMode(backup + ".partial", WorldReadable);
+        Assert.That(await KitCommands.RunAsync(["backup", "--out", backup, .. TestServer.Arguments(Server.ConnectionString, Server.DataDirectory)]), Is.Zero);
+        Assert.That(File.GetUnixFileMode(backup), Is.EqualTo(OwnerOnly), "the replaced backup");
+        Assert.That(File.Exists(backup + ".partial"), Is.False);
+        File.Delete(backup);
+    }
+
+    [Test, NonParallelizable] // reads the process's Console.Error
+    public async Task Restore_refuses_a_data_folder_that_climbs_out_of_the_data_directory()
+    {
+        var place = Directory.CreateTempSubdirectory("kit-restore-place-");
+        var sentinel = Path.Combine(place.FullName, "victim", "sentinel.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(sentinel)!);
+        await File.WriteAllTextAsync(sentinel, "still here");
+        // "victim/" sits beside data/ in the archive: without the check, restore deletes place/victim and writes this there.
+        var crafted = await CraftAsync(["../victim"], FileEntry("victim/planted.txt", "written by the archive"));
+
+        using (Assert.EnterMultipleScope())
+        {
+            await AssertRefusedAsync(crafted, Path.Combine(place.FullName, "data"), "\"../victim\"");
+            Assert.That(File.Exists(sentinel) ? await File.ReadAllTextAsync(sentinel) : "deleted", Is.EqualTo("still here"));
+            Assert.That(File.Exists(Path.Combine(place.FullName, "victim", "planted.txt")), Is.False, "the archive wrote outside the data directory");
+        }
+        place.Delete(recursive: true);
+    }
+
+    [Test, NonParallelizable] // reads the process's Console.Error
+    public async Task Restore_refuses_a_data_folder_given_as_an_absolute_path()
+    {
+        var victim = Directory.CreateTempSubdirectory("kit-restore-victim-");
+        var sentinel = Path.Combine(victim.FullName, "sentinel.txt");
+        await File.WriteAllTextAsync(sentinel, "still here");
+        var crafted = await CraftAsync([victim.FullName]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            await AssertRefusedAsync(crafted, NewDataDirectory(), $"\"{victim.FullName}\"");
+            Assert.That(File.Exists(sentinel) ? await File.ReadAllTextAsync(sentinel) : "deleted", Is.EqualTo("still here"));
+            Assert.That(Directory.GetFileSystemEntries(victim.FullName), Is.EqualTo(new[] { sentinel }));
+        }
+        victim.Delete(recursive: true);
+    }
+
+    [Test, NonParallelizable] // reads the process's Console.Error
+    public async Task Restore_refuses_a_data_folder_named_twice()
+    {
+        var crafted = await CraftAsync(["keys", "keys"], DirectoryEntry("data/keys/"));
+        await AssertRefusedAsync(crafted, NewDataDirectory(), "\"keys\"");
+    }
+
+    [TestCase("this is not JSON")]
+    [TestCase("null")]
+    [TestCase("{}")]
+    [NonParallelizable] // reads the process's Console.Error
+    public async Task Restore_refuses_a_manifest_it_cannot_read(string manifest)
+    {
+        var crafted = await CraftAsync(manifest);
+        await AssertRefusedAsync(crafted, NewDataDirectory(), "manifest");
+    }
+
+    [TestCase("symbolic link")]
+    [TestCase("hard link")]
+    [TestCase("relative path")]
+    [TestCase("absolute path")]
+    [NonParallelizable] // reads the process's Console.Error
+    public async Task Restore_refuses_an_entry_that_leads_out_of_the_archive(string kind)
+    {
+        // The keys folder as a link to a folder outside, a key file as a hard link to a file outside, or a file
+        // whose name puts it outside (the restore's work folder and this one both sit in the temp folder).
+        var outside = Directory.CreateTempSubdirectory("kit-restore-outside-");
+        var secret = Path.Combine(outside.FullName, "secret.xml");
+        await File.WriteAllTextAsync(secret, "not for the archive");
+        TarEntry[] entries = kind switch
+        {
+            "symbolic link" => [DirectoryEntry("data/"), new PaxTarEntry(TarEntryType.SymbolicLink, "data/keys") { LinkName = outside.FullName }],
+            "hard link" => [DirectoryEntry("data/keys/"), new PaxTarEntry(TarEntryType.HardLink, "data/keys/secret.xml") { LinkName = secret }],
+            "relative path" => [DirectoryEntry("data/keys/"), FileEntry($"data/keys/../../../{outside.Name}/planted.xml", "planted")],
+            _ => [DirectoryEntry("data/keys/"), FileEntry(Path.Combine(outside.FullName, "planted.xml"), "planted")],
+        };
+        var crafted = await CraftAsync(["keys"], entries);
+
+        using (Assert.EnterMultipleScope())
+        {
+            await AssertRefusedAsync(crafted, NewDataDirectory(), kind.EndsWith("link") ? "data/keys" : "planted.xml");
+            Assert.That(await File.ReadAllTextAsync(secret), Is.EqualTo("not for the archive"));
+            Assert.That(Directory.GetFileSystemEntries(outside.FullName), Is.EqualTo(new[] { secret }), "nothing was written outside");
+        }
+        outside.Delete(recursive: true);
+    }
+
+    private async Task<string> BackupAsync()
+    {
+        var backup = Path.Combine(Path.GetTempPath(), $"kit-{Guid.NewGuid():N}.tar.gz");
+        Assert.That(await KitCommands.RunAsync(["backup", "--out", backup, .. TestServer.Arguments(Server.ConnectionString, Server.DataDirectory)]), Is.Zero);
+        return backup;
+    }
+
+    private static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "kit-restored-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private Task<string> CraftAsync(string[] dataFolders, params TarEntry[] entries) => CraftAsync(manifest => JsonSerializer.Serialize(
+        JsonSerializer.Deserialize<Backup.Manifest>(manifest)! with { DataFolders = dataFolders }), entries);
+
+    private Task<string> CraftAsync(string manifest) => CraftAsync(_ => manifest);
+
+    /// <summary>An archive with a real backup's database dump, the manifest <paramref name="manifest"/> makes of the real one, and <paramref name="entries"/>.</summary>
+    private async Task<string> CraftAsync(Func<string, string> manifest, params TarEntry[] entries)
+    {
+        var backup = await BackupAsync();
+        var crafted = Path.Combine(Path.GetTempPath(), $"kit-crafted-{Guid.NewGuid():N}.tar.gz");
+        await using (var input = new GZipStream(File.OpenRead(backup), CompressionMode.Decompress))
+        await using (var output = new GZipStream(File.Create(crafted), CompressionLevel.Fastest))
+        {
+            using var reader = new TarReader(input);
+            using var writer = new TarWriter(output, TarEntryFormat.Pax);
+            while (reader.GetNextEntry(copyData: true) is { } entry)
+            {
+                if (entry.Name == "kit.dump") writer.WriteEntry(entry);
+                else if (entry.Name == "manifest.json") writer.WriteEntry(FileEntry("manifest.json", manifest(new StreamReader(entry.DataStream!).ReadToEnd())));
+            }
+            foreach (var entry in entries) writer.WriteEntry(entry);
+        }
+        File.Delete(backup);
+        return crafted;
+    }
+
+    private static PaxTarEntry FileEntry(string name, string text) =>
+        new(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)) };
+
+    private static PaxTarEntry DirectoryEntry(string name) => new(TarEntryType.Directory, name);
+
+    /// <summary>Restore refuses <paramref name="crafted"/> with a sentence naming <paramref name="named"/>, and the target database stays empty.</summary>
+    private static async Task AssertRefusedAsync(string crafted, string dataDirectory, string named)
+    {
+        var empty = PostgresFixture.CreateDatabase();
+        var error = new StringWriter();
+        var console = Console.Error;
+        Console.SetError(error);
+        int code;
+        try
+        {
+            code = await KitCommands.RunAsync(["restore", "--file", crafted, .. TestServer.Arguments(empty, dataDirectory)]);
+        }
+        finally
+        {
+            Console.SetError(console);
+        }
+        Assert.That(code, Is.EqualTo(1), error.ToString());
+        Assert.That(error.ToString(), Does.Contain(NotOurs).And.Contain(named));
+        await using var db = new NpgsqlConnection(empty);
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), Is.Zero, "the database was not touched");
+        foreach (var folder in Backup.DataFolders)
+            Assert.That(Directory.Exists(Path.Combine(dataDirectory, folder)), Is.False, $"no {folder} folder was written");
+        File.Delete(crafted);
     }
 }
