@@ -102,6 +102,10 @@ if [ "$1" = "configure" ]; then
     systemctl enable kit-license-server >/dev/null
     systemctl restart kit-license-server || true
   fi
+  if [ -z "$2" ]; then
+    echo "Kit License Server: open http://<this machine>:8080/Activate to activate it. After activation, the Setup page"
+    echo "asks for a one-time setup code to create the server admin account: sudo cat /var/lib/kit-license-server/setup-code"
+  fi
 fi
 SCRIPT
   cat > "$deb/DEBIAN/prerm" <<'SCRIPT'

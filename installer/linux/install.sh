@@ -136,6 +136,8 @@ echo "Waiting for the server to answer on port $port..."
 for _ in $(seq 1 180); do
   if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then
     echo "Kit License Server is running. Open $server_url/Activate to activate it."
+    echo "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
+    echo "  sudo cat $data/setup-code    (also in $logs/kit-server.log)"
     exit 0
   fi
   sleep 1

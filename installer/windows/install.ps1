@@ -107,7 +107,12 @@ Write-Host "Waiting for the server to answer on port $Port..."
 for ($i = 0; $i -lt 180; $i++) {
     try {
         $r = Invoke-WebRequest -UseBasicParsing -Uri "http://127.0.0.1:$Port/health/ready" -TimeoutSec 2
-        if ($r.StatusCode -eq 200) { Write-Host "Kit License Server is running. Open $ServerUrl/Activate to activate it."; exit 0 }
+        if ($r.StatusCode -eq 200) {
+            Write-Host "Kit License Server is running. Open $ServerUrl/Activate to activate it."
+            Write-Host "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
+            Write-Host "  Get-Content `"$(Join-Path $dataDir 'setup-code')`"   (as an administrator; also in the server's log)"
+            exit 0
+        }
     } catch { }
     Start-Sleep -Seconds 1
 }

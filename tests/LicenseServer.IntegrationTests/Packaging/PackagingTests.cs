@@ -73,7 +73,8 @@ public class PackagingTests
         var port = FreePort.Next();
         var install = Script("install.sh", "--root", root, "--no-systemd", "--port", port.ToString(), "--yes", "--db-url", "", "--server-url", $"http://licenses.test:{port}");
         Assert.That(install.ExitCode, Is.Zero, install.Output);
-        Assert.That(install.Output, Does.Contain($"Open http://licenses.test:{port}/Activate"));
+        Assert.That(install.Output, Does.Contain($"Open http://licenses.test:{port}/Activate").And.Contain($"{root}/var/lib/kit-license-server/setup-code"),
+            "the installer says where the setup code will be");
 
         var config = Path.Combine(root, "etc/kit-license-server/appsettings.json");
         Assert.That(File.GetUnixFileMode(config), Is.EqualTo((UnixFileMode)0b110_100_000), "the config is readable by root and the kit group only");
