@@ -6,16 +6,18 @@ namespace LicenseServer.Data.Audit;
 
 public sealed record AuditFilter(string? ActionPrefix, string? Actor, string? Subject, DateTimeOffset? From, DateTimeOffset? To);
 
-public sealed record AuditRow(long Id, DateTime At, long? ActorUserId, string? ActorEmail, long? OrganizationId, string Action, string? Subject, string? Details);
+/// <param name="Address">The address of the request that made the change (behind a known proxy, the one it forwarded); null for background work and entries from before it was recorded.</param>
+public sealed record AuditRow(long Id, DateTime At, long? ActorUserId, string? ActorEmail, long? OrganizationId, string Action, string? Subject, string? Details, string? Address);
 
-/// <summary>Who did what, when. Written in the same transaction as the change it records.</summary>
+/// <summary>Who did what, when, from where. Written in the same transaction as the change it records.</summary>
 public sealed class AuditRepository(NpgsqlDataSource db)
 {
+    /// <summary>Records a change; where it came from is the address of the request being served (<see cref="AuditCaller"/>).</summary>
     public static Task WriteAsync(IDbConnection connection, IDbTransaction tx, long? actor, long? organizationId, string action, string? subject, string? details = null) =>
         connection.ExecuteAsync("""
-            INSERT INTO audit_event (actor_user_id, organization_id, action, subject, details)
-            VALUES (@actor, @organizationId, @action, @subject, @details)
-            """, new { actor, organizationId, action, subject, details }, tx);
+            INSERT INTO audit_event (actor_user_id, organization_id, action, subject, details, address)
+            VALUES (@actor, @organizationId, @action, @subject, @details, @address)
+            """, new { actor, organizationId, action, subject, details, address = AuditCaller.Address }, tx);
 
     /// <summary>L8: the organization's audit entries, newest first, filtered; each filter matches literally.</summary>
     public async Task<(IReadOnlyList<AuditRow> Rows, long Total)> SearchAsync(long organizationId, AuditFilter filter, int offset, int limit)
@@ -40,7 +42,7 @@ public sealed class AuditRepository(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync();
         var total = await connection.ExecuteScalarAsync<long>("SELECT count(*) " + where, args);
         var rows = await connection.QueryAsync<AuditRow>(
-            "SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details " + where +
+            "SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details, a.address " + where +
             " ORDER BY a.id DESC OFFSET @offset LIMIT @limit", args);
         return (rows.AsList(), total);
     }
@@ -49,7 +51,7 @@ public sealed class AuditRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<AuditRow>("""
-            SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details
+            SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details, a.address
             FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
             WHERE a.organization_id = @organizationId
             ORDER BY a.id DESC LIMIT @limit
@@ -61,7 +63,7 @@ public sealed class AuditRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<AuditRow>("""
-            SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details
+            SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details, a.address
             FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
             WHERE a.organization_id IS NULL AND a.action LIKE 'license.%'
             ORDER BY a.id DESC LIMIT @limit

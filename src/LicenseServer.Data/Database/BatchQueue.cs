@@ -23,7 +23,9 @@ public sealed class BatchQueue<T> : IAsyncDisposable
         _write = write;
         _fail = fail;
         _queue = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = writers == 1 });
-        _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteAsync)).ToArray();
+        // The writers serve every caller, not the request that happened to create the queue: they take nothing of
+        // its execution context (such as the address the audit log records, AuditCaller).
+        using (ExecutionContext.SuppressFlow()) _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteAsync)).ToArray();
     }
 
     /// <summary>False once the queue is disposed: the call will not be written.</summary>

@@ -14,6 +14,7 @@ public sealed class KitOptions
     public AlertOptions Alerts { get; set; } = new();
     public HttpsOptions Https { get; set; } = new();
     public MetricsOptions Metrics { get; set; } = new();
+    public ProxyOptions Proxy { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -106,4 +107,16 @@ public sealed class MetricsOptions
     public bool Enabled { get; set; } = true;
     /// <summary>Empty: only loopback callers may scrape. Otherwise every caller sends Authorization: Bearer &lt;token&gt;.</summary>
     public string Token { get; set; } = "";
+}
+
+/// <summary>
+/// The reverse proxies in front of the server: only from these peers are X-Forwarded-For and X-Forwarded-Proto
+/// believed (see ReverseProxy.cs). Empty: from no one.
+/// </summary>
+public sealed class ProxyOptions
+{
+    /// <summary>Each proxy's own IP address, as it connects to this server (127.0.0.1 for a proxy on this machine).</summary>
+    public string[] KnownProxies { get; set; } = [];
+    /// <summary>Ranges of proxy addresses in CIDR form, such as 10.0.0.0/8.</summary>
+    public string[] KnownNetworks { get; set; } = [];
 }

@@ -14,6 +14,7 @@ using LicenseServer.Web.Organizations;
 using LicenseServer.Web.Usage;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using NLog.Extensions.Logging;
 
@@ -57,11 +58,15 @@ public static class ServerHost
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
         var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
         builder.UseKitHttps(options, clock ?? TimeProvider.System, bootLogger);
+        var proxies = ReverseProxy.Options(options.Proxy, builder.Configuration);
+        if (proxies is not null)
+            bootLogger.LogInformation("Behind a reverse proxy: X-Forwarded-For and X-Forwarded-Proto are believed from {Proxies}",
+                string.Join(", ", options.Proxy.KnownProxies.Concat(options.Proxy.KnownNetworks).Select(p => p.Trim())));
         var database = DatabaseBootstrap.Open(options, bootLogger);
         try
         {
             if (migrate) database.Migrate(bootLogger);
-            var app = Compose(builder, options, database, migrate, clock ?? TimeProvider.System);
+            var app = Compose(builder, options, proxies, database, migrate, clock ?? TimeProvider.System);
             app.Lifetime.ApplicationStopped.Register(database.StopEmbedded);
             return app;
         }
@@ -72,7 +77,7 @@ public static class ServerHost
         }
     }
 
-    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, DatabaseBootstrap database, bool ready, TimeProvider clock)
+    private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, ForwardedHeadersOptions? proxies, DatabaseBootstrap database, bool ready, TimeProvider clock)
     {
         var services = builder.Services;
         services.AddSingleton(options);
@@ -143,6 +148,8 @@ public static class ServerHost
         var app = builder.Build();
         if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
 
+        // First: everything after it sees the caller's address and scheme as the trusted proxy forwarded them.
+        app.UseKitReverseProxy(proxies);
         app.UseMiddleware<RequestTiming>();
         app.UseKitSecurityHeaders(options);
         // The console renders errors as pages; the client API as problem+json.

@@ -14,7 +14,12 @@ public enum MetricsVerdict { Allowed, Unauthorized, Forbidden }
 /// </summary>
 public static class MetricsAccess
 {
-    public static MetricsVerdict Check(MetricsOptions options, IPAddress? remote, string authorization)
+    /// <param name="remote">The caller's address: behind a known proxy, the one it forwarded (ReverseProxy).</param>
+    /// <param name="namesAnotherClient">
+    /// The request carries forwarding headers that were not believed (or entries before the trusted one): it came
+    /// through a proxy from somewhere unknown, such as a proxy on this machine not listed in Kit:Proxy, and is not local.
+    /// </param>
+    public static MetricsVerdict Check(MetricsOptions options, IPAddress? remote, bool namesAnotherClient, string authorization)
     {
         if (options.Token.Length > 0)
         {
@@ -24,7 +29,7 @@ public static class MetricsAccess
                 ? MetricsVerdict.Allowed
                 : MetricsVerdict.Unauthorized;
         }
-        return remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
+        return !namesAnotherClient && remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
             ? MetricsVerdict.Allowed
             : MetricsVerdict.Forbidden;
     }

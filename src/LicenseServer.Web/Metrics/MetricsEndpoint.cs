@@ -29,7 +29,8 @@ internal static class MetricsEndpoint
     {
         var response = context.Response;
         response.Headers.CacheControl = "no-store";
-        switch (MetricsAccess.Check(options.Metrics, context.Connection.RemoteIpAddress, context.Request.Headers.Authorization.ToString()))
+        switch (MetricsAccess.Check(options.Metrics, context.Connection.RemoteIpAddress, ReverseProxy.NamesAnotherClient(context.Request),
+                    context.Request.Headers.Authorization.ToString()))
         {
             case MetricsVerdict.Unauthorized:
                 response.StatusCode = StatusCodes.Status401Unauthorized;
@@ -38,7 +39,8 @@ internal static class MetricsEndpoint
                 return;
             case MetricsVerdict.Forbidden:
                 response.StatusCode = StatusCodes.Status403Forbidden;
-                await response.WriteAsync("Metrics are served to this machine only. To scrape from elsewhere, set Kit:Metrics:Token and send it as a bearer token.\n");
+                await response.WriteAsync("Metrics are served to this machine only, and through a reverse proxy only when it is listed in Kit:Proxy and the "
+                    + "original caller is on this machine. To scrape from elsewhere, set Kit:Metrics:Token and send it as a bearer token.\n");
                 return;
         }
         SeatCounts? counts = null;

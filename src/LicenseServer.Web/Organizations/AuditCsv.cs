@@ -7,7 +7,8 @@ namespace LicenseServer.Web.Organizations;
 /// <summary>L8: the audit log as CSV that opens in a spreadsheet with the rows the page shows.</summary>
 public static class AuditCsv
 {
-    public const string Header = "Time (UTC),Actor,Action,Subject,Details";
+    /// <summary>From (the request's address) comes last, so that spreadsheets made from earlier exports keep their columns.</summary>
+    public const string Header = "Time (UTC),Actor,Action,Subject,Details,From";
 
     public static string Write(IEnumerable<AuditRow> rows)
     {
@@ -15,7 +16,7 @@ public static class AuditCsv
         foreach (var row in rows)
             csv.Append(string.Join(',',
                     Cell(row.At.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)), Cell(row.ActorEmail ?? "system"),
-                    Cell(row.Action), Cell(row.Subject ?? ""), Cell(row.Details ?? "")))
+                    Cell(row.Action), Cell(row.Subject ?? ""), Cell(row.Details ?? ""), Cell(row.Address ?? "")))
                 .Append("\r\n");
         return csv.ToString();
     }

@@ -28,6 +28,7 @@ public partial class AuditLogTests : LicenseTestBase
         var actions = ActionsOn(page);
         Assert.That(actions, Does.Contain("license.assigned").And.Contain("invitation.created").And.Contain("team.created").And.Contain("organization.created"));
         Assert.That(page, Does.Contain(AdminEmail).And.Contain(DateTime.UtcNow.ToString("yyyy-MM-dd")));
+        Assert.That(page, Does.Contain("<th>From</th>").And.Contain("<td>127.0.0.1</td>"), "where each change came from: the tests connect from 127.0.0.1");
 
         var licenses = await Admin.GetTextAsync(AuditPage + "?action=license.");
         Assert.That(ActionsOn(licenses), Has.All.StartsWith("license."));
@@ -37,7 +38,8 @@ public partial class AuditLogTests : LicenseTestBase
         Assert.That(csv.Content.Headers.ContentType!.MediaType, Is.EqualTo("text/csv"));
         var rows = CsvRows(await csv.Content.ReadAsStringAsync());
         Assert.That(rows.Select(r => r[2]), Is.EqualTo(actions), "the CSV has the rows the page shows, in the same order");
-        Assert.That(rows, Has.All.Length.EqualTo(5));
+        Assert.That(rows, Has.All.Length.EqualTo(6));
+        Assert.That(rows.Select(r => r[5]).Distinct(), Is.EqualTo(new[] { "127.0.0.1" }), "the From column: the address of each change's request");
         var team = rows.Single(r => r[2] == "team.created");
         Assert.That(team[3], Is.EqualTo("'=HYPERLINK(\"x\"), QA"), "quoted, and never run as a formula");
 

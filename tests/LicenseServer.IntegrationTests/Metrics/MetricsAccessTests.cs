@@ -42,10 +42,13 @@ public class MetricsAccessTests
         Assert.Multiple(() =>
         {
             foreach (var address in new[] { "127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1" })
-                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), ""), Is.EqualTo(MetricsVerdict.Allowed), address);
+            {
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), false, ""), Is.EqualTo(MetricsVerdict.Allowed), address);
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), true, ""), Is.EqualTo(MetricsVerdict.Forbidden), address + " naming another client: origin unknown");
+            }
             foreach (var address in new[] { "192.0.2.7", "10.0.0.1", "::ffff:10.0.0.1", "2001:db8::1" })
-                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), "Bearer anything"), Is.EqualTo(MetricsVerdict.Forbidden), address);
-            Assert.That(MetricsAccess.Check(options, null, ""), Is.EqualTo(MetricsVerdict.Forbidden), "no address known");
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), false, "Bearer anything"), Is.EqualTo(MetricsVerdict.Forbidden), address);
+            Assert.That(MetricsAccess.Check(options, null, false, ""), Is.EqualTo(MetricsVerdict.Forbidden), "no address known");
         });
     }
 
