@@ -184,7 +184,8 @@ public class ActivationTests
     private string SetupCodeFile => Path.Combine(_server.DataDirectory, "setup-code");
 
 
-    [Test]
+    // Alone (see Parallelism.cs): it reads the server's log file, and the log configuration is the process's.
+    [Test, NonParallelizable]
     public async Task Between_activation_and_the_default_account_a_stranger_without_the_setup_code_cannot_become_the_server_admin()
     {
         using (var upload = await _client.UploadLicenseAsync(await _server.LicenseAsync()))
