@@ -7,8 +7,8 @@ namespace LicenseServer.Web.Organizations;
 /// <summary>L8: the audit log as CSV that opens in a spreadsheet with the rows the page shows.</summary>
 public static class AuditCsv
 {
-    /// <summary>From (the request's address) comes last, so that spreadsheets made from earlier exports keep their columns.</summary>
-    public const string Header = "Time (UTC),Actor,Action,Subject,Details,From";
+    /// <summary>The request's address comes last, so that spreadsheets made from earlier exports keep their columns.</summary>
+    public const string Header = "Time (UTC),Actor,Action,Subject,Details,Address";
 
     public static string Write(IEnumerable<AuditRow> rows)
     {

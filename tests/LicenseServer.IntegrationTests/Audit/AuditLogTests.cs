@@ -28,7 +28,7 @@ public partial class AuditLogTests : LicenseTestBase
         var actions = ActionsOn(page);
         Assert.That(actions, Does.Contain("license.assigned").And.Contain("invitation.created").And.Contain("team.created").And.Contain("organization.created"));
         Assert.That(page, Does.Contain(AdminEmail).And.Contain(DateTime.UtcNow.ToString("yyyy-MM-dd")));
-        Assert.That(page, Does.Contain("<th>From</th>").And.Contain("<td>127.0.0.1</td>"), "where each change came from: the tests connect from 127.0.0.1");
+        Assert.That(page, Does.Contain("<th>Address</th>").And.Contain("<td>127.0.0.1</td>"), "where each change came from: the tests connect from 127.0.0.1");
 
         var licenses = await Admin.GetTextAsync(AuditPage + "?action=license.");
         Assert.That(ActionsOn(licenses), Has.All.StartsWith("license."));
