@@ -31,8 +31,13 @@ public sealed class ExpiryWatch(ActivationService activation, ServerLicenseRepos
     {
         var due = (await activation.ExpiryWarningsAsync()).Where(w => !w.Expired).ToList();
         if (due.Count == 0) return 0;
+        if (await mail.ServerAsync() is not { } settings)
+        {
+            // Nothing is claimed: once a mail server is set, the next check sends what is due.
+            logger.LogInformation("License expiry warnings are not mailed: the server has no mail server of its own (Server settings); the dashboard shows them");
+            return 0;
+        }
         var admins = await licenses.ServerAdminsAsync();
-        var settings = await mail.ServerAsync();
         var sent = 0;
         foreach (var warning in due)
         {
@@ -41,7 +46,6 @@ public sealed class ExpiryWatch(ActivationService activation, ServerLicenseRepos
             var delivered = 0;
             foreach (var (_, email) in admins)
             {
-                if (settings is null) break;
                 try
                 {
                     await mail.SendAsync(settings, email, $"Kit License Server: {warning.Item.Name} expires in {warning.DaysLeft} day{(warning.DaysLeft == 1 ? "" : "s")}",
