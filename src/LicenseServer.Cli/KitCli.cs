@@ -128,11 +128,8 @@ public static class KitCli
         using var client = new KitClient(server);
         var login = await client.LoginAsync(email, password, cancel);
         Directory.CreateDirectory(Home);
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // the token is never readable by others
-        File.Delete(CredentialsFile);
-        using (var writer = new StreamWriter(CredentialsFile, fileOptions))
-            writer.Write(JsonSerializer.Serialize(new Credentials(server.ToString(), login.Token, login.Email)));
+        // The token is never readable by others.
+        LicenseServer.Core.Security.OwnerOnlyFile.WriteAllText(CredentialsFile, JsonSerializer.Serialize(new Credentials(server.ToString(), login.Token, login.Email)));
         output.WriteLine($"Signed in as {login.Email}.");
         foreach (var org in login.Organizations) output.WriteLine($"{org.Id}\t{org.Role}\t{org.Name}");
         return Ok;

@@ -117,11 +117,10 @@ public static class VendorTool
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var days) && days > 0 ? days
             : throw new UsageException($"--days {text}: give a whole number of days, 1 or more.");
 
+    /// <summary>Never over an existing file: a vendor key is not replaced by mistake.</summary>
     private static void WritePrivate(string path, string content)
     {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var writer = new StreamWriter(path, options);
+        using var writer = new StreamWriter(path, Core.Security.OwnerOnlyFile.Options(FileMode.CreateNew));
         writer.Write(content);
     }
 

@@ -37,8 +37,7 @@ public static class Backup
             var manifest = new Manifest("Kit License Server", version, DateTimeOffset.UtcNow, Migrator.KnownScripts[^1].Replace("db-migrations.", ""), copied);
             File.WriteAllText(Path.Combine(work.FullName, "manifest.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
             var partial = outFile + ".partial";
-            File.Delete(partial); // one left over from an interrupted run would keep its mode
-            using (var file = new FileStream(partial, OwnerOnlyNewFile()))
+            using (var file = Core.Security.OwnerOnlyFile.Replace(partial)) // not one left over from an interrupted run, which would keep its mode
             using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
                 TarFile.CreateFromDirectory(work.FullName, gzip, includeBaseDirectory: false);
             File.Move(partial, outFile, overwrite: true); // never a half-written backup under the real name; the mode comes along
@@ -142,14 +141,6 @@ public static class Backup
 
     private static InvalidOperationException NotWrittenHere(string backupFile, string why) =>
         new($"{backupFile} is not a backup this server wrote, or it has been altered: {why}. Nothing was restored; restore a file written by kit-server backup.");
-
-    /// <summary>A new file only its owner reads, from the first byte on (on Windows the folder's access rules decide).</summary>
-    private static FileStreamOptions OwnerOnlyNewFile()
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return options;
-    }
 
     private static bool HasData(string connectionString)
     {

@@ -165,13 +165,5 @@ public sealed class PostgresCluster
                 "Use a data directory outside private home folders (Kit:DataDirectory), or run the server as its own user.");
     }
 
-    /// <summary>Creates the file readable by its owner only from the first byte on.</summary>
-    private static void WritePrivateFile(string path, string content)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        File.Delete(path);
-        using var writer = new StreamWriter(path, options);
-        writer.Write(content);
-    }
+    private static void WritePrivateFile(string path, string content) => Core.Security.OwnerOnlyFile.WriteAllText(path, content);
 }

@@ -27,12 +27,7 @@ public sealed class SetupCodeService(ServerSettingsRepository settings, ServerLi
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.Delete(path); // a new file, so that it is created owner-only whatever the old one's mode was
-            var file = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) file.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            await using (var stream = new FileStream(path, file))
-            await using (var writer = new StreamWriter(stream))
-                await writer.WriteLineAsync(code);
+            Core.Security.OwnerOnlyFile.WriteAllText(path, code + Environment.NewLine);
             logger.LogWarning("Setup code: {Code}. The Setup page asks for it to create the default account; it is also in {Path}", code, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
