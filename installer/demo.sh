@@ -37,6 +37,8 @@ if [ ! -f "$demo/demo.lic" ]; then
   "${server[@]}" activate --file "$demo/demo.lic" "${settings[@]}"
 fi
 email=admin@example.com
+# Activation wrote a setup code for the Setup page; this command runs with the server's own settings and
+# database, as only whoever runs the server can, so it creates the account without the code (and spends it).
 if [ ! -f "$demo/admin-password" ]; then
   (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$demo/admin-password")
   "${server[@]}" create-default-account --email "$email" --password "$(cat "$demo/admin-password")" "${settings[@]}"

@@ -58,15 +58,21 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             """, new { organizationId, limit })).AsList();
     }
 
-    /// <summary>A5/A6: the server-wide license actions (uploads, deletions, server-wide limits), newest first.</summary>
-    public async Task<IReadOnlyList<AuditRow>> ServerLicenseHistoryAsync(int limit = 50)
+    /// <summary>The server-wide license actions (uploads, deletions, server-wide limits), newest first.</summary>
+    public Task<IReadOnlyList<AuditRow>> ServerLicenseHistoryAsync(int limit = 50) => ServerHistoryAsync("license.", limit);
+
+    /// <summary>
+    /// The server-wide actions whose name starts with <paramref name="prefix"/> (those of no organization: the
+    /// server's license, its settings, offline plugins), newest first.
+    /// </summary>
+    public async Task<IReadOnlyList<AuditRow>> ServerHistoryAsync(string prefix, int limit = 50)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<AuditRow>("""
             SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details, a.address
             FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
-            WHERE a.organization_id IS NULL AND a.action LIKE 'license.%'
+            WHERE a.organization_id IS NULL AND a.action LIKE @pattern ESCAPE '\'
             ORDER BY a.id DESC LIMIT @limit
-            """, new { limit })).AsList();
+            """, new { pattern = Accounts.Like.Escape(prefix) + "%", limit })).AsList();
     }
 }

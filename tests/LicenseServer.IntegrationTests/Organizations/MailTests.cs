@@ -233,6 +233,8 @@ public class MailTests : ConsoleTest
         await using var db = Db();
         Assert.That(await db.ExecuteScalarAsync<string>("SELECT host FROM mail_settings WHERE organization_id IS NULL"), Is.EqualTo("127.0.0.1"), "the bad update kept the stored settings");
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM audit_event WHERE action = 'server.mail_updated' AND organization_id IS NULL"), Is.EqualTo(1));
+        Assert.That(await Admin.GetTextAsync("/Admin/Settings"), Does.Match($"{AdminEmail}</td><td>server.mail_updated</td><td>127.0.0.1:{Mail.SmtpPort} plain</td><td>127.0.0.1"),
+            "the page shows who changed the settings, when and from where");
         await AddMemberAsync(_org, "owner@acme.test", "owner");
         using (var owner = await (await SignedInAsync("owner@acme.test")).GetAsync("/Admin/Settings"))
             Assert.That(owner.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));

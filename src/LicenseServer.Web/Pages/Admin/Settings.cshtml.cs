@@ -1,3 +1,4 @@
+using LicenseServer.Data.Audit;
 using LicenseServer.Data.Settings;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Admin;
@@ -11,7 +12,7 @@ namespace LicenseServer.Web.Pages.Admin;
 /// The server's own settings (server admin only, every change audited): its mail server, the only one that carries
 /// mail about a person's account, and who may create organizations.
 /// </summary>
-public sealed class AdminSettingsModel(MailService mail, ServerSettingsService settings) : PageModel
+public sealed class AdminSettingsModel(MailService mail, ServerSettingsService settings, AuditRepository audit) : PageModel
 {
     public const string NoMailServer =
         "No mail server is set: people cannot reset a forgotten password by email, are not told when their password changes, " +
@@ -19,6 +20,8 @@ public sealed class AdminSettingsModel(MailService mail, ServerSettingsService s
 
     public MailServerForm MailServer { get; private set; } = MailServerForm.Of(null, NoMailServer);
     public OrganizationCreation OrganizationCreation { get; private set; }
+    /// <summary>Changes of these settings, newest first.</summary>
+    public IReadOnlyList<AuditRow> History { get; private set; } = [];
     public string? Error { get; private set; }
     public string? Info { get; private set; }
 
@@ -72,6 +75,7 @@ public sealed class AdminSettingsModel(MailService mail, ServerSettingsService s
     {
         MailServer = MailServerForm.Of(await mail.ServerAsync(), NoMailServer);
         OrganizationCreation = await settings.OrganizationCreationAsync();
+        History = await audit.ServerHistoryAsync("server.");
     }
 
     private PageResult Refuse(string message)
