@@ -18,7 +18,7 @@ public sealed record PluginRow(long Id, long? OrganizationId, string PluginId, s
 /// Offline packages (the vendor's store) are the server's (no organization) and every organization's clients
 /// see them; private ones belong to one organization. An organization id of null below always means the
 /// server's offline packages. A (plugin id, version) names exactly one package in what any organization sees:
-/// an upload that would make it name two is refused.
+/// an upload that would make it name two is refused, and a private package may not use an offline plugin's id.
 /// </summary>
 public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
 {
@@ -80,8 +80,8 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
         var kind = organizationId is null ? "offline" : "private";
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        // One upload of a (plugin id, version) at a time on every node, so two cannot both find the pair free.
-        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended('plugin ' || @Id || ' ' || @Version, 0))", new { manifest.Id, manifest.Version }, tx);
+        // One upload of a plugin id at a time on every node, so two cannot both find it free.
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended('plugin ' || @Id, 0))", new { manifest.Id }, tx);
         if (await HolderAsync(connection, tx, organizationId, manifest) is { } holder)
         {
             await tx.RollbackAsync();
@@ -97,20 +97,22 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
         return (await FindAsync(organizationId, id))!;
     }
 
-    private sealed record Holder(long? OrganizationId, string? OrganizationName);
+    private sealed record Holder(long? OrganizationId, string? OrganizationName, bool SameVersion);
 
     /// <summary>
-    /// The package that already answers to this (plugin id, version) where the upload would be seen: an offline
-    /// upload is seen by every organization, so any package of the pair holds it; a private one by its own
-    /// organization, where offline packages and its own private ones are seen.
+    /// The package that the upload would collide with where it would be seen. An offline upload is seen by every
+    /// organization: any package of the same id and version. A private one is seen by its own organization: its
+    /// own package of that version, or any offline package of the plugin id, whatever its version, so that no
+    /// tenant's version is ever taken for the vendor's (a "newer" one, say).
     /// </summary>
     private static Task<Holder?> HolderAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long? organizationId, PluginManifest manifest) =>
         connection.QueryFirstOrDefaultAsync<Holder?>("""
-            SELECT p.organization_id, o.name AS organization_name
+            SELECT p.organization_id, o.name AS organization_name, p.version = @Version AS same_version
             FROM plugin_package p LEFT JOIN organization o ON o.id = p.organization_id
-            WHERE p.plugin_id = @Id AND p.version = @Version
-              AND (@organizationId::bigint IS NULL OR p.organization_id IS NULL OR p.organization_id = @organizationId)
-            ORDER BY p.organization_id NULLS FIRST LIMIT 1
+            WHERE p.plugin_id = @Id
+              AND CASE WHEN @organizationId::bigint IS NULL THEN p.version = @Version
+                       ELSE p.organization_id IS NULL OR (p.organization_id = @organizationId AND p.version = @Version) END
+            ORDER BY p.organization_id NULLS FIRST, p.version = @Version DESC LIMIT 1
             """, new { organizationId, manifest.Id, manifest.Version }, tx);
 
     private static PluginRejectedException Conflict(long? organizationId, PluginManifest manifest, Holder holder)
@@ -119,9 +121,9 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
         if (holder.OrganizationId == organizationId)
             return new PluginRejectedException("duplicate_version", $"{pair} is in the repository already. Delete that version first, or raise the version.");
         return holder.OrganizationId is null
-            ? new PluginRejectedException("ambiguous_version",
-                $"{pair} is an offline package of the server, which every organization's clients see: a private package with the same id and version " +
-                "would make that download ambiguous. Give your plugin an id of its own, or raise the version.")
+            ? new PluginRejectedException("offline_plugin_id",
+                $"{manifest.Id} is the id of an offline plugin of the server (from the vendor's store), which every organization's clients see: " +
+                "a private package may not use it, so that none of its versions is taken for the vendor's. Give your plugin an id of its own.")
             : new PluginRejectedException("ambiguous_version",
                 $"{pair} is a private package of the organization \"{holder.OrganizationName}\" (ID {holder.OrganizationId}): an offline package with the " +
                 "same id and version would make that organization's download ambiguous. Ask its admins to delete it, or raise the version.");

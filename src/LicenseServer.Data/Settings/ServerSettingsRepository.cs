@@ -27,17 +27,15 @@ public sealed class ServerSettingsRepository(NpgsqlDataSource db)
         await tx.CommitAsync();
     }
 
-    /// <summary>Replaces the setup code's hash: the code made before, if any, stops working.</summary>
-    public async Task SetSetupCodeAsync(byte[] hash)
+    /// <summary>
+    /// Stores the setup code's hash: in place of the one before (which stops working), or, with
+    /// <paramref name="onlyIfNone"/>, only where there is none (nodes starting together make one code). False when it was not stored.
+    /// </summary>
+    public async Task<bool> SetSetupCodeAsync(byte[] hash, bool onlyIfNone)
     {
         await using var connection = await db.OpenConnectionAsync();
-        await connection.ExecuteAsync("UPDATE server_settings SET setup_code_hash = @hash WHERE id = 1", new { hash });
-    }
-
-    public async Task<bool> HasSetupCodeAsync()
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<bool>("SELECT setup_code_hash IS NOT NULL FROM server_settings WHERE id = 1");
+        return await connection.ExecuteAsync(
+            "UPDATE server_settings SET setup_code_hash = @hash WHERE id = 1 AND (NOT @onlyIfNone OR setup_code_hash IS NULL)", new { hash, onlyIfNone }) == 1;
     }
 
     private static OrganizationCreation Parse(string? text) => text == "anyone" ? OrganizationCreation.Anyone : OrganizationCreation.ServerAdmins;

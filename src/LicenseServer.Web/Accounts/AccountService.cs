@@ -36,6 +36,12 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
     public static readonly TimeSpan AccountFailureWindow = TimeSpan.FromHours(1);
     private static readonly SignInLimits Limits = new(MaxFailures, FailureWindow, MaxAccountFailures, AccountFailureWindow);
 
+    /// <summary>
+    /// Wrong setup codes: per address only. A 128-bit code cannot be guessed from many addresses either, and a
+    /// cap over all addresses would let anyone on the network keep the real operator out of the Setup page.
+    /// </summary>
+    private static readonly SignInLimits SetupCodeLimits = new(MaxFailures, FailureWindow, int.MaxValue, FailureWindow);
+
     private static readonly PasswordHasher<object> Hasher = new(Options.Create(new PasswordHasherOptions
     {
         CompatibilityMode = PasswordHasherCompatibilityMode.IdentityV3,
@@ -133,13 +139,13 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
     /// <summary>
     /// The default account from the Setup page: only with the setup code, whose wrong guesses are throttled per
-    /// (address, the setup code) as sign-ins are per (address, email).
+    /// address as sign-ins are per (address, email).
     /// </summary>
     public async Task<SetupResult> CreateDefaultAccountAsync(string email, string password, string confirmation, string setupCode, string address)
     {
         email = CheckDefaultAccount(email, password, confirmation);
         var now = clock.GetUtcNow();
-        var attempt = await failures.BeginAsync(address, SetupCodeThrottleKey, now, Limits);
+        var attempt = await failures.BeginAsync(address, SetupCodeThrottleKey, now, SetupCodeLimits);
         if (attempt.Throttled)
         {
             var retry = attempt.RetryAt!.Value - now;

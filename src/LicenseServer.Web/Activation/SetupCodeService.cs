@@ -19,10 +19,13 @@ public sealed class SetupCodeService(ServerSettingsRepository settings, ServerLi
     public string FilePath => Path.Combine(KitOptions.Resolve(options.DataDirectory), FileName);
 
     /// <summary>Makes a new code (the one before stops working), writes it to the log and the file, and returns it.</summary>
-    public async Task<string> IssueAsync()
+    public async Task<string> IssueAsync() => (await IssueAsync(onlyIfNone: false))!;
+
+    /// <summary>The new code, or null when <paramref name="onlyIfNone"/> and another node made one first.</summary>
+    private async Task<string?> IssueAsync(bool onlyIfNone)
     {
         var code = SetupCode.New();
-        await settings.SetSetupCodeAsync(SetupCode.Hash(code));
+        if (!await settings.SetSetupCodeAsync(SetupCode.Hash(code), onlyIfNone)) return null;
         var path = FilePath;
         try
         {
@@ -60,8 +63,8 @@ public sealed class SetupCodeService(ServerSettingsRepository settings, ServerLi
     {
         var (activated, defaultAccount) = await licenses.SetupStateAsync();
         if (!activated || defaultAccount) return;
-        if (!await settings.HasSetupCodeAsync()) await IssueAsync();
-        else if (File.Exists(FilePath)) logger.LogWarning("The server waits for its default account: the Setup page asks for the setup code in {Path}", FilePath);
+        if (await IssueAsync(onlyIfNone: true) is not null) return;
+        if (File.Exists(FilePath)) logger.LogWarning("The server waits for its default account: the Setup page asks for the setup code in {Path}", FilePath);
         else
             logger.LogWarning("The server waits for its default account: the Setup page asks for the setup code written to the log and to {File} " +
                               "in the data directory of the node that was activated. Run \"kit-server setup-code\" to make a new one", FileName);

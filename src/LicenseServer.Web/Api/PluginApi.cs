@@ -49,11 +49,13 @@ public static class PluginApi
     {
         var matches = (await store.VisibleAsync(await OrganizationsAsync(context, service), null, pluginId)).Where(r => r.Version == version).ToList();
         if (matches.Count == 0) throw NotFound($"{pluginId} {version}");
-        // Uploads keep a version to one package per organization's view; a person in several organizations may
-        // still see two private packages of the same version. Never guess which one they meant.
+        // Uploads keep a version to one package per organization's view; a person in several organizations may still
+        // see two private packages of the same version, and an upgrade may have left an organization's private copy
+        // of an offline version. Never guess which one they meant.
         if (matches.Count > 1)
-            throw new ApiException(StatusCodes.Status409Conflict, "plugin_ambiguous",
-                $"{pluginId} {version} is a private plugin of more than one of your organizations. Download it with an API key of the organization whose package you want.");
+            throw new ApiException(StatusCodes.Status409Conflict, "plugin_ambiguous", matches.Any(m => m.OrganizationId is null)
+                ? $"{pluginId} {version} is both an offline package of the server and a private package of your organization. Ask your organization's admins to delete their private one."
+                : $"{pluginId} {version} is a private plugin of more than one of your organizations. Download it with an API key of the organization whose package you want.");
         var row = matches[0];
         var path = store.PathOf(row.Sha256);
         if (!File.Exists(path)) throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing", $"The package of {pluginId} {version} is missing on the server; ask an admin to upload it again.");

@@ -11,7 +11,7 @@ internal static class PluginUploads
     /// <summary>A post to an organization's Plugins page or the server admin's Offline plugins: the console routes that take large bodies.</summary>
     public static bool IsUpload(HttpRequest request)
     {
-        var path = request.Path.Value ?? "";
+        var path = (request.Path.Value ?? "").TrimEnd('/');
         return HttpMethods.IsPost(request.Method)
                && (path.Equals("/Admin/Plugins", StringComparison.OrdinalIgnoreCase)
                    || (path.StartsWith("/Organizations/", StringComparison.OrdinalIgnoreCase) && path.EndsWith("/Plugins", StringComparison.OrdinalIgnoreCase)));
