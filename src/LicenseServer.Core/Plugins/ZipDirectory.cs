@@ -77,7 +77,11 @@ public static class ZipDirectory
         var nameAndExtra = ReadAt(zip, position + CentralLength, nameLength + extraLength);
         var name = Encoding.UTF8.GetString(nameAndExtra, 0, nameLength);
 
-        // ZIP64 extra field: the 8-byte values of the fields above that hold 0xFFFFFFFF, in this order.
+        // ZIP64 extra field: the 8-byte values of the fields above that hold 0xFFFFFFFF, in this order, then the
+        // 4-byte disk number if that holds 0xFFFF. Exactly those and once: readers differ on a longer block
+        // (ZipArchive takes every value it holds), and these checks must judge the entries ZipArchive unpacks.
+        var zip64Length = 8 * new[] { uncompressed, compressed, localOffset }.Count(v => v == uint.MaxValue) + (U16(header, 34) == ushort.MaxValue ? 4 : 0);
+        var zip64Blocks = 0;
         var extra = nameAndExtra.AsSpan(nameLength);
         while (extra.Length >= 4)
         {
@@ -85,6 +89,8 @@ public static class ZipDirectory
             var block = extra.Slice(4, size);
             if (U16(extra, 0) == Zip64ExtraTag)
             {
+                if (++zip64Blocks > 1 || U16(extra, 2) != zip64Length)
+                    throw new InvalidDataException($"The ZIP64 field of \"{name}\" does not hold exactly the values its entry leaves out.");
                 var at = 0;
                 if (uncompressed == uint.MaxValue && Take(block, ref at) is { } u) uncompressed = u;
                 if (compressed == uint.MaxValue && Take(block, ref at) is { } c) compressed = c;

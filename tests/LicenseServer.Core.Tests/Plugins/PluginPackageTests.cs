@@ -131,6 +131,15 @@ public class PluginPackageTests
     }
 
     [Test]
+    public void A_ZIP64_field_that_holds_more_than_its_entry_leaves_out_is_refused_as_damaged()
+    {
+        var zip = new RawZip(longZip64Block: true);
+        zip.Add("plugin.json", Encoding.UTF8.GetBytes(Manifest));
+        zip.Add("lib/slack.jar", RandomNumberGenerator.GetBytes(2_000), store: true);
+        Assert.That(Assert.Throws<PluginRejectedException>(() => Inspect(zip.ToArray()))!.Code, Is.EqualTo("damaged"));
+    }
+
+    [Test]
     public void A_ZIP64_package_is_read_and_accepted()
     {
         var zip = new RawZip(zip64: true);

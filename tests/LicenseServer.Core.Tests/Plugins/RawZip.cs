@@ -8,7 +8,11 @@ namespace LicenseServer.Core.Tests.Plugins;
 /// central directory entries that share one stream, ZIP64 records on a small file, sizes that run
 /// past the end of the file. The integration tests compile this file too (linked in their project).
 /// </summary>
-public sealed class RawZip(bool zip64 = false)
+/// <param name="longZip64Block">
+/// Only the directory's local header offsets saturated, with a ZIP64 block of 28 bytes (sizes, offset, disk) where
+/// 8 stand for what is left out: readers disagree on where in it the offset is.
+/// </param>
+public sealed class RawZip(bool zip64 = false, bool longZip64Block = false)
 {
     /// <summary>A central directory entry: where its local header lies and the sizes it declares.</summary>
     public sealed record Entry(string Name, long Offset, long CompressedSize, long Size, uint Crc, ushort Method);
@@ -59,12 +63,12 @@ public sealed class RawZip(bool zip64 = false)
             Write32(zip64 ? uint.MaxValue : (uint)entry.CompressedSize);
             Write32(zip64 ? uint.MaxValue : (uint)entry.Size);
             Write16(nameBytes.Length);
-            Write16(zip64 ? 28 : 0);
+            Write16(zip64 ? 28 : longZip64Block ? 32 : 0);
             Write16(0); // comment
             Write16(0); // disk
             Write16(0); // internal attributes
             Write32(0); // external attributes
-            Write32(zip64 ? uint.MaxValue : (uint)entry.Offset);
+            Write32(zip64 || longZip64Block ? uint.MaxValue : (uint)entry.Offset);
             _bytes.Write(nameBytes);
             if (zip64)
             {
@@ -73,6 +77,15 @@ public sealed class RawZip(bool zip64 = false)
                 Write64(entry.Size);
                 Write64(entry.CompressedSize);
                 Write64(entry.Offset);
+            }
+            else if (longZip64Block)
+            {
+                Write16(0x0001);
+                Write16(28);
+                Write64(entry.Offset);
+                Write64(entry.CompressedSize);
+                Write64(entry.Offset);
+                Write32(0);
             }
         }
         var size = _bytes.Position - start;
