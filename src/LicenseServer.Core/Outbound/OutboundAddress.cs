@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace LicenseServer.Core.Outbound;
 
 /// <summary>Why the server never connects to an address.</summary>
-public enum ForbiddenAddress { LinkLocal, Multicast, Broadcast, Unspecified }
+public enum ForbiddenAddress { LinkLocal, Multicast, Broadcast, Unspecified, CloudMetadata }
 
 /// <summary>
 /// A host the server will not connect to: an address literal that is forbidden, or a name that resolved only to
@@ -33,15 +33,21 @@ public sealed record OutboundRefusal(string Host, bool IsLiteral, IReadOnlyList<
 /// The rule for outbound connections that tenants configure (an organization's mail server, its alert webhook):
 /// they never reach a link-local address (169.254.0.0/16, fe80::/10: cloud metadata services and the machine's
 /// own link), a multicast address (224.0.0.0/4, ff00::/8), the limited broadcast (255.255.255.255) or the
-/// unspecified address (0.0.0.0, ::), also written as IPv4-mapped IPv6 (::ffff:169.254.169.254). Loopback and
+/// unspecified address (0.0.0.0, ::), the cloud metadata services outside those ranges (fd00:ec2::254,
+/// 100.100.100.200), also written as IPv4-mapped IPv6 (::ffff:169.254.169.254). Loopback and
 /// private ranges stay allowed: customers run their mail servers on their intranet.
 /// </summary>
 public static class OutboundAddress
 {
     /// <summary>Why the server never connects to <paramref name="address"/>, or null when it may.</summary>
+    /// <summary>Cloud metadata services outside the link-local ranges: AWS's over IPv6, Alibaba Cloud's.</summary>
+    private static readonly IPAddress[] MetadataServices = [IPAddress.Parse("fd00:ec2::254"), IPAddress.Parse("100.100.100.200")];
+
     public static ForbiddenAddress? Forbidden(IPAddress address)
     {
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0) address = new IPAddress(address.GetAddressBytes());
+        if (MetadataServices.Contains(address)) return ForbiddenAddress.CloudMetadata;
         var b = address.GetAddressBytes();
         return address.AddressFamily switch
         {
@@ -91,6 +97,7 @@ public static class OutboundAddress
         ForbiddenAddress.LinkLocal => "link-local",
         ForbiddenAddress.Multicast => "multicast",
         ForbiddenAddress.Broadcast => "broadcast",
+        ForbiddenAddress.CloudMetadata => "cloud metadata",
         _ => "unspecified",
     };
 }

@@ -41,7 +41,15 @@ internal static class ReverseProxy
     /// <summary>First in the pipeline, before anything reads the caller's address or the scheme.</summary>
     public static void UseKitReverseProxy(this IApplicationBuilder app, ForwardedHeadersOptions? proxies)
     {
-        if (proxies is not null) app.UseForwardedHeaders(proxies);
+        if (proxies is not null)
+        {
+            app.Use((context, next) =>
+            {
+                context.Items[PeerKey] = context.Connection.RemoteIpAddress;
+                return next(context);
+            });
+            app.UseForwardedHeaders(proxies);
+        }
         // Async, so that the value flows into the rest of the request and not back out to the connection's next one.
         app.Use(async (context, next) =>
         {
@@ -49,6 +57,12 @@ internal static class ReverseProxy
             await next(context);
         });
     }
+
+    private static readonly object PeerKey = new();
+
+    /// <summary>The address that connected to this server: the proxy's, when a known proxy forwarded the request.</summary>
+    public static IPAddress? Peer(HttpContext context) =>
+        context.Items.TryGetValue(PeerKey, out var peer) ? peer as IPAddress : context.Connection.RemoteIpAddress;
 
     /// <summary>
     /// Whether the request names a client besides the peer the address was taken from: forwarding headers from a

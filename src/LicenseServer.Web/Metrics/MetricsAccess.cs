@@ -15,11 +15,15 @@ public enum MetricsVerdict { Allowed, Unauthorized, Forbidden }
 public static class MetricsAccess
 {
     /// <param name="remote">The caller's address: behind a known proxy, the one it forwarded (ReverseProxy).</param>
+    /// <param name="peer">
+    /// The address that connected: the proxy's when one forwarded the request. Loopback too, or the original
+    /// caller's loopback is another machine's (a proxy elsewhere, or any host of a trusted range, names it freely).
+    /// </param>
     /// <param name="namesAnotherClient">
     /// The request carries forwarding headers that were not believed (or entries before the trusted one): it came
     /// through a proxy from somewhere unknown, such as a proxy on this machine not listed in Kit:Proxy, and is not local.
     /// </param>
-    public static MetricsVerdict Check(MetricsOptions options, IPAddress? remote, bool namesAnotherClient, string authorization)
+    public static MetricsVerdict Check(MetricsOptions options, IPAddress? remote, IPAddress? peer, bool namesAnotherClient, string authorization)
     {
         if (options.Token.Length > 0)
         {
@@ -29,8 +33,8 @@ public static class MetricsAccess
                 ? MetricsVerdict.Allowed
                 : MetricsVerdict.Unauthorized;
         }
-        return !namesAnotherClient && remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
-            ? MetricsVerdict.Allowed
-            : MetricsVerdict.Forbidden;
+        return !namesAnotherClient && IsLoopback(remote) && IsLoopback(peer) ? MetricsVerdict.Allowed : MetricsVerdict.Forbidden;
     }
+
+    private static bool IsLoopback(IPAddress? address) => address is not null && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 }

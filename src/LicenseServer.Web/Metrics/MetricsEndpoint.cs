@@ -29,7 +29,7 @@ internal static class MetricsEndpoint
     {
         var response = context.Response;
         response.Headers.CacheControl = "no-store";
-        switch (MetricsAccess.Check(options.Metrics, context.Connection.RemoteIpAddress, ReverseProxy.NamesAnotherClient(context.Request),
+        switch (MetricsAccess.Check(options.Metrics, context.Connection.RemoteIpAddress, ReverseProxy.Peer(context), ReverseProxy.NamesAnotherClient(context.Request),
                     context.Request.Headers.Authorization.ToString()))
         {
             case MetricsVerdict.Unauthorized:

@@ -22,6 +22,9 @@ public class OutboundAddressTests
     [TestCase("0.0.0.0", ForbiddenAddress.Unspecified)]
     [TestCase("::", ForbiddenAddress.Unspecified)]
     [TestCase("::ffff:0.0.0.0", ForbiddenAddress.Unspecified)]
+    [TestCase("fd00:ec2::254", ForbiddenAddress.CloudMetadata)]
+    [TestCase("100.100.100.200", ForbiddenAddress.CloudMetadata)]
+    [TestCase("::ffff:100.100.100.200", ForbiddenAddress.CloudMetadata)]
     public void Link_local_multicast_broadcast_and_unspecified_addresses_are_forbidden(string address, ForbiddenAddress kind) =>
         Assert.That(OutboundAddress.Forbidden(IPAddress.Parse(address)), Is.EqualTo(kind));
 

@@ -43,12 +43,14 @@ public class MetricsAccessTests
         {
             foreach (var address in new[] { "127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1" })
             {
-                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), false, ""), Is.EqualTo(MetricsVerdict.Allowed), address);
-                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), true, ""), Is.EqualTo(MetricsVerdict.Forbidden), address + " naming another client: origin unknown");
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), IPAddress.Parse(address), false, ""), Is.EqualTo(MetricsVerdict.Allowed), address);
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), IPAddress.Parse(address), true, ""), Is.EqualTo(MetricsVerdict.Forbidden), address + " naming another client: origin unknown");
             }
             foreach (var address in new[] { "192.0.2.7", "10.0.0.1", "::ffff:10.0.0.1", "2001:db8::1" })
-                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), false, "Bearer anything"), Is.EqualTo(MetricsVerdict.Forbidden), address);
-            Assert.That(MetricsAccess.Check(options, null, false, ""), Is.EqualTo(MetricsVerdict.Forbidden), "no address known");
+                Assert.That(MetricsAccess.Check(options, IPAddress.Parse(address), IPAddress.Parse(address), false, "Bearer anything"), Is.EqualTo(MetricsVerdict.Forbidden), address);
+            Assert.That(MetricsAccess.Check(options, null, null, false, ""), Is.EqualTo(MetricsVerdict.Forbidden), "no address known");
+            Assert.That(MetricsAccess.Check(options, IPAddress.Loopback, IPAddress.Parse("10.1.2.3"), false, ""), Is.EqualTo(MetricsVerdict.Forbidden),
+                "forwarded by a proxy on another machine, the caller's loopback is that machine's");
         });
     }
 
