@@ -23,7 +23,8 @@ public sealed record LicensedProduct(
     ProductKind Kind,
     int Quota,
     SubscriptionKind Subscription,
-    DateTimeOffset? ExpiresAt);
+    DateTimeOffset? ExpiresAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] VendorLimits? Limits = null);
 
 /// <summary>
 /// What the vendor signs. <see cref="InstallationId"/> and <see cref="ServerPublicKey"/> bind the
@@ -40,4 +41,11 @@ public sealed record LicensePayload(
     DateTimeOffset IssuedAt,
     DateTimeOffset ValidFrom,
     DateTimeOffset? ValidUntil,
-    IReadOnlyList<LicensedProduct> Products);
+    IReadOnlyList<LicensedProduct> Products,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] VendorLimits? Limits = null)
+{
+    /// <summary>The limits that hold for a product: its own where it has them, else the license's, else the defaults.</summary>
+    public ProductLimits LimitsFor(LicensedProduct product) => ProductLimits.Resolve(product.Limits, Limits);
+
+    public LicensedProduct? Product(string code) => Products.FirstOrDefault(p => string.Equals(p.Code, code, StringComparison.Ordinal));
+}

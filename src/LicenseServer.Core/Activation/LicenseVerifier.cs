@@ -54,6 +54,8 @@ public sealed class LicenseVerifier(TrustedVendorKeys trusted, TimeProvider cloc
         if (payload.Products.Count == 0) throw InvalidPayload("it lists no products");
         if (payload.Products.Any(p => p.Quota < 0 || string.IsNullOrWhiteSpace(p.Code)))
             throw InvalidPayload("a product has no code or a negative quota");
+        if (new[] { payload.Limits }.Concat(payload.Products.Select(p => p.Limits)).Any(l => l is not null && !Positive(l)))
+            throw InvalidPayload("a limit is zero or negative");
         // The server stores these texts, and PostgreSQL text cannot hold a NUL.
         string?[] texts = [payload.Vendor, payload.Customer, payload.CompanyId, payload.InstallationId, payload.ServerPublicKey, .. payload.Products.SelectMany(p => new[] { p.Code, p.Name })];
         if (texts.Any(t => t?.Contains('\0') == true))
@@ -92,6 +94,9 @@ public sealed class LicenseVerifier(TrustedVendorKeys trusted, TimeProvider cloc
                 "This license file vouches for a different server key than this installation's. " +
                 "Send this server's current license request file to the vendor to get a license for it.");
     }
+
+    private static bool Positive(VendorLimits limits) =>
+        new[] { limits.LeaseDays, limits.MachinesPerUser, limits.ChurnLimit, limits.ChurnWindowDays, limits.SessionLeaseSeconds }.All(v => v is null or > 0);
 
     private static LicenseRejectedException InvalidPayload(string why) => new(LicenseRejection.InvalidPayload,
         $"The license file is signed correctly but its content is not a valid license ({why}). Ask the vendor for a new license file.");
