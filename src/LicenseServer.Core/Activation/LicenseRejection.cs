@@ -16,6 +16,9 @@ public enum LicenseRejection
     OlderThanCurrent,
     NotVouched,
     OtherMachine,
+    WrongKind,
+    NotInVendorLicense,
+    BeyondVendorLicense,
 }
 
 public sealed class LicenseRejectedException(LicenseRejection reason, string message) : Exception(message)
