@@ -28,6 +28,8 @@ public static class KitCli
           plugins download --id ID --version V [--out FILE]   download a plugin package, its SHA-256 checked
         Server and credentials: --server URL or KIT_SERVER; KIT_API_KEY for floating sessions; the login token is kept in
         $KIT_HOME (default ~/.kit)/credentials.json, readable by you only.
+        Leases and floating seats count only when they verify with the vendor's public key: the one built in, or
+        --vendor-key FILE (or KIT_VENDOR_KEY) for a demo server's key.
         Exit codes: 0 done, 1 refused or invalid (the reason's code is printed), 2 usage, 3 server unreachable.
         """;
 
@@ -111,10 +113,16 @@ public static class KitCli
     private static KitClient SignedIn(Options options)
     {
         var saved = Saved() ?? throw new UsageException("Sign in first: kit login --server URL --email E.");
-        return new KitClient(ServerUrl(options)) { Token = saved.Token };
+        return new KitClient(ServerUrl(options), VendorKey(options)) { Token = saved.Token };
     }
 
-    private static KitClient WithApiKey(Options options) => new(ServerUrl(options))
+    /// <summary>The key leases and grants must verify with: --vendor-key or KIT_VENDOR_KEY, else the vendor key built in.</summary>
+    private static PublicKey VendorKey(Options options) =>
+        (options.Get("vendor-key") ?? Environment.GetEnvironmentVariable("KIT_VENDOR_KEY")) is { Length: > 0 } keyFile
+            ? KeyFiles.ReadPublic(File.ReadAllText(keyFile))
+            : TrustedVendorKeys.BuiltIn();
+
+    private static KitClient WithApiKey(Options options) => new(ServerUrl(options), VendorKey(options))
     {
         ApiKey = options.Get("api-key") ?? Environment.GetEnvironmentVariable("KIT_API_KEY")
             ?? throw new UsageException("Set KIT_API_KEY (or --api-key) to an API key from the console's API Keys page."),
@@ -125,7 +133,7 @@ public static class KitCli
         var server = ServerUrl(options);
         var email = options.Require("email");
         var password = options.Get("password") ?? Environment.GetEnvironmentVariable("KIT_PASSWORD") ?? Console.In.ReadLine() ?? "";
-        using var client = new KitClient(server);
+        using var client = new KitClient(server, VendorKey(options));
         var login = await client.LoginAsync(email, password, cancel);
         Directory.CreateDirectory(Home);
         // The token is never readable by others.
@@ -232,8 +240,7 @@ public static class KitCli
     private static int Verify(Options options, TextWriter output)
     {
         var path = options.Positional ?? throw new UsageException("verify needs the file to check.");
-        var vendorKey = options.Get("vendor-key") is { } keyFile ? KeyFiles.ReadPublic(File.ReadAllText(keyFile)) : TrustedVendorKeys.BuiltIn();
-        var payload = new KitVerifier(vendorKey).Verify(File.ReadAllText(path), options.Get("machine-id"));
+        var payload = new KitVerifier(VendorKey(options)).Verify(File.ReadAllText(path), options.Get("machine-id"));
         output.WriteLine($"VALID: {payload.ProductCode} ({payload.ProductName}) for machine {payload.MachineId}" +
                          (payload.UserEmail is null ? "" : $", user {payload.UserEmail}") +
                          $", organization {payload.OrganizationName}, until {payload.ExpiresAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC");

@@ -9,9 +9,9 @@ public sealed record Lease(string Product, string MachineId, long OrganizationId
 
 public sealed record ServerInfo(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense);
 
-internal sealed record SessionDto(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt);
+internal sealed record SessionDto(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt, string? Grant);
 internal sealed record LoginDto(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<Organization> Organizations);
-internal sealed record LeaseDto(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
+internal sealed record LeaseDto(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string? Lease);
 internal sealed record ProblemDto(string? Code, string? Detail, string? Title);
 
 public sealed record PluginVersion(string Version, string Compatible, string Kind, string Sha256, long Size, DateTimeOffset UploadedAt);

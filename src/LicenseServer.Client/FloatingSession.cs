@@ -1,8 +1,11 @@
+using LicenseServer.Core.Licenses;
+
 namespace LicenseServer.Client;
 
 /// <summary>
-/// A checked-out floating seat (C2). It heartbeats on a timer at the interval the server asks for, and
-/// is released when disposed. <see cref="Lost"/> is set when a heartbeat is refused (session_expired).
+/// A checked-out floating seat (C2), held as long as its latest verified grant runs. It heartbeats on a
+/// timer at the interval the server asks for, and is released when disposed. <see cref="Lost"/> is set
+/// when a heartbeat is refused (session_expired) or answers no valid grant (grant_invalid).
 /// </summary>
 public sealed class FloatingSession : IAsyncDisposable
 {
@@ -11,21 +14,25 @@ public sealed class FloatingSession : IAsyncDisposable
     private readonly Task _heartbeats;
     private int _disposed;
 
-    internal FloatingSession(KitClient client, Guid id, TimeSpan interval, DateTimeOffset expiresAt, bool autoHeartbeat)
+    internal FloatingSession(KitClient client, FloatingGrantPayload grant, TimeSpan interval, bool autoHeartbeat)
     {
         _client = client;
-        Id = id;
+        Grant = grant;
         HeartbeatInterval = interval;
-        ExpiresAt = expiresAt;
         _heartbeats = autoHeartbeat ? HeartbeatLoopAsync() : Task.CompletedTask;
     }
 
-    public Guid Id { get; }
+    public Guid Id => Grant.SessionId;
     public TimeSpan HeartbeatInterval { get; }
-    public DateTimeOffset ExpiresAt { get; private set; }
+
+    /// <summary>The latest grant, verified with the vendor key.</summary>
+    public FloatingGrantPayload Grant { get; private set; }
+
+    /// <summary>Until when the seat is held without a further heartbeat: the latest grant's end.</summary>
+    public DateTimeOffset ExpiresAt => Grant.ExpiresAt;
     public KitApiException? Lost { get; private set; }
 
-    public async Task HeartbeatAsync(CancellationToken cancel = default) => ExpiresAt = await _client.HeartbeatAsync(Id, cancel);
+    public async Task HeartbeatAsync(CancellationToken cancel = default) => Grant = await _client.HeartbeatAsync(Grant, cancel);
 
     private async Task HeartbeatLoopAsync()
     {
@@ -38,7 +45,7 @@ public sealed class FloatingSession : IAsyncDisposable
                 {
                     await HeartbeatAsync(_stop.Token);
                 }
-                catch (KitApiException e) when (e.Code == "session_expired")
+                catch (KitApiException e) when (e.Code is "session_expired" or "grant_invalid")
                 {
                     Lost = e;
                     return;

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Crypto;
+using LicenseServer.Core.Licenses;
 
 namespace LicenseServer.Client;
 
@@ -11,14 +14,25 @@ namespace LicenseServer.Client;
 /// with the server's code; a busy seat pool (429 <c>busy</c>) and a server that cannot reach its
 /// database (503 <c>database_unavailable</c>) are retried with jitter.
 /// </summary>
+/// <remarks>
+/// A lease or a floating seat counts only once its signed file verifies with the vendor's public key
+/// (<see cref="KitVerifier"/>): an answer that does not (a stub server, a proxy, a server the vendor
+/// does not vouch for) throws <see cref="KitApiException"/> with <c>lease_invalid</c> or <c>grant_invalid</c>.
+/// </remarks>
 public sealed class KitClient : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
+    private readonly KitVerifier _verifier;
 
-    public KitClient(Uri serverUrl, HttpMessageHandler? handler = null)
+    /// <param name="serverUrl">The license server.</param>
+    /// <param name="vendorKey">The vendor's public key, built into the application: the only key a lease or grant is trusted by.</param>
+    /// <param name="handler">An HTTP handler to use instead of the default one.</param>
+    /// <param name="clock">The clock leases and grants are checked against; the system's by default.</param>
+    public KitClient(Uri serverUrl, PublicKey vendorKey, HttpMessageHandler? handler = null, TimeProvider? clock = null)
     {
+        _verifier = new KitVerifier(vendorKey, clock);
         _http = new HttpClient(handler ?? new HttpClientHandler(), disposeHandler: handler is null)
         {
             BaseAddress = new Uri(serverUrl.ToString().TrimEnd('/') + "/"),
@@ -53,10 +67,22 @@ public sealed class KitClient : IDisposable
     public async Task<IReadOnlyList<Organization>> OrganizationsAsync(CancellationToken cancel = default) =>
         await SendAsync<List<Organization>>(HttpMethod.Get, "api/v1/organizations", null, Auth.Bearer, cancel);
 
+    /// <summary>Activates a per-user product on this machine; the lease is returned only once it verifies with the vendor key, for this product and machine.</summary>
     public async Task<Lease> ActivateAsync(long organizationId, string product, string machineId, CancellationToken cancel = default)
     {
         var dto = await SendAsync<LeaseDto>(HttpMethod.Post, $"api/v1/organizations/{organizationId}/activations", new { product, machineId }, Auth.Bearer, cancel);
-        return new Lease(dto.Product, dto.MachineId, dto.OrganizationId, dto.ExpiresAt, dto.Lease);
+        OfflineLicensePayload lease;
+        try
+        {
+            lease = _verifier.VerifyLease(dto.Lease ?? "", machineId);
+        }
+        catch (LicenseRejectedException e)
+        {
+            throw new KitApiException(200, "lease_invalid", $"The server's answer holds no valid lease ({e.Code}): {e.Message}");
+        }
+        if (lease.ProductCode != product || lease.OrganizationId != organizationId)
+            throw new KitApiException(200, "lease_invalid", $"The server answered a lease for {lease.ProductCode} in organization {lease.OrganizationId}, not the one asked for.");
+        return new Lease(lease.ProductCode, lease.MachineId, lease.OrganizationId, lease.ExpiresAt, dto.Lease!);
     }
 
     public Task DeactivateAsync(long organizationId, string product, string machineId, CancellationToken cancel = default) =>
@@ -67,15 +93,45 @@ public sealed class KitClient : IDisposable
     /// The client proposes the session id, and repeats it when it retries: a checkout whose answer was lost
     /// then gets the seat it already took instead of a second one.
     /// </summary>
+    /// <remarks>The seat counts only once its grant verifies with the vendor key, for this product, machine and process.</remarks>
     public async Task<FloatingSession> CheckoutAsync(string product, string machineId, string processId, bool autoHeartbeat = true, CancellationToken cancel = default)
     {
         var sessionId = Guid.NewGuid();
         var dto = await SendAsync<SessionDto>(HttpMethod.Post, "api/v1/sessions", new { product, machineId, processId, sessionId }, Auth.ApiKey, cancel);
-        return new FloatingSession(this, dto.SessionId, TimeSpan.FromSeconds(dto.HeartbeatIntervalSeconds), dto.ExpiresAt, autoHeartbeat);
+        var grant = VerifyGrant(dto, new GrantExpected(sessionId, product, machineId, processId, null));
+        return new FloatingSession(this, grant, TimeSpan.FromSeconds(dto.HeartbeatIntervalSeconds), autoHeartbeat);
     }
 
-    public async Task<DateTimeOffset> HeartbeatAsync(Guid sessionId, CancellationToken cancel = default) =>
-        (await SendAsync<SessionDto>(HttpMethod.Put, $"api/v1/sessions/{sessionId}/heartbeat", null, Auth.ApiKey, cancel)).ExpiresAt;
+    /// <summary>Renews a session; returns its new grant, verified with the vendor key.</summary>
+    public async Task<FloatingGrantPayload> HeartbeatAsync(Guid sessionId, CancellationToken cancel = default) =>
+        VerifyGrant(await SendAsync<SessionDto>(HttpMethod.Put, $"api/v1/sessions/{sessionId}/heartbeat", null, Auth.ApiKey, cancel),
+            new GrantExpected(sessionId, null, null, null, null));
+
+    /// <summary>Renews a session; the new grant must be for the same seat as <paramref name="current"/>.</summary>
+    internal async Task<FloatingGrantPayload> HeartbeatAsync(FloatingGrantPayload current, CancellationToken cancel = default) =>
+        VerifyGrant(await SendAsync<SessionDto>(HttpMethod.Put, $"api/v1/sessions/{current.SessionId}/heartbeat", null, Auth.ApiKey, cancel),
+            new GrantExpected(current.SessionId, current.ProductCode, current.MachineId, current.ProcessId, current.OrganizationId));
+
+    /// <summary>What a grant must say; null: anything.</summary>
+    private sealed record GrantExpected(Guid SessionId, string? Product, string? MachineId, string? ProcessId, long? OrganizationId);
+
+    /// <summary>The answer's grant, verified with the vendor key, and for the seat asked for.</summary>
+    private FloatingGrantPayload VerifyGrant(SessionDto dto, GrantExpected expected)
+    {
+        FloatingGrantPayload grant;
+        try
+        {
+            grant = _verifier.VerifyGrant(dto.Grant ?? throw new LicenseRejectedException(LicenseRejection.Unreadable, "The answer holds no grant."), expected.MachineId);
+        }
+        catch (LicenseRejectedException e)
+        {
+            throw new KitApiException(200, "grant_invalid", $"The server's answer holds no valid floating grant ({e.Code}): {e.Message} The seat is not counted as held.");
+        }
+        if (grant.SessionId != expected.SessionId || (expected.Product ?? grant.ProductCode) != grant.ProductCode
+            || (expected.ProcessId ?? grant.ProcessId) != grant.ProcessId || (expected.OrganizationId ?? grant.OrganizationId) != grant.OrganizationId)
+            throw new KitApiException(200, "grant_invalid", "The server's answer holds a grant for another session, product or process than the one asked for. The seat is not counted as held.");
+        return grant;
+    }
 
     public Task ReleaseAsync(Guid sessionId, CancellationToken cancel = default) =>
         SendAsync<object>(HttpMethod.Delete, $"api/v1/sessions/{sessionId}", null, Auth.ApiKey, cancel);

@@ -5,8 +5,8 @@ using LicenseServer.Core.Licenses;
 namespace LicenseServer.Client;
 
 /// <summary>
-/// C4: checks a lease or an offline .lic with nothing but the vendor's public key: the vendor's license
-/// inside vouches for the server key that signed it. Throws <see cref="LicenseRejectedException"/> with its own message.
+/// C4: checks a lease, an offline .lic or a floating grant with nothing but the vendor's public key: the
+/// vendor's license inside vouches for the server key that signed it, and bounds what it may grant. Throws <see cref="LicenseRejectedException"/> with its own message.
 /// </summary>
 public sealed class KitVerifier(PublicKey vendorKey, TimeProvider? clock = null)
 {
@@ -16,6 +16,8 @@ public sealed class KitVerifier(PublicKey vendorKey, TimeProvider? clock = null)
     public OfflineLicensePayload VerifyLease(string leaseText, string? machineId = null) => LeaseFile.Verify(leaseText, _trusted, _clock, machineId);
 
     public OfflineLicensePayload VerifyOfflineLicense(string fileText, string? machineId = null) => OfflineLicenseFile.Verify(fileText, _trusted, _clock, machineId);
+
+    public FloatingGrantPayload VerifyGrant(string grantText, string? machineId = null) => FloatingGrantFile.Verify(grantText, _trusted, _clock, machineId);
 
     /// <summary>Either kind of file, told apart by its "kind".</summary>
     public OfflineLicensePayload Verify(string text, string? machineId = null) =>

@@ -5,13 +5,13 @@ namespace LicenseServer.Data.Licenses;
 
 /// <summary>
 /// C2, the hottest path, batched (<see cref="SessionBatcher"/>): a heartbeat that is not renewed (unknown or
-/// revoked key, a session that ended or expired, a license that ended) comes back false, and the caller
+/// revoked key, a session that ended or expired, a license that ended) comes back null, and the caller
 /// finds out why.
 /// </summary>
 public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : SessionBatcher(db, clock)
 {
-    /// <summary>True when the session was renewed until <paramref name="expiresAt"/>.</summary>
-    public Task<bool> BeatAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt) => EnqueueAsync(sessionId, keyHash, expiresAt);
+    /// <summary>The session, when it was renewed until <paramref name="expiresAt"/>; null when it was not.</summary>
+    public Task<SessionFacts?> BeatAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt) => EnqueueAsync(sessionId, keyHash, expiresAt);
 
     /// <summary>
     /// Renews the sessions whose key is live, whose owner is still an enabled member of the key's
@@ -33,7 +33,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
             FOR UPDATE OF s)
         UPDATE floating_session s SET last_heartbeat_at = @now, expires_at = due.expires_at
         FROM due WHERE s.id = due.id
-        RETURNING s.id
+        RETURNING s.id, s.organization_id, s.product_code, s.machine_id, s.process_id
         """;
 
     protected override string Sql => RenewSql;

@@ -9,7 +9,7 @@ namespace LicenseServer.Data.Licenses;
 /// </summary>
 public sealed class ReleaseBatcher(NpgsqlDataSource db, TimeProvider clock) : SessionBatcher(db, clock)
 {
-    public Task<bool> ReleaseAsync(Guid sessionId, byte[] keyHash) => EnqueueAsync(sessionId, keyHash, default);
+    public async Task<bool> ReleaseAsync(Guid sessionId, byte[] keyHash) => await EnqueueAsync(sessionId, keyHash, default) is not null;
 
     /// <summary>
     /// The caller's sessions among the calls, locked in id order, and those still live ended now (or at their

@@ -358,8 +358,13 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         await tx.CommitAsync();
     }
 
-    /// <summary>A checkout's result: who asked, and the seat (<paramref name="SessionId"/>) or why not (<paramref name="Refusal"/>).</summary>
-    public sealed record FloatingCheckout(long OrganizationId, long UserId, Guid? SessionId, DateTimeOffset ExpiresAt, LicenseRuleException? Refusal);
+    /// <summary>
+    /// A checkout's result: who asked, and the seat (<paramref name="SessionId"/>, from <paramref name="IssuedAt"/>
+    /// until <paramref name="ExpiresAt"/>) or why not (<paramref name="Refusal"/>); and when the server's license
+    /// that the decision read was issued, to tell which .lic vouches for the seat.
+    /// </summary>
+    public sealed record FloatingCheckout(long OrganizationId, long UserId, Guid? SessionId, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt,
+        LicenseRuleException? Refusal, DateTime? LicenseIssuedAt);
 
     /// <summary>What <c>kit_checkout_decide</c> (migration 0022; before it <c>kit_checkout_floating</c>, 0012) answers: the outcome, and what its rules read.</summary>
     private sealed class CheckoutRow
@@ -435,9 +440,9 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         return row.Outcome switch
         {
             "api_key" => null,
-            "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, call.ExpiresAt, null),
-            _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, call.ExpiresAt,
-                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now)),
+            "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, now, call.ExpiresAt, null, row.LicenseIssuedAt),
+            _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, now, call.ExpiresAt,
+                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now), row.LicenseIssuedAt),
         };
     }
 

@@ -10,12 +10,13 @@ namespace LicenseServer.Data.Licenses;
 /// answers the ids of the sessions it wrote (or found), and each call learns whether its own is among them; the
 /// caller finds out why not.
 /// </summary>
+/// <remarks>A statement that also answers the session's organization, product, machine and process (in that order, after the id) hands them to its call.</remarks>
 public abstract class SessionBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 512;
     private const int Writers = 2; // one batch in the database while the next one fills
 
-    protected sealed record Call(Guid SessionId, byte[] KeyHash, DateTimeOffset ExpiresAt, TaskCompletionSource<bool> Done);
+    protected sealed record Call(Guid SessionId, byte[] KeyHash, DateTimeOffset ExpiresAt, TaskCompletionSource<SessionFacts?> Done);
 
     private readonly NpgsqlDataSource _db;
     private readonly TimeProvider _clock;
@@ -39,9 +40,10 @@ public abstract class SessionBatcher : IAsyncDisposable
     {
     }
 
-    protected Task<bool> EnqueueAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt)
+    /// <summary>Null when the statement did not answer the session: the call did not succeed.</summary>
+    protected Task<SessionFacts?> EnqueueAsync(Guid sessionId, byte[] keyHash, DateTimeOffset expiresAt)
     {
-        var call = new Call(sessionId, keyHash, expiresAt, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var call = new Call(sessionId, keyHash, expiresAt, new TaskCompletionSource<SessionFacts?>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.TryPost(call)) call.Done.SetException(new ObjectDisposedException(GetType().Name));
         return call.Done.Task;
     }
@@ -49,10 +51,10 @@ public abstract class SessionBatcher : IAsyncDisposable
     private async Task WriteAsync(List<Call> batch)
     {
         var written = await WriteBatchAsync(batch);
-        foreach (var call in batch) call.Done.TrySetResult(written.Contains(call.SessionId));
+        foreach (var call in batch) call.Done.TrySetResult(written.GetValueOrDefault(call.SessionId));
     }
 
-    private async Task<HashSet<Guid>> WriteBatchAsync(List<Call> batch)
+    private async Task<Dictionary<Guid, SessionFacts>> WriteBatchAsync(List<Call> batch)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -63,9 +65,11 @@ public abstract class SessionBatcher : IAsyncDisposable
                 command.Parameters.Add(new NpgsqlParameter<byte[][]>("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = batch.Select(b => b.KeyHash).ToArray() });
                 command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = _clock.GetUtcNow().UtcDateTime });
                 AddParameters(command.Parameters, batch);
-                var written = new HashSet<Guid>();
+                var written = new Dictionary<Guid, SessionFacts>();
                 await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync()) written.Add(reader.GetGuid(0));
+                while (await reader.ReadAsync())
+                    written[reader.GetGuid(0)] = reader.FieldCount < 5 ? SessionFacts.Unread
+                        : new SessionFacts(reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4));
                 return written;
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 3)
@@ -86,4 +90,11 @@ public abstract class SessionBatcher : IAsyncDisposable
         await _queue.DisposeAsync();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>The session a batched call wrote: whose seat it is, for which product, machine and process.</summary>
+public sealed record SessionFacts(long OrganizationId, string ProductCode, string MachineId, string ProcessId)
+{
+    /// <summary>For statements that answer only the session's id.</summary>
+    public static readonly SessionFacts Unread = new(0, "", "", "");
 }

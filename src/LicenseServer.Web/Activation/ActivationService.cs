@@ -17,6 +17,7 @@ public sealed class ActivationService(
     TrustedVendorKeys trusted,
     IDataProtectionProvider protection,
     SetupCodeService setupCodes,
+    VendorLicenseText vendorLicense,
     TimeProvider clock,
     ILogger<ActivationService> logger)
 {
@@ -78,6 +79,7 @@ public sealed class ActivationService(
             throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
                 $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
                 $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
+        vendorLicense.Forget();
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
         if (!(await licenses.SetupStateAsync()).DefaultAccount) await setupCodes.IssueAsync();
         return payload;
@@ -87,6 +89,7 @@ public sealed class ActivationService(
     public async Task<bool> DeleteAsync(long actor)
     {
         if (!await licenses.DeleteAsync(actor)) return false;
+        vendorLicense.Forget();
         logger.LogWarning("The server's license was deleted by user {UserId}; clients are refused until a license is uploaded", actor);
         return true;
     }

@@ -13,7 +13,7 @@ public sealed record LoginResponse(string Token, DateTimeOffset ExpiresAt, strin
 public sealed record ActivationRequest(string Product, string MachineId);
 public sealed record LeaseResponse(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
 public sealed record CheckoutRequest(string Product, string MachineId, string ProcessId, Guid? SessionId = null);
-public sealed record SessionResponse(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt);
+public sealed record SessionResponse(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt, string Grant);
 public sealed record ServerResponse(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense);
 
 /// <summary>
@@ -139,7 +139,7 @@ public static class ClientApi
             var session = await service.CheckoutAsync(key, ApiJson.Identifier(request.Product, "product", 32), ApiJson.Identifier(request.MachineId, "machineId"),
                 ApiJson.Identifier(request.ProcessId, "processId", 64), request.SessionId) ?? throw await KeyRefusedAsync(context, service);
             counters.Granted();
-            return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json, statusCode: StatusCodes.Status201Created);
+            return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt, session.Grant), Json, statusCode: StatusCodes.Status201Created);
         }
         catch (Exception e)
         {
@@ -158,7 +158,7 @@ public static class ClientApi
             await ApiKeyAsync(context, service);
             throw ClientLicenseService.SessionExpired();
         }
-        return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt), Json);
+        return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt, session.Grant), Json);
     }
 
     private static async Task<IResult> ReleaseAsync(Guid sessionId, HttpContext context, ClientLicenseService service)

@@ -93,6 +93,7 @@ public static class ServerHost
         services.AddSingleton<SetupCodeService>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<SetupCodeService>());
         services.AddSingleton<ActivationService>();
+        services.AddSingleton<VendorLicenseText>();
         services.AddSingleton<ExpiryWatch>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();

@@ -1,3 +1,4 @@
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Security;
 using LicenseServer.Data.Activation;
@@ -13,7 +14,8 @@ public sealed record IssuedToken(string Token, DateTimeOffset ExpiresAt, string 
 
 public sealed record IssuedLease(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
 
-public sealed record IssuedSession(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt);
+/// <summary>A floating seat: its session, and the grant signed with the server key that a client verifies with the vendor key.</summary>
+public sealed record IssuedSession(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt, string Grant);
 
 /// <summary>What the client API does (C1, C2): sign-in for tokens, per-user activations with signed leases, floating sessions.</summary>
 public sealed class ClientLicenseService(
@@ -23,6 +25,7 @@ public sealed class ClientLicenseService(
     SeatLedger ledger,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
+    VendorLicenseText vendorLicense,
     SeatWatch seats,
     HeartbeatBatcher heartbeats,
     ReleaseBatcher releases,
@@ -124,7 +127,8 @@ public sealed class ClientLicenseService(
             throw refusal;
         }
         seats.Taken(checkout.OrganizationId, product);
-        return new IssuedSession(checkout.SessionId!.Value, Limits.HeartbeatSeconds, checkout.ExpiresAt);
+        var session = new SessionFacts(checkout.OrganizationId, product, machineId, processId);
+        return await SessionAsync(checkout.SessionId!.Value, session, checkout.IssuedAt, checkout.ExpiresAt, checkout.LicenseIssuedAt);
     }
 
     /// <summary>
@@ -134,10 +138,28 @@ public sealed class ClientLicenseService(
     public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
-        var expiresAt = clock.GetUtcNow().AddSeconds(Limits.SessionLeaseSeconds);
-        return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt)
-            ? new IssuedSession(sessionId, Limits.HeartbeatSeconds, expiresAt)
+        var now = clock.GetUtcNow();
+        var expiresAt = now.AddSeconds(Limits.SessionLeaseSeconds);
+        return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt) is { } session
+            ? await SessionAsync(sessionId, session, now, expiresAt, licenseIssuedAt: null)
             : null;
+    }
+
+    /// <summary>
+    /// A floating seat with its grant, signed with the server key and carrying the .lic that vouches for it.
+    /// The grant never outlives the .lic or the product: a session that would is granted up to their end.
+    /// </summary>
+    private async Task<IssuedSession> SessionAsync(Guid sessionId, SessionFacts session, DateTimeOffset issuedAt, DateTimeOffset expiresAt, DateTime? licenseIssuedAt)
+    {
+        var license = await vendorLicense.GetAsync(licenseIssuedAt)
+            ?? throw new InvalidOperationException("A seat was granted while the server has no license.");
+        DateTimeOffset?[] ends = [expiresAt, license.Payload.ValidUntil, license.Payload.Product(session.ProductCode)?.ExpiresAt];
+        var grantEnd = ends.Where(e => e is not null).Min()!.Value;
+        var identity = await activation.EnsureIdentityAsync();
+        var payload = new FloatingGrantPayload(FloatingGrantFile.FileKind, sessionId, session.OrganizationId, session.ProductCode, ProductKind.Floating,
+            session.MachineId, session.ProcessId, issuedAt, grantEnd, identity.InstallationId, identity.ServerPublicKey);
+        var grant = FloatingGrantFile.Sign(payload, await activation.ServerKeyAsync(), license.Text);
+        return new IssuedSession(sessionId, Limits.HeartbeatSeconds, grantEnd, grant);
     }
 
     /// <summary>A heartbeat with a good key that renewed nothing: the session ended, expired, or its license did.</summary>

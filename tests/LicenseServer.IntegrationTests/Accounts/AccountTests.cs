@@ -138,7 +138,7 @@ public class AccountTests
         using var intruder = new ConsoleClient(_server.BaseUrl);
         using (var signIn = await intruder.SignInAsync(Email, Password))
             Assert.That(signIn.RedirectPath(), Is.EqualTo("/"));
-        using var kit = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl));
+        using var kit = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl), TestServer.Vendor.PublicKey);
         var token = (await kit.LoginAsync(Email, Password)).Token;
         Assert.That(await kit.OrganizationsAsync(), Is.Empty, "the token works before the reset");
 
@@ -148,7 +148,7 @@ public class AccountTests
 
         using (var session = await intruder.GetAsync("/"))
             Assert.That(session.RedirectPath(), Does.StartWith("/Account/SignIn"), "the console session issued before has ended");
-        using var stale = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl)) { Token = token };
+        using var stale = new LicenseServer.Client.KitClient(new Uri(_server.BaseUrl), TestServer.Vendor.PublicKey) { Token = token };
         var refused = Assert.ThrowsAsync<LicenseServer.Client.KitApiException>(() => stale.OrganizationsAsync())!;
         Assert.That(refused.Status, Is.EqualTo(401), "the bearer token issued before is refused");
 

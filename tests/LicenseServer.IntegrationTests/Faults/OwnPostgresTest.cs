@@ -125,7 +125,7 @@ public abstract class OwnPostgresTest : LicenseTestBase
 
     protected async Task<string> BearerTokenAsync(string email)
     {
-        using var kit = new LicenseServer.Client.KitClient(new Uri(Server.BaseUrl));
+        using var kit = new LicenseServer.Client.KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
         return (await kit.LoginAsync(email, Password)).Token;
     }
 

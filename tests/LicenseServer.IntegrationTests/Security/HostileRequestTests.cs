@@ -4,6 +4,7 @@ using System.Text.Json;
 using LicenseServer.Client;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Licenses;
+using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Security;
 
@@ -22,7 +23,7 @@ public sealed class HostileRequestTests : SecurityTest
         await AllocateAsync(org, "KSE", 5);
         await AllocateAsync(org, "KRE", 5);
         var userId = await AddMemberAsync(org, VictimMember);
-        using var kit = new KitClient(new Uri(Server.BaseUrl));
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
         var bearer = (await kit.LoginAsync(VictimMember, Password)).Token;
         var key = await Server.Service<LicenseService>().CreateApiKeyAsync((await Server.Service<OrganizationRepository>().MembershipAsync(org, userId))!, "ci");
         return ([
