@@ -50,6 +50,8 @@ public static class BenchRun
             using var driver = new LoadDriver(server.BaseUrl, data, options);
 
             var floors = await FloorAsync(server, db, data, driver, options, outDirectory, cancel);
+            var grantSigning = GrantSigningMeter.Measure(server.LicenseText);
+            Log($"Signing a floating grant: {grantSigning.MsPerGrant:0.###} ms of CPU ({grantSigning.Grants} grants, {grantSigning.GrantBytes} bytes each)");
             using var jit = new JitMeter(server.BaseUrl);
             await driver.SignInAsync(cancel);
             await WarmUpAsync(server, data, driver, jit, options, cancel);
@@ -89,7 +91,7 @@ public static class BenchRun
             var postgres = await VersionAsync(db);
             var report = Assemble(options, postgres, phases, floors, (checkoutSmall, checkoutLarge, checkoutSmallAgain), (heartbeatSmall, heartbeatLarge, heartbeatSmallAgain),
                 new MemoryResult(Math.Round(memory.PeakRss / 1048576.0, 1), Math.Round(vmHwm / 1048576.0, 1), memory.Samples),
-                new OverAllocationResult(audit.Samples, audit.FailedSamples, audit.MaxFloatingInUse, audit.Violations));
+                new OverAllocationResult(audit.Samples, audit.FailedSamples, audit.MaxFloatingInUse, audit.Violations), grantSigning);
             await File.WriteAllTextAsync(outFile, JsonSerializer.Serialize(report, BenchReport.Json), CancellationToken.None);
             var markdown = report.ToMarkdown();
             await File.WriteAllTextAsync(Path.ChangeExtension(outFile, ".md"), markdown, CancellationToken.None);
@@ -226,7 +228,7 @@ public static class BenchRun
     /// </summary>
     private static BenchReport Assemble(BenchOptions options, string postgres, List<PhaseResult> phases, IReadOnlyList<FloorResult> floors,
         (PhaseResult Small, PhaseResult Large, PhaseResult SmallAgain) checkout, (PhaseResult Small, PhaseResult Large, PhaseResult SmallAgain) heartbeat,
-        MemoryResult memory, OverAllocationResult overAllocation)
+        MemoryResult memory, OverAllocationResult overAllocation, GrantSigningResult grantSigning)
     {
         static double Div(double a, double b) => b > 0 ? Math.Round(a / b, 3) : 0;
         var checkoutFloor = floors.Single(f => f.Path == "checkout");
@@ -257,7 +259,7 @@ public static class BenchRun
             .. phases.Where(p => p.Main.Errors > 0).Select(p => new Target($"{p.Name} errors", "0", p.Main.Errors, false)),
         ];
         return new BenchReport(options.Smoke ? "smoke" : "full", MachineInfo.Read(postgres), options.Clients, options.Seconds, options.WarmupSeconds,
-            options.Users, options.Organizations, phases, floors, ratios, memory, overAllocation, targets);
+            options.Users, options.Organizations, phases, floors, ratios, memory, overAllocation, targets, grantSigning);
     }
 }
 

@@ -39,7 +39,7 @@ public sealed record Target(string Name, string Goal, double? Measured, bool Pas
 public sealed record BenchReport(
     string Mode, MachineInfo Machine, int Clients, double Seconds, double WarmupSeconds, int Users, int Organizations,
     IReadOnlyList<PhaseResult> Phases, IReadOnlyList<FloorResult> Floor, IReadOnlyList<Ratio> Ratios, MemoryResult Memory,
-    OverAllocationResult OverAllocation, IReadOnlyList<Target> Targets)
+    OverAllocationResult OverAllocation, IReadOnlyList<Target> Targets, GrantSigningResult GrantSigning)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -77,7 +77,12 @@ public sealed record BenchReport(
             var jit = p.Jit is { } j ? (j.Seconds * 1000).ToString("0", inv) : "";
             md.AppendLine(inv, $"| {p.Name} | {p.LiveSessions} | {server:0.###} | {postgres:0.###} | {bench:0.###} | {p.Cpu.MachineCores:0.##} | {p.Cpu.OtherCores:0.##} | {jit} |");
         }
+        var checkout = Phases.FirstOrDefault(p => p.Name == "checkout" && p.Cpu is not null);
+        var share = checkout is null ? "" : string.Create(inv, $", {GrantSigning.MsPerGrant / checkout.Cpu!.MsPerOperation(checkout.Main.Rps).Server:0.#%} of the server's CPU per checkout in the first checkout phase");
         md.AppendLine()
+          .AppendLine(inv, $"Every checkout and heartbeat answer carries a floating grant signed with the server key: signing one costs {GrantSigning.MsPerGrant:0.###} ms of CPU " +
+                           $"(one thread, {GrantSigning.Grants} grants of {GrantSigning.GrantBytes} bytes){share}.")
+          .AppendLine()
           .AppendLine(inv, $"Server memory: peak RSS sampled {Memory.PeakRssMb:0.#} MB, VmHWM {Memory.VmHwmMb:0.#} MB. " +
                            $"Over-allocation: {OverAllocation.Violations.Count} violation(s) in {OverAllocation.Samples} samples.")
           .AppendLine()

@@ -63,6 +63,9 @@ public sealed class KitServerProcess : IAsyncDisposable
 
     public static string RepoRoot { get; } = FindRoot();
 
+    /// <summary>The .lic the server was activated with, which every signed file it hands out carries.</summary>
+    public string LicenseText { get; private set; } = "";
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
@@ -98,7 +101,8 @@ public sealed class KitServerProcess : IAsyncDisposable
             var request = Path.Combine(dataDirectory, "bench-request.json");
             server.Command(["license-request", "--out", request]);
             var lic = Path.Combine(dataDirectory, "bench.lic");
-            await File.WriteAllTextAsync(lic, IssueLicense(LicenseRequest.Parse(await File.ReadAllTextAsync(request, cancel)), vendor, options), cancel);
+            server.LicenseText = IssueLicense(LicenseRequest.Parse(await File.ReadAllTextAsync(request, cancel)), vendor, options);
+            await File.WriteAllTextAsync(lic, server.LicenseText, cancel);
             log(server.Command(["activate", "--file", lic]));
             // The password goes through stdin, not the process list; the bench never signs in as this account.
             server.Command(["create-default-account", "--email", "admin@bench.example"], Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(18)));

@@ -79,7 +79,7 @@ public partial class LicenseLifecycleTests : LicenseTestBase
     {
         var users = await MembersAsync(3);
         (await AssignAsync(Admin, string.Join("\n", users))).Dispose();
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(users[0], Password);
         await kit.ActivateAsync(Org, "KSE", "DEV-BOX-1");
 
@@ -131,7 +131,7 @@ public partial class LicenseLifecycleTests : LicenseTestBase
         await UseMailDevForServerAsync();
         await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
-        using var runner = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };
+        using var runner = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };
         var watch = Server.Service<ExpiryWatch>();
 
         foreach (var (days, banner) in new (int, string?)[]

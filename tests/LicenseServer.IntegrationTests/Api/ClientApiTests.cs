@@ -18,7 +18,7 @@ public class ClientApiTests : LicenseTestBase
     // other tests could make such a session miss its lease while the test counts on it.
     protected override string[] ServerSettings => ["--Kit:Clients:SessionLeaseSeconds=3", "--Kit:Clients:HeartbeatSeconds=1"];
 
-    private KitClient NewKitClient() => new(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+    private KitClient NewKitClient() => new(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
 
     /// <summary>A new member, runner@acme.test, and a client holding an API key of theirs.</summary>
     private async Task<KitClient> RunnerClientAsync()
@@ -50,7 +50,7 @@ public class ClientApiTests : LicenseTestBase
         Assert.That((wrong.Status, wrong.Code), Is.EqualTo((401, "invalid_credentials")));
         var unknown = Refused(() => NewKitClient().LoginAsync("ghost@acme.test", "not it"));
         Assert.That((unknown.Status, unknown.Code, unknown.Message), Is.EqualTo((wrong.Status, wrong.Code, wrong.Message)), "an unknown email looks like a wrong password");
-        Assert.That(Refused(() => new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { Token = "bogus" }.OrganizationsAsync()).Code, Is.EqualTo("token_invalid"));
+        Assert.That(Refused(() => new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { Token = "bogus" }.OrganizationsAsync()).Code, Is.EqualTo("token_invalid"));
     }
 
     [Test]

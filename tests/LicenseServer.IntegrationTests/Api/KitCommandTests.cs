@@ -24,12 +24,14 @@ public class KitCommandTests : LicenseTestBase
         Environment.SetEnvironmentVariable("KIT_SERVER", Server.BaseUrl);
         _vendorKey = Path.Combine(_home, "vendor.pub");
         File.WriteAllText(_vendorKey, KeyFiles.WritePublic(TestServer.Vendor.PublicKey));
+        // The test server's license is signed by the tests' vendor key, as a demo server's is by the demo key.
+        Environment.SetEnvironmentVariable("KIT_VENDOR_KEY", _vendorKey);
     }
 
     [TearDown]
     public void Clean()
     {
-        foreach (var name in new[] { "KIT_HOME", "KIT_SERVER", "KIT_API_KEY" }) Environment.SetEnvironmentVariable(name, null);
+        foreach (var name in new[] { "KIT_HOME", "KIT_SERVER", "KIT_API_KEY", "KIT_VENDOR_KEY" }) Environment.SetEnvironmentVariable(name, null);
         Directory.Delete(_home, recursive: true);
     }
 

@@ -102,7 +102,7 @@ public class RaceTests : LicenseTestBase
     public async Task Checkouts_releases_and_expiries_racing_keep_the_pool_count_exact()
     {
         var apiKey = await PrepareAsync();
-        using var client = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = apiKey, BusyRetries = 50 };
+        using var client = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = apiKey, BusyRetries = 50 };
         var first = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => client.CheckoutAsync("KRE", $"RUNNER-{i % 10}", $"a{i}", autoHeartbeat: false)));
         // Ten releases (one of them twice) race twenty new checkouts.
         var releases = first.Take(10).Select(s => s.DisposeAsync().AsTask()).Append(client.ReleaseAsync(first[0].Id));
@@ -174,7 +174,7 @@ public class RaceTests : LicenseTestBase
         // Both nodes check out and release once first, so that neither races with its checkout path still cold.
         foreach (var node in new[] { Server.BaseUrl, second.BaseUrl })
         {
-            using var warm = new KitClient(new Uri(node), TestServer.Vendor.PublicKey) { ApiKey = key };
+            using var warm = new KitClient(new Uri(node), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = key };
             await (await warm.CheckoutAsync("KRE", "RUNNER-0", "warm", autoHeartbeat: false)).DisposeAsync();
         }
         var (granted, refusals, perNode) = await RaceAsync([Server.BaseUrl, second.BaseUrl], key, 500);

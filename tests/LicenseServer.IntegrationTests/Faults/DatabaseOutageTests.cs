@@ -94,7 +94,7 @@ public class DatabaseOutageTests : OwnPostgresTest
         var retrying = Task.Run(async () =>
         {
             await Task.Delay(Outage / 3);
-            using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = ApiKey, DatabaseRetries = 12 };
+            using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = ApiKey, DatabaseRetries = 12 };
             await using var session = await kit.CheckoutAsync("KRE", "PATIENT-1", "patient", autoHeartbeat: false);
             return (session.Id, At: clock.Elapsed);
         });

@@ -87,7 +87,7 @@ public class DatabaseRestartTests : OwnPostgresTest
 
         // The client library retries a 503 database_unavailable: its first answer was that 503, its last a lease.
         var seen = new StatusRecorder();
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, seen) { Token = token };
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, seen, Clock) { Token = token };
         await FillPoolAsync();
         StopDatabase();
         StartDatabase();

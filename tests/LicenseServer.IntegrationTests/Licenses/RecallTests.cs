@@ -20,7 +20,7 @@ public class RecallTests : LicenseTestBase
         await AllocateAsync(Org, "KSE", 2);
         var users = await MembersAsync(4);
         (await AssignAsync(Admin, users[0])).Dispose();
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(users[0], Password);
         var lease = await kit.ActivateAsync(Org, "KSE", "LAPTOP-0");
 
@@ -35,7 +35,7 @@ public class RecallTests : LicenseTestBase
             Assert.That(await ConsoleClient.TextOf(full), Does.Contain("KSE has 0 of 2 seats left"), "the recalled lease still holds a seat");
 
         // users[1] activates too: moving their license now would need a second seat while their lease lives.
-        using var second = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var second = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await second.LoginAsync(users[1], Password);
         await second.ActivateAsync(Org, "KSE", "LAPTOP-1");
         using (var transfer = await PostAsync("Transfer", new() { ["userId"] = (await UserIdAsync(users[1])).ToString(), ["toEmail"] = users[2] }))

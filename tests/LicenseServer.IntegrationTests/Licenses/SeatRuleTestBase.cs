@@ -39,7 +39,7 @@ public abstract class SeatRuleTestBase : LicenseTestBase
     protected Task<HttpResponseMessage> LicensesFormAsync(string product, string handler, Dictionary<string, string> fields) =>
         Admin.PostFormAsync(Page(product) + "&handler=" + handler, fields, tokenPage: Page(product));
 
-    protected KitClient NewKitClient() => new(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+    protected KitClient NewKitClient() => new(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
 
     protected async Task<KitClient> SignedInKitClientAsync(string email)
     {
@@ -51,7 +51,7 @@ public abstract class SeatRuleTestBase : LicenseTestBase
     protected async Task<KitClient> ApiKeyClientAsync(string email)
     {
         var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
-        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "test key") };
+        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "test key") };
     }
 
     protected static KitApiException Refused(Func<Task> call) => Assert.ThrowsAsync<KitApiException>(async () => await call())!;

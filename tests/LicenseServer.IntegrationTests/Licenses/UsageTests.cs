@@ -38,7 +38,7 @@ public partial class UsageTests : LicenseTestBase
     public async Task The_usage_page_shows_the_samples_of_real_checkouts_their_peak_and_refusals_and_the_CSV_has_the_charts_rows()
     {
         Assert.That(await Admin.GetTextAsync(UsagePage()), Does.Contain("data-testid=\"no-samples\"").And.Contain("No usage samples of KRE"));
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = await ApiKeyAsync() };
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await ApiKeyAsync() };
         var sessions = new List<FloatingSession>();
         async Task Checkout(string machine) => sessions.Add(await kit.CheckoutAsync("KRE", machine, "1", autoHeartbeat: false));
 
@@ -101,7 +101,7 @@ public partial class UsageTests : LicenseTestBase
 
         await using (var db = Db()) await db.ExecuteAsync("UPDATE user_account SET password = @hash WHERE email = @email",
             new { hash = PasswordHashes.Of(Password), email = users[0] });
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(users[0], Password);
         await kit.ActivateAsync(Org, "KSE", "LAPTOP-1");
         await kit.ActivateAsync(Org, "KSE", "LAPTOP-2");

@@ -67,7 +67,7 @@ public class PluginTests : LicenseTestBase
     {
         var userId = await UserIdAsync(email);
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(org, userId);
-        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "plugins") };
+        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "plugins") };
     }
 
     [Test]
@@ -120,7 +120,7 @@ public class PluginTests : LicenseTestBase
         var hidden = Assert.ThrowsAsync<KitApiException>(() => other.DownloadPluginAsync("com.acme.private", "1.0.0", Stream.Null))!;
         Assert.That((hidden.Status, hidden.Code), Is.EqualTo((404, "plugin_not_found")));
 
-        using var mine = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var mine = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await mine.LoginAsync(AdminEmail, Password);
         Assert.That((await mine.PluginsAsync()).Select(p => p.Id), Is.EquivalentTo(new[] { "com.acme.private", "com.vendor.store" }), "signed in, a member sees its organization's private plugins");
     }
@@ -245,7 +245,7 @@ public class PluginTests : LicenseTestBase
         var otherOrg = await CreateOrganizationAsync(Admin, "Other");
         using (await UploadAsync(Admin, Package(Manifest("com.shared.name", "1.0.0"), ("b", [2])), $"/Organizations/{otherOrg}/Plugins")) { }
 
-        using var person = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var person = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await person.LoginAsync(AdminEmail, Password);
         var refused = Assert.ThrowsAsync<KitApiException>(() => person.DownloadPluginAsync("com.shared.name", "1.0.0", Stream.Null))!;
         Assert.That((refused.Status, refused.Code), Is.EqualTo((409, "plugin_ambiguous")));

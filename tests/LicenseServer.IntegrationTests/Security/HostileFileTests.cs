@@ -66,7 +66,7 @@ public sealed class HostileFileTests : SecurityTest
         using (var assign = await Admin.PostFormAsync($"/Organizations/{org}/Licenses?product=KSE&handler=Assign", new Dictionary<string, string> { ["emails"] = VictimMember },
                    tokenPage: $"/Organizations/{org}/Licenses?product=KSE"))
             Assert.That(assign.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(VictimMember, Password);
         var lease = (await kit.ActivateAsync(org, "KSE", "PC-1")).LeaseText;
         var verifier = new KitVerifier(TestServer.Vendor.PublicKey);

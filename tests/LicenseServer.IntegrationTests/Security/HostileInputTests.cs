@@ -44,7 +44,7 @@ public sealed class HostileInputTests : SecurityTest
         await using var db = Db();
         var emails = (await db.QueryAsync<string>("SELECT email FROM user_account")).AsList();
         var subjects = (await db.QueryAsync<string>("SELECT coalesce(subject, '') FROM audit_event WHERE organization_id = @org", new { org })).AsList();
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(AdminEmail, Password);
         foreach (var term in Terms)
         {

@@ -23,7 +23,7 @@ public sealed class HostileRequestTests : SecurityTest
         await AllocateAsync(org, "KSE", 5);
         await AllocateAsync(org, "KRE", 5);
         var userId = await AddMemberAsync(org, VictimMember);
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         var bearer = (await kit.LoginAsync(VictimMember, Password)).Token;
         var key = await Server.Service<LicenseService>().CreateApiKeyAsync((await Server.Service<OrganizationRepository>().MembershipAsync(org, userId))!, "ci");
         return ([

@@ -110,7 +110,7 @@ public sealed class IdorTests : SecurityTest
     {
         await BuildWorldAsync();
         using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await kit.LoginAsync(Attacker, Password);
         var membership = (await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(W.Attacker, await IdOfAsync(Attacker)))!;
         var attackerKey = await Server.Service<LicenseServer.Web.Licenses.LicenseService>().CreateApiKeyAsync(membership, "attacker key");
@@ -146,7 +146,7 @@ public sealed class IdorTests : SecurityTest
 
     private async Task<string> TokenOfAsync(string email)
     {
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         return (await kit.LoginAsync(email, Password)).Token;
     }
 

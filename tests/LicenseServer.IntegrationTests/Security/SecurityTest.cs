@@ -51,7 +51,7 @@ public abstract class SecurityTest : ConsoleTest
             Assert.That(assigned.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(assigned));
 
         var membership = (await Server.Service<OrganizationRepository>().MembershipAsync(victim, memberId))!;
-        using (var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey))
+        using (var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock))
         {
             await kit.LoginAsync(VictimMember, Password);
             await kit.ActivateAsync(victim, "KSE", "VICTIM-PC");

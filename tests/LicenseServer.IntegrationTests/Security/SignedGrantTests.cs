@@ -67,7 +67,7 @@ public class SignedGrantTests : SeatRuleTestBase
         foreach (var (what, grant) in answers)
         {
             await using var stub = await StubServer.StartAsync(grant);
-            using var client = new KitClient(new Uri(stub.Url), TestServer.Vendor.PublicKey) { ApiKey = "kit_anything" };
+            using var client = new KitClient(new Uri(stub.Url), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = "kit_anything" };
             var refused = Refused(() => client.CheckoutAsync("KRE", "M-2", "2", autoHeartbeat: false));
             Assert.That(refused.Code, Is.EqualTo("grant_invalid"), what);
         }

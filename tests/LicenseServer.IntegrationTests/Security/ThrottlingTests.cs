@@ -66,7 +66,7 @@ public sealed partial class ThrottlingTests : SecurityTest
         Assert.That(Answer(await ConsoleClient.TextOf(unknownRefused), Unknown), Is.EqualTo(Answer(await ConsoleClient.TextOf(knownRefused), Known)));
         Assert.That(knownRefused.Headers.RetryAfter!.Delta!.Value.TotalMinutes, Is.InRange(29, 31), "until the oldest failure of the hour ages out");
         Assert.That(unknownRefused.Headers.RetryAfter!.Delta!.Value.TotalMinutes, Is.InRange(29, 31));
-        using (var api = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey))
+        using (var api = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock))
         {
             var refused = Assert.ThrowsAsync<KitApiException>(() => api.LoginAsync(Known, Password))!;
             Assert.That((refused.Status, refused.Code), Is.EqualTo((429, "too_many_attempts")), "the client API shares the cap");
@@ -136,7 +136,7 @@ public sealed partial class ThrottlingTests : SecurityTest
         TestContext.Out.WriteLine($"median sign-in: known email {k:0} ms, unknown email {u:0} ms");
         Assert.That(Math.Abs(k - u), Is.LessThan(0.35 * Math.Max(k, u)), $"known {k:0} ms against unknown {u:0} ms: both cost one PBKDF2 check");
 
-        using var api = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey);
+        using var api = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         var wrong = Assert.ThrowsAsync<KitApiException>(() => api.LoginAsync(Known, "not the password"))!;
         var ghost = Assert.ThrowsAsync<KitApiException>(() => api.LoginAsync(Unknown, "not the password"))!;
         Assert.That((ghost.Status, ghost.Code, ghost.Message), Is.EqualTo((wrong.Status, wrong.Code, wrong.Message)));
