@@ -21,6 +21,7 @@ public sealed class LicenseService(
     ApiKeyRepository apiKeys,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
+    TrustedVendorKeys trusted,
     ReservationRepository reservations,
     MachineRuleRepository machineRules,
     ChurnLimitRepository churnLimits,
@@ -124,7 +125,11 @@ public sealed class LicenseService(
         return new OfflineDraft(terms, machine, expiresAt, OfflineRules.FileName(terms.Code, machine));
     }
 
-    /// <summary>L7, confirmed: takes a seat until the expiry and stores the file signed with the server key, carrying the vendor's proof.</summary>
+    /// <summary>
+    /// L7, confirmed: takes a seat until the expiry and stores the file signed with the server key, carrying the
+    /// vendor's proof. The file is verified as the user's client will verify it before anything is stored: the
+    /// database says what the products are, but only the vendor's .lic counts on the user's machine.
+    /// </summary>
     public async Task<Guid> CreateOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
         var draft = await DraftOfflineAsync(actor, product, machineId, expiry);
@@ -141,7 +146,16 @@ public sealed class LicenseService(
             {
                 var payload = new OfflineLicensePayload(id, terms.Code, terms.Name, terms.Kind, actor.OrganizationId, actor.OrganizationName,
                     draft.MachineId, now, draft.ExpiresAt, identity.InstallationId, identity.ServerPublicKey);
-                return (draft.FileName, OfflineLicenseFile.Sign(payload, key, vendorLicense.FileText));
+                var file = OfflineLicenseFile.Sign(payload, key, vendorLicense.FileText);
+                try
+                {
+                    OfflineLicenseFile.Verify(file, trusted, clock, draft.MachineId);
+                }
+                catch (LicenseRejectedException e)
+                {
+                    throw new LicenseRuleException(e.Code, $"This offline license would not verify on the user's machine: {e.Message}");
+                }
+                return (draft.FileName, file);
             }));
     }
 

@@ -158,4 +158,18 @@ public class OfflineLicenseTests : LicenseTestBase
         Assert.That(await ConsoleClient.TextOf(response), Does.Contain("does not vouch for this server's key"));
         Assert.That(await OfflineCountAsync(), Is.Zero);
     }
+
+    [Test]
+    public async Task A_product_stretched_in_the_database_gives_no_offline_license_beyond_the_vendors_license()
+    {
+        // Whoever runs the server can edit its database; the vendor's .lic in every file is what clients trust.
+        await using (var db = Db())
+            await db.ExecuteAsync("UPDATE licensed_product SET expires_at = '2098-12-31' WHERE code = 'KSE'");
+        await using (var db = Db())
+            await db.ExecuteAsync("UPDATE server_license SET valid_until = '2098-12-31'");
+        using var response = await PostAsync("CreateOffline", "WS-1", "2098-01-01");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await ConsoleClient.TextOf(response), Does.Contain("after the vendor&#x27;s license ends").Or.Contain("after the vendor's license ends"));
+        Assert.That(await OfflineCountAsync(), Is.Zero, "nothing is stored");
+    }
 }
