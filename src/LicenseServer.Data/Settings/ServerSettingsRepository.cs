@@ -10,6 +10,19 @@ public enum OrganizationCreation { ServerAdmins, Anyone }
 /// <summary>The server's own settings (one row), changed by a server admin only and audited without an organization.</summary>
 public sealed class ServerSettingsRepository(NpgsqlDataSource db)
 {
+    /// <summary>
+    /// Moves the clock's high-water mark forward to <paramref name="now"/> if it is later, never back, and
+    /// answers the mark: the latest time any node's clock has shown.
+    /// </summary>
+    public async Task<DateTimeOffset> RaiseClockHighWaterAsync(DateTimeOffset now)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var mark = await connection.ExecuteScalarAsync<DateTime>("""
+            UPDATE server_settings SET clock_high_water = greatest(clock_high_water, @now) WHERE id = 1 RETURNING clock_high_water
+            """, new { now = now.UtcDateTime });
+        return new DateTimeOffset(DateTime.SpecifyKind(mark, DateTimeKind.Utc));
+    }
+
     public async Task<OrganizationCreation> OrganizationCreationAsync()
     {
         await using var connection = await db.OpenConnectionAsync();

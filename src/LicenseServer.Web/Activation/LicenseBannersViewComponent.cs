@@ -6,15 +6,17 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Activation;
 
-public sealed record LicenseBanners(IReadOnlyList<ExpiryWarning> Expiry, IReadOnlyList<OverAllocationRow> OverAllocated, bool ServerAdmin, bool NoServerMail);
+public sealed record LicenseBanners(IReadOnlyList<ExpiryWarning> Expiry, IReadOnlyList<OverAllocationRow> OverAllocated, bool ServerAdmin, bool NoServerMail,
+    ClockBehind? ClockBehind = null);
 
 /// <summary>
 /// Banners on the pages where they matter: the license or a product ending within 30 days (or ended),
 /// products whose shares exceed a smaller license, and, for server admins, organizations that send mail
-/// while the server has no mail server of its own (so nobody can reset a forgotten password by email).
-/// Renders nothing when all is well.
+/// while the server has no mail server of its own (so nobody can reset a forgotten password by email);
+/// and a server clock set back, which refuses checkouts and activations. Renders nothing when all is well.
 /// </summary>
-public sealed class LicenseBannersViewComponent(ActivationService activation, LicenseRepository licenses, MailService mail, TimeProvider clock) : ViewComponent
+public sealed class LicenseBannersViewComponent(ActivationService activation, LicenseRepository licenses, MailService mail, ClockGuard clockGuard, TimeProvider clock)
+    : ViewComponent
 {
     public async Task<IViewComponentResult> InvokeAsync()
     {
@@ -24,7 +26,8 @@ public sealed class LicenseBannersViewComponent(ActivationService activation, Li
             ActivationService.ExpiryWarnings(state, clock.GetUtcNow()),
             state.Activated ? await licenses.OverAllocationsAsync() : [],
             serverAdmin,
-            serverAdmin && await mail.OnlyOrganizationsConfiguredAsync());
+            serverAdmin && await mail.OnlyOrganizationsConfiguredAsync(),
+            clockGuard.Behind());
         return View(banners);
     }
 }

@@ -94,6 +94,8 @@ public static class ServerHost
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<SetupCodeService>());
         services.AddSingleton<ActivationService>();
         services.AddSingleton<VendorLicenseText>();
+        services.AddSingleton<ClockGuard>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<ClockGuard>());
         services.AddSingleton<ExpiryWatch>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ExpiryWatch>());
         services.AddSingleton<AccountService>();

@@ -26,6 +26,7 @@ public sealed class ClientLicenseService(
     ServerLicenseRepository serverLicense,
     ActivationService activation,
     VendorLicenseText vendorLicense,
+    ClockGuard clockGuard,
     SeatWatch seats,
     HeartbeatBatcher heartbeats,
     ReleaseBatcher releases,
@@ -63,6 +64,7 @@ public sealed class ClientLicenseService(
     /// <summary>C1: activates (idempotently) and returns a lease signed with the server key, with the vendor's proof for it.</summary>
     public async Task<IssuedLease> ActivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
     {
+        clockGuard.Require();
         var now = clock.GetUtcNow();
         var expiresAt = now.AddDays(Limits.LeaseDays);
         // The seat is the user's assignment: an activation takes none, but its refusals are recorded (L9).
@@ -80,6 +82,7 @@ public sealed class ClientLicenseService(
     public async Task<IssuedLease?> ActivateByTokenAsync(string token, long organizationId, string product, string machineId)
     {
         if (!SecretToken.LooksValid(token)) return null;
+        clockGuard.Require();
         var now = clock.GetUtcNow();
         var expiresAt = now.AddDays(Limits.LeaseDays);
         var renewal = await renewals.RenewAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
@@ -118,6 +121,7 @@ public sealed class ClientLicenseService(
     public async Task<IssuedSession?> CheckoutAsync(string apiKey, string product, string machineId, string processId, Guid? sessionId)
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
+        clockGuard.Require();
         var checkout = await ledger.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
             TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
         if (checkout is null) return null;
@@ -138,6 +142,7 @@ public sealed class ClientLicenseService(
     public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
+        clockGuard.Require();
         var now = clock.GetUtcNow();
         var expiresAt = now.AddSeconds(Limits.SessionLeaseSeconds);
         return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt) is { } session

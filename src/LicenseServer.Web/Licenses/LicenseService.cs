@@ -22,6 +22,7 @@ public sealed class LicenseService(
     ServerLicenseRepository serverLicense,
     ActivationService activation,
     TrustedVendorKeys trusted,
+    ClockGuard clockGuard,
     ReservationRepository reservations,
     MachineRuleRepository machineRules,
     ChurnLimitRepository churnLimits,
@@ -132,6 +133,7 @@ public sealed class LicenseService(
     /// </summary>
     public async Task<Guid> CreateOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
+        clockGuard.Require();
         var draft = await DraftOfflineAsync(actor, product, machineId, expiry);
         var vendorLicense = await serverLicense.GetAsync() ?? throw new LicenseRuleException("server_not_activated", "The server is not activated.");
         var vouched = LicenseVerifier.ReadStored(vendorLicense.FileText);
