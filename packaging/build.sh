@@ -24,7 +24,8 @@ mkdir -p "$out"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 publish() { # publish RID DIR
-  dotnet publish "$root/src/LicenseServer.Web" -c Release -r "$1" --self-contained true -p:Version="$version" \
+  # KitReleaseBuild: the shipped server refuses demo mode, whatever its settings say.
+  dotnet publish "$root/src/LicenseServer.Web" -c Release -r "$1" --self-contained true -p:Version="$version" -p:KitReleaseBuild=true \
     -p:DebugType=none -p:GenerateDocumentationFile=false -nologo -v q -o "$2" >/dev/null
 }
 has() { [[ ",$targets," == *",$1,"* ]]; }

@@ -49,6 +49,7 @@ public static class ServerHost
             builder.Configuration.AddCommandLine(args);
         }
         var options = builder.Configuration.GetSection("Kit").Get<KitOptions>() ?? new KitOptions();
+        DemoMode.Check(options.Demo);
         // systemd: Type=notify readiness and journal-friendly logs when started by systemd; nothing otherwise.
         builder.Host.UseSystemd();
         // SIGTERM (systemd stop) or Ctrl+C: in-flight requests get this long to finish.

@@ -49,6 +49,21 @@ public class PackagingTests
         ProcessRunner.Run("bash", [Path.Combine(_unpacked, script), .. args], TimeSpan.FromMinutes(5));
 
     [Test]
+    public void The_shipped_server_refuses_demo_mode_whatever_its_settings_say()
+    {
+        // Demo mode trusts a locally made vendor key; a customer's own key would then sign any .lic they like.
+        var server = Path.Combine(_unpacked, "server", "kit-server");
+        foreach (var setting in new[] { "--Kit:Demo:Enabled=true", "--Kit:Demo:VendorPublicKeyFile=/tmp/my-own-vendor.pub" })
+        {
+            var run = ProcessRunner.Run(server, ["run", setting, "--Kit:DataDirectory=" + Path.Combine(_work, "demo-data"), "--Kit:Database:Url=postgres://127.0.0.1:1/none"],
+                TimeSpan.FromMinutes(1));
+            Assert.That(run.ExitCode, Is.Not.Zero, setting);
+            Assert.That(run.Output, Does.Contain("This is a release build of Kit License Server").And.Contain("Remove the Kit:Demo settings"), setting);
+        }
+        Assert.That(ProcessRunner.Run(server, ["version"], TimeSpan.FromMinutes(1)).ExitCode, Is.Zero, "without demo settings it runs");
+    }
+
+    [Test]
     public void The_deb_holds_the_installed_layout_and_a_hardened_unit_that_runs_as_kit()
     {
         var info = ProcessRunner.Run("dpkg-deb", ["--info", _deb], TimeSpan.FromMinutes(1));
