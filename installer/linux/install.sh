@@ -138,6 +138,8 @@ for _ in $(seq 1 180); do
     echo "Kit License Server is running. Open $server_url/Activate to activate it."
     echo "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
     echo "  sudo cat $data/setup-code    (also in $logs/kit-server.log)"
+    echo "The secrets in the database are encrypted with the key in $data/secrets.key (readable by kit only):"
+    echo "keep a copy of it safe, apart from the backups, and put the same file on every other node."
     exit 0
   fi
   sleep 1

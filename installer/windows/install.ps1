@@ -111,6 +111,8 @@ for ($i = 0; $i -lt 180; $i++) {
             Write-Host "Kit License Server is running. Open $ServerUrl/Activate to activate it."
             Write-Host "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
             Write-Host "  Get-Content `"$(Join-Path $dataDir 'setup-code')`"   (as an administrator; also in the server's log)"
+            Write-Host "The secrets in the database are encrypted with the key in $(Join-Path $dataDir 'secrets.key'):"
+            Write-Host "keep a copy of it safe, apart from the backups, and put the same file on every other node."
             exit 0
         }
     } catch { }

@@ -136,6 +136,8 @@ public static class KitCommands
                         Backup.Create(app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString, KitOptions.Resolve(options.DataDirectory),
                             path, ServerHost.Version, NullIfEmpty(options.Database.PostgresBinDirectory));
                         Console.WriteLine($"Wrote the backup {path}.");
+                        Console.WriteLine($"The backup does not hold the secrets key file {SecretsKeyring.KeyFilePath(options)}, without which its secrets cannot be read: " +
+                                          "keep a copy of that file safe, apart from the backups.");
                         return Task.FromResult(0);
                     });
                 case "restore":
@@ -144,7 +146,9 @@ public static class KitCommands
                         var options = app.Services.GetRequiredService<KitOptions>();
                         var manifest = Backup.Restore(Path.GetFullPath(command.Require("file")), app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString,
                             KitOptions.Resolve(options.DataDirectory), command.Get("replace") == "true", NullIfEmpty(options.Database.PostgresBinDirectory));
-                        Console.WriteLine($"Restored the backup of {manifest.CreatedAt:yyyy-MM-dd HH:mm} UTC (version {manifest.Version}). Start the server to apply any newer migrations.");
+                        Console.WriteLine($"Restored the backup of {manifest.CreatedAt:yyyy-MM-dd HH:mm} UTC (version {manifest.Version}). " +
+                                          $"Put the secrets key file of the installation it came from at {SecretsKeyring.KeyFilePath(options)}, then start the server " +
+                                          "(it applies any newer migrations).");
                         return Task.FromResult(0);
                     }, migrate: false);
                 default:

@@ -15,6 +15,7 @@ public sealed class KitOptions
     public HttpsOptions Https { get; set; } = new();
     public MetricsOptions Metrics { get; set; } = new();
     public ProxyOptions Proxy { get; set; } = new();
+    public SecretsOptions Secrets { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -34,6 +35,13 @@ public sealed class LogOptions
 {
     public string Directory { get; set; } = "logs";
     public string ConsoleLevel { get; set; } = "Info";
+}
+
+/// <summary>The key that encrypts the secrets kept in the database (see SecretsKeyring.cs).</summary>
+public sealed class SecretsOptions
+{
+    /// <summary>The secrets key file, the same on every node; empty: secrets.key in the data directory.</summary>
+    public string KeyFile { get; set; } = "";
 }
 
 public sealed class DemoOptions

@@ -1,5 +1,6 @@
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
+using LicenseServer.Core.Security;
 using LicenseServer.Data.Database;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Web.Accounts;
@@ -87,8 +88,10 @@ public static class ServerHost
         services.AddKitData(database.ConnectionString);
 
         services.AddDataProtection().SetApplicationName(ApplicationName);
+        services.AddSingleton(sp => SecretsKeyring.Open(options, sp.GetRequiredService<DataProtectionKeyRepository>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("LicenseServer.Secrets")));
         services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
-            o => o.XmlRepository = new PostgresXmlRepository(sp.GetRequiredService<DataProtectionKeyRepository>())));
+            o => o.XmlRepository = new PostgresXmlRepository(sp.GetRequiredService<DataProtectionKeyRepository>(), sp.GetRequiredService<SecretsKey>)));
 
         services.AddSingleton(_ => new TrustedVendorKeys(TrustedKeys(options)));
         services.AddSingleton<SetupCodeService>();
@@ -150,7 +153,12 @@ public static class ServerHost
         });
 
         var app = builder.Build();
-        if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+        if (ready)
+        {
+            // The secrets key first: a node without the right key file stops here, before it reads or makes anything.
+            app.Services.GetRequiredService<SecretsKey>();
+            app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+        }
 
         // First: everything after it sees the caller's address and scheme as the trusted proxy forwarded them.
         app.UseKitReverseProxy(proxies);

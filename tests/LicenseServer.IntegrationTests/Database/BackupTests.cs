@@ -60,6 +60,10 @@ public class BackupTests : LicenseTestBase
         Assert.That(await SnapshotAsync(empty), Is.EqualTo(before));
         Assert.That(await File.ReadAllTextAsync(Path.Combine(otherData, "plugins", "ab", "abcdef.zip")), Is.EqualTo("plugin bytes"));
 
+        // The backup holds the database, not the secrets key file: without a copy of it the restored server cannot start.
+        var refused = Assert.ThrowsAsync<LicenseServer.Web.Hosting.StartupException>(() => TestServer.StartAsync(empty, otherData))!;
+        Assert.That(refused.Message, Does.Contain("does not exist, but this database's secrets are encrypted"));
+        File.Copy(TestServer.SecretsKeyFile(Server.ConnectionString, Server.DataDirectory), TestServer.SecretsKeyFile(empty, otherData));
         await using var restored = await TestServer.StartAsync(empty, otherData);
         using var client = new ConsoleClient(restored.BaseUrl);
         using (var signIn = await client.SignInAsync(AdminEmail, Password))

@@ -42,6 +42,7 @@ public sealed class TestServer : IAsyncDisposable
     [
         $"--Kit:Database:Url={connectionString}",
         $"--Kit:DataDirectory={dataDirectory}",
+        $"--Kit:Secrets:KeyFile={SecretsKeyFile(connectionString, dataDirectory)}",
         $"--Kit:Logs:Directory={Path.Combine(dataDirectory, "logs")}",
         "--Kit:Logs:ConsoleLevel=Warn",
         "--Kit:Demo:Enabled=true",
@@ -66,6 +67,14 @@ public sealed class TestServer : IAsyncDisposable
         await app.StartAsync();
         return new TestServer(app, connectionString, dataDirectory);
     }
+
+    /// <summary>
+    /// The secrets key file of a database: every node a test starts on the same database shares it, as every node
+    /// of an installation must. The embedded database keeps it in its data directory.
+    /// </summary>
+    public static string SecretsKeyFile(string connectionString, string dataDirectory) => connectionString.Length == 0
+        ? Path.Combine(dataDirectory, "secrets.key")
+        : Path.Combine(Path.GetTempPath(), "kit-test-secrets", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(connectionString)))[..16] + ".key");
 
     /// <summary>The setup code that activation wrote to the data directory, as the server's administrator reads it.</summary>
     public string SetupCode() => File.ReadAllText(Path.Combine(DataDirectory, "setup-code")).Trim();
