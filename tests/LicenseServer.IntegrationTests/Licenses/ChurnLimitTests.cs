@@ -9,6 +9,7 @@ public class ChurnLimitTests : SeatRuleTestBase
 {
     // A small limit to reach, and room for machines so that the machine limit stays out of the way.
     protected override string[] ServerSettings => ["--Kit:Clients:ChurnLimit=3", "--Kit:Clients:MachinesPerUser=10"];
+    protected override LicenseServer.Core.Activation.VendorLimits LicenseLimits => new(MachinesPerUser: 10);
 
     [SetUp]
     public async Task LicenseDev()
