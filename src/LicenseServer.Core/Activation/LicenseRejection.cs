@@ -16,6 +16,8 @@ public enum LicenseRejection
     OlderThanCurrent,
     NotVouched,
     OtherMachine,
+    /// <summary>The license allows less than a setting of this server (a limit the settings may only tighten).</summary>
+    LimitsBelowSettings,
 }
 
 public sealed class LicenseRejectedException(LicenseRejection reason, string message) : Exception(message)

@@ -17,6 +17,7 @@ public sealed class ActivationService(
     TrustedVendorKeys trusted,
     IDataProtectionProvider protection,
     SetupCodeService setupCodes,
+    Licenses.EffectiveLimits limits,
     TimeProvider clock,
     ILogger<ActivationService> logger)
 {
@@ -74,10 +75,12 @@ public sealed class ActivationService(
                 $"The file is {fileBytes.Length / 1024} KB; a license file is at most {MaxLicenseFileBytes / 1024} KB. Check that you chose the .lic file.");
         var identity = await EnsureIdentityAsync();
         var payload = new LicenseVerifier(trusted, clock).Verify(fileBytes, identity);
+        limits.RequireAllows(payload);
         if (await licenses.ActivateAsync(payload, System.Text.Encoding.UTF8.GetString(fileBytes), actor) is { } newer)
             throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
                 $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
                 $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
+        limits.Invalidate();
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
         if (!(await licenses.SetupStateAsync()).DefaultAccount) await setupCodes.IssueAsync();
         return payload;
@@ -87,6 +90,7 @@ public sealed class ActivationService(
     public async Task<bool> DeleteAsync(long actor)
     {
         if (!await licenses.DeleteAsync(actor)) return false;
+        limits.Invalidate();
         logger.LogWarning("The server's license was deleted by user {UserId}; clients are refused until a license is uploaded", actor);
         return true;
     }

@@ -106,6 +106,7 @@ public static class ServerHost
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<ServerSettingsService>();
+        services.AddSingleton<EffectiveLimits>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
         services.AddSingleton<SeatWatch>();
@@ -146,7 +147,12 @@ public static class ServerHost
         });
 
         var app = builder.Build();
-        if (ready) app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+        if (ready)
+        {
+            app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+            // A setting may only tighten the vendor's limits: one that the active .lic does not allow stops every command, as a bad certificate does.
+            app.Services.GetRequiredService<EffectiveLimits>().RequireSettingsAllowedAsync().GetAwaiter().GetResult();
+        }
 
         // First: everything after it sees the caller's address and scheme as the trusted proxy forwarded them.
         app.UseKitReverseProxy(proxies);

@@ -27,6 +27,7 @@ public sealed class ClientLicenseService(
     HeartbeatBatcher heartbeats,
     ReleaseBatcher releases,
     RenewalBatcher renewals,
+    EffectiveLimits limits,
     KitOptions options,
     TimeProvider clock)
 {
@@ -61,11 +62,12 @@ public sealed class ClientLicenseService(
     public async Task<IssuedLease> ActivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
     {
         var now = clock.GetUtcNow();
-        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var inForce = await limits.ForAsync(product);
+        var expiresAt = now.AddDays(inForce.Effective.LeaseDays);
         // The seat is the user's assignment: an activation takes none, but its refusals are recorded (L9).
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
-            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
-                new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays)), takesSeat: false);
+            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, inForce.Effective.MachinesPerUser,
+                inForce.Churn, inForce.VendorChurn), takesSeat: false);
         return await LeaseAsync(grant, machineId, now, expiresAt);
     }
 
@@ -78,7 +80,7 @@ public sealed class ClientLicenseService(
     {
         if (!SecretToken.LooksValid(token)) return null;
         var now = clock.GetUtcNow();
-        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var expiresAt = now.AddDays((await limits.ForAsync(product)).Effective.LeaseDays);
         var renewal = await renewals.RenewAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
         if (renewal is null) return null;
         return renewal.Grant is { } grant
@@ -86,9 +88,14 @@ public sealed class ClientLicenseService(
             : await ActivateAsync(renewal.Caller, organizationId, product, machineId);
     }
 
-    /// <summary>The lease of a grant, signed with the server key; it never outlives the product or the server's license.</summary>
+    /// <summary>
+    /// The lease of a grant, signed with the server key; it never outlives the product or the server's license,
+    /// nor the lease days that the .lic it carries allows.
+    /// </summary>
     private async Task<IssuedLease> LeaseAsync(ActivationGrant grant, string machineId, DateTimeOffset now, DateTimeOffset expiresAt)
     {
+        var longest = now.AddDays(limits.ForLicense(grant.VendorLicense, grant.Product.Code).Effective.LeaseDays);
+        if (longest < expiresAt) expiresAt = longest;
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
         if (grant.LicenseValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
             expiresAt = new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc));
@@ -115,8 +122,9 @@ public sealed class ClientLicenseService(
     public async Task<IssuedSession?> CheckoutAsync(string apiKey, string product, string machineId, string processId, Guid? sessionId)
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
+        var lease = (await limits.ForAsync(product)).Effective.SessionLeaseSeconds;
         var checkout = await ledger.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
-            TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
+            TimeSpan.FromSeconds(lease));
         if (checkout is null) return null;
         if (checkout.Refusal is { } refusal)
         {
@@ -124,7 +132,7 @@ public sealed class ClientLicenseService(
             throw refusal;
         }
         seats.Taken(checkout.OrganizationId, product);
-        return new IssuedSession(checkout.SessionId!.Value, Limits.HeartbeatSeconds, checkout.ExpiresAt);
+        return new IssuedSession(checkout.SessionId!.Value, HeartbeatSeconds(lease), checkout.ExpiresAt);
     }
 
     /// <summary>
@@ -134,11 +142,15 @@ public sealed class ClientLicenseService(
     public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
-        var expiresAt = clock.GetUtcNow().AddSeconds(Limits.SessionLeaseSeconds);
+        var lease = await limits.HeartbeatLeaseSecondsAsync();
+        var expiresAt = clock.GetUtcNow().AddSeconds(lease);
         return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt)
-            ? new IssuedSession(sessionId, Limits.HeartbeatSeconds, expiresAt)
+            ? new IssuedSession(sessionId, HeartbeatSeconds(lease), expiresAt)
             : null;
     }
+
+    /// <summary>At least two heartbeats within a session's lease, however short the vendor's license makes it.</summary>
+    private int HeartbeatSeconds(int leaseSeconds) => Math.Max(1, Math.Min(Limits.HeartbeatSeconds, leaseSeconds / 2));
 
     /// <summary>A heartbeat with a good key that renewed nothing: the session ended, expired, or its license did.</summary>
     public static LicenseRuleException SessionExpired() => new("session_expired",

@@ -140,7 +140,7 @@ public class VendorLimitTests : SeatRuleTestBase
             using var looser = await SetChurnAsync(activations, days);
             Assert.That(looser.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), $"{activations} in {days}");
             Assert.That(await ConsoleClient.TextOf(looser), Does.Contain(
-                "The vendor&#x27;s license allows at most 4 activations in 60 days for KSE: enter at most 4 activations over at least 60 days, or leave both empty to use that."));
+                "The vendor's license allows at most 4 activations in 60 days for KSE: enter at most 4 activations over at least 60 days, or leave both empty to use the default."));
         }
         using (var tighter = await SetChurnAsync("2", "90")) Redirected(tighter, await ConsoleClient.TextOf(tighter));
         Assert.That(await Admin.GetTextAsync(AdminLicenses), Does.Contain("<td data-testid=\"churn-limit\">2 activations in 90 days</td>"));
