@@ -17,7 +17,13 @@ public static class VendorTool
           kit-vendor issue --key PREFIX.key --customer NAME --product CODE:kind:quota:subscription[:name] [--product ...]
                            [--request REQUEST.json | --installation-id ID --server-key BASE64] [--company-id ID]
                            [--valid-from yyyy-MM-dd] [--valid-until yyyy-MM-dd | --days N] --out FILE.lic
+                           [--lease-days N] [--machines-per-user N] [--churn-limit N] [--churn-window-days N]
+                           [--session-lease-seconds N] [--limit CODE.name=value ...]
               kind: per-user or floating; subscription: annual or perpetual (annual needs an end date)
+              limits (a server's settings may only tighten them; unset: 7 lease days, 2 machines per user,
+              10 activations in 30 days, 330 session lease seconds): --lease-days and the others hold for
+              every product; --limit sets one product's own, e.g. --limit KSE.leaseDays=3
+              (names: leaseDays, machinesPerUser, churnLimit, churnWindowDays, sessionLeaseSeconds)
           kit-vendor verify --pub PREFIX.pub [--installation-id ID] FILE.lic
         """;
 
@@ -87,13 +93,49 @@ public static class VendorTool
         if (products.Count == 0) throw new UsageException("issue needs at least one --product, e.g. --product KSE:per-user:10:annual.");
         if (products.GroupBy(p => p.Code).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new UsageException($"Product {twice.Key} is given twice.");
-        var order = new LicenseOrder(options.Require("customer"), companyId, installationId, serverKey, validFrom, validUntil, products);
+        products = ProductLimits(options, products);
+        var order = new LicenseOrder(options.Require("customer"), companyId, installationId, serverKey, validFrom, validUntil, products, LicenseLimits(options));
         var file = LicenseIssuer.Issue(order, key, now);
         var outPath = options.Require("out");
         File.WriteAllText(outPath, file.ToText());
         output.WriteLine($"Wrote {outPath}: {order.Customer}, {string.Join(", ", products.Select(p => $"{p.Code} {p.Quota}"))}" +
                          (installationId is null ? ", any installation." : $", installation {installationId}."));
         return 0;
+    }
+
+    /// <summary>The command line's name of each license-wide limit, by its name in the .lic.</summary>
+    private static readonly (string Option, string Limit)[] LimitOptions =
+    [
+        ("lease-days", "leaseDays"), ("machines-per-user", "machinesPerUser"), ("churn-limit", "churnLimit"),
+        ("churn-window-days", "churnWindowDays"), ("session-lease-seconds", "sessionLeaseSeconds"),
+    ];
+
+    private static VendorLimits? LicenseLimits(Options options)
+    {
+        VendorLimits? limits = null;
+        foreach (var (option, limit) in LimitOptions)
+        {
+            var values = options.All(option).ToList();
+            if (values.Count > 1) throw new UsageException($"--{option} is given twice.");
+            if (values.Count == 1)
+                limits = VendorLimitSpec.With(limits, limit, VendorLimitSpec.ParseValue(limit, values[0], $"--{option} {values[0]}"), $"--{option}");
+        }
+        return limits;
+    }
+
+    /// <summary>Each --limit CODE.name=value, on the product it names; a product the license does not list is refused.</summary>
+    private static List<LicensedProduct> ProductLimits(Options options, List<LicensedProduct> products)
+    {
+        foreach (var spec in options.All("limit"))
+        {
+            var (code, name, value) = VendorLimitSpec.ParseProductLimit(spec);
+            var index = products.FindIndex(p => p.Code == code);
+            if (index < 0)
+                throw new UsageException($"--limit {spec}: the license has no product {code}; give it with --product first, " +
+                                         $"or use one of {string.Join(", ", products.Select(p => p.Code))}.");
+            products[index] = products[index] with { Limits = VendorLimitSpec.With(products[index].Limits, name, value, $"--limit {code}.{name}") };
+        }
+        return products;
     }
 
     private static int Verify(Options options, TextWriter output, TimeProvider clock)
@@ -109,7 +151,10 @@ public static class VendorTool
                          $"valid {LicenseVerifier.Format(payload.ValidFrom)} to {(payload.ValidUntil is { } u ? LicenseVerifier.Format(u) : "no end (perpetual)")}, " +
                          $"installation {payload.InstallationId ?? "any"}");
         foreach (var p in payload.Products)
+        {
             output.WriteLine($"  {p.Code,-6} {p.Name,-24} {(p.Kind == ProductKind.PerUser ? "per-user" : "floating"),-9} quota {p.Quota,-5} {(p.Subscription == SubscriptionKind.Annual ? "annual" : "perpetual")}");
+            output.WriteLine($"         limits: {VendorLimitSpec.Describe(payload.LimitsFor(p), p.Kind)}");
+        }
         return 0;
     }
 

@@ -11,7 +11,8 @@ public sealed record LicenseOrder(
     string? ServerPublicKey,
     DateTimeOffset ValidFrom,
     DateTimeOffset? ValidUntil,
-    IReadOnlyList<LicensedProduct> Products);
+    IReadOnlyList<LicensedProduct> Products,
+    VendorLimits? Limits = null);
 
 public static class LicenseIssuer
 {
@@ -24,7 +25,7 @@ public static class LicenseIssuer
         if (order.ValidUntil is { } until && until <= order.ValidFrom)
             throw new ArgumentException("The license must end after it starts.");
         var payload = new LicensePayload(licenseId ?? Guid.NewGuid(), VendorName, order.Customer.Trim(), order.CompanyId,
-            order.InstallationId, order.ServerPublicKey, issuedAt, order.ValidFrom, order.ValidUntil, order.Products);
+            order.InstallationId, order.ServerPublicKey, issuedAt, order.ValidFrom, order.ValidUntil, order.Products, order.Limits);
         return LicenseFile.Sign(payload, vendorKey);
     }
 

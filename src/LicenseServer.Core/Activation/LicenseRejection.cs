@@ -19,6 +19,8 @@ public enum LicenseRejection
     WrongKind,
     NotInVendorLicense,
     BeyondVendorLicense,
+    /// <summary>The license allows less than a setting of this server (a limit the settings may only tighten).</summary>
+    LimitsBelowSettings,
 }
 
 public sealed class LicenseRejectedException(LicenseRejection reason, string message) : Exception(message)

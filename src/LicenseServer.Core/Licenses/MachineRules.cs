@@ -5,6 +5,12 @@ public sealed record ChurnLimit(int Activations, int WindowDays)
 {
     public TimeSpan Window => TimeSpan.FromDays(WindowDays);
 
+    /// <summary>At least as strict as both: the fewer activations, over the longer window.</summary>
+    public ChurnLimit Tighter(ChurnLimit other) => new(Math.Min(Activations, other.Activations), Math.Max(WindowDays, other.WindowDays));
+
+    /// <summary>True when this limit allows nothing <paramref name="ceiling"/> refuses.</summary>
+    public bool Within(ChurnLimit ceiling) => Activations <= ceiling.Activations && WindowDays >= ceiling.WindowDays;
+
     public override string ToString() => $"{Activations} activation{(Activations == 1 ? "" : "s")} in {WindowDays} day{(WindowDays == 1 ? "" : "s")}";
 }
 

@@ -141,10 +141,11 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     /// C1: activates (or renews) a per-user product on a machine. Refused without a license of the
     /// product, on a disabled machine (L11), when the user's other machines already reach
     /// <paramref name="machinesPerUser"/>, or when machines became active too often lately (L10:
-    /// <paramref name="churn"/>, unless the server admin set another limit for the product).
+    /// <paramref name="churn"/>, unless the server admin set another limit for the product, which holds
+    /// within <paramref name="vendorChurn"/>, the vendor's).
     /// </summary>
     public async Task<ActivationGrant> ActivateAsync(long organizationId, long userId, string productCode, string machineId, DateTimeOffset leaseExpiresAt,
-        int machinesPerUser, ChurnLimit churn)
+        int machinesPerUser, ChurnLimit churn, ChurnLimit vendorChurn)
     {
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
@@ -177,7 +178,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         } // read to the end here, before the commit
         if (!renewed)
         {
-            await RequireChurnAllowsAsync(connection, tx, organizationId, productCode, userId, churn);
+            await RequireChurnAllowsAsync(connection, tx, organizationId, productCode, userId, churn, vendorChurn);
             // A deactivated machine still counts while the lease it was given can be checked offline; this machine's own row is replaced.
             var (active, lingering, freeAt) = await connection.QuerySingleAsync<(int, int, DateTime?)>("""
                 SELECT count(*) FILTER (WHERE deactivated_at IS NULL),
@@ -222,10 +223,14 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         RETURNING true;
         """;
 
-    /// <summary>L10: refuses a machine becoming active when the window already holds the limit's number of activations.</summary>
-    private async Task RequireChurnAllowsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, ChurnLimit configured)
+    /// <summary>
+    /// L10: refuses a machine becoming active when the window already holds the limit's number of activations.
+    /// The server admin's limit for the product never goes beyond the vendor's, even one set under an earlier .lic.
+    /// </summary>
+    private async Task RequireChurnAllowsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId,
+        ChurnLimit configured, ChurnLimit vendor)
     {
-        var limit = await ChurnLimitRepository.ForProductAsync(connection, tx, productCode) ?? configured;
+        var limit = await ChurnLimitRepository.ForProductAsync(connection, tx, productCode) is { } own ? own.Tighter(vendor) : configured;
         var recent = (await connection.QueryAsync<DateTime>("""
             SELECT at FROM machine_activation_event
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND at > @since

@@ -12,6 +12,9 @@ public sealed record PoolRow(string Code, string Name, string Kind, string Subsc
 
 public sealed record LicensedUserRow(long UserId, string Email, DateTime AssignedAt, long Machines);
 
+/// <summary>A seat still held by a former holder's machines: its lease can be checked offline until <see cref="HeldUntil"/>.</summary>
+public sealed record HeldSeatRow(string Email, DateTime HeldUntil);
+
 public sealed record MachineRow(long Id, string Email, string MachineId, DateTime ActivatedAt, DateTime LastSeenAt);
 
 public sealed record SessionRow(Guid Id, string Email, string MachineId, string ProcessId, DateTime StartedAt, DateTime LastHeartbeatAt, DateTime ExpiresAt);
@@ -62,6 +65,23 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
             FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode ORDER BY u.email
             """, new { organizationId, productCode })).AsList();
+    }
+
+    /// <summary>
+    /// The seats that recalled or transferred licenses still hold, as <c>kit_seats_not_floating</c> counts them:
+    /// one per former holder whose machines hold a lease valid offline, until the last of those expires.
+    /// </summary>
+    public async Task<IReadOnlyList<HeldSeatRow>> HeldSeatsAsync(long organizationId, string productCode)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return (await connection.QueryAsync<HeldSeatRow>("""
+            SELECT u.email, max(m.lease_expires_at) AS held_until
+            FROM machine_activation m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.lease_expires_at > @now
+              AND NOT EXISTS (SELECT 1 FROM license_assignment a
+                              WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id)
+            GROUP BY u.email ORDER BY held_until, u.email
+            """, new { organizationId, productCode, now = Now })).AsList();
     }
 
     public async Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(long organizationId, string productCode)

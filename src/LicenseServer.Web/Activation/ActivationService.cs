@@ -18,6 +18,7 @@ public sealed class ActivationService(
     IDataProtectionProvider protection,
     SetupCodeService setupCodes,
     VendorLicenseText vendorLicense,
+    Licenses.EffectiveLimits limits,
     TimeProvider clock,
     ILogger<ActivationService> logger)
 {
@@ -75,11 +76,13 @@ public sealed class ActivationService(
                 $"The file is {fileBytes.Length / 1024} KB; a license file is at most {MaxLicenseFileBytes / 1024} KB. Check that you chose the .lic file.");
         var identity = await EnsureIdentityAsync();
         var payload = new LicenseVerifier(trusted, clock).Verify(fileBytes, identity);
+        limits.RequireAllows(payload);
         if (await licenses.ActivateAsync(payload, System.Text.Encoding.UTF8.GetString(fileBytes), actor) is { } newer)
             throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
                 $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
                 $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
         vendorLicense.Forget();
+        limits.Invalidate();
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
         if (!(await licenses.SetupStateAsync()).DefaultAccount) await setupCodes.IssueAsync();
         return payload;
@@ -90,6 +93,7 @@ public sealed class ActivationService(
     {
         if (!await licenses.DeleteAsync(actor)) return false;
         vendorLicense.Forget();
+        limits.Invalidate();
         logger.LogWarning("The server's license was deleted by user {UserId}; clients are refused until a license is uploaded", actor);
         return true;
     }

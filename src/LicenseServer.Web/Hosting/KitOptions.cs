@@ -51,22 +51,26 @@ public sealed class DemoOptions
     public string VendorPublicKeyFile { get; set; } = "";
 }
 
-/// <summary>The client API's timings and limits (C1, C2).</summary>
+/// <summary>
+/// The client API's timings and limits (C1, C2). The limits that make seats scarce are the vendor's, in the
+/// .lic: unset (null) follows the .lic; a value may only tighten it (see <see cref="Licenses.EffectiveLimits"/>).
+/// </summary>
 public sealed class ClientOptions
 {
     /// <summary>How long a bearer token from /api/v1/auth/login lives.</summary>
     public int TokenDays { get; set; } = 30;
-    /// <summary>How long a per-user activation lease may be checked offline before the client renews it.</summary>
-    public int LeaseDays { get; set; } = 7;
-    /// <summary>How many machines one user may have activated per product.</summary>
-    public int MachinesPerUser { get; set; } = 2;
+    /// <summary>How long a per-user activation lease may be checked offline before the client renews it (at most the .lic's).</summary>
+    public int? LeaseDays { get; set; }
+    /// <summary>How many machines one user may have activated per product (at most the .lic's).</summary>
+    public int? MachinesPerUser { get; set; }
     /// <summary>How often a floating session's client heartbeats.</summary>
     public int HeartbeatSeconds { get; set; } = 60;
-    /// <summary>How long a floating session counts after its last heartbeat (5 minutes plus 30 s drift).</summary>
-    public int SessionLeaseSeconds { get; set; } = 330;
-    /// <summary>L10: how many times a user's machines may become active per product within <see cref="ChurnWindowDays"/> (the server admin may set another limit per product).</summary>
-    public int ChurnLimit { get; set; } = 10;
-    public int ChurnWindowDays { get; set; } = 30;
+    /// <summary>How long a floating session counts after its last heartbeat (at most the .lic's; by default 5 minutes plus 30 s drift).</summary>
+    public int? SessionLeaseSeconds { get; set; }
+    /// <summary>L10: how many times a user's machines may become active per product within <see cref="ChurnWindowDays"/> (at most the .lic's; the server admin may set another limit per product).</summary>
+    public int? ChurnLimit { get; set; }
+    /// <summary>At least the .lic's: a shorter window would let more activations through.</summary>
+    public int? ChurnWindowDays { get; set; }
 }
 
 /// <summary>The local plugin repository (P1-P3).</summary>

@@ -113,6 +113,7 @@ public static class ServerHost
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<ServerSettingsService>();
+        services.AddSingleton<EffectiveLimits>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
         services.AddSingleton<SeatWatch>();
@@ -158,6 +159,8 @@ public static class ServerHost
             // The secrets key first: a node without the right key file stops here, before it reads or makes anything.
             app.Services.GetRequiredService<SecretsKey>();
             app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
+            // A setting may only tighten the vendor's limits: one that the active .lic does not allow stops every command, as a bad certificate does.
+            app.Services.GetRequiredService<EffectiveLimits>().RequireSettingsAllowedAsync().GetAwaiter().GetResult();
         }
 
         // First: everything after it sees the caller's address and scheme as the trusted proxy forwarded them.

@@ -31,6 +31,7 @@ public sealed class ClientLicenseService(
     HeartbeatBatcher heartbeats,
     ReleaseBatcher releases,
     RenewalBatcher renewals,
+    EffectiveLimits limits,
     KitOptions options,
     TimeProvider clock)
 {
@@ -66,11 +67,12 @@ public sealed class ClientLicenseService(
     {
         clockGuard.Require();
         var now = clock.GetUtcNow();
-        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var inForce = await limits.ForAsync(product);
+        var expiresAt = now.AddDays(inForce.Effective.LeaseDays);
         // The seat is the user's assignment: an activation takes none, but its refusals are recorded (L9).
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
-            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, Limits.MachinesPerUser,
-                new ChurnLimit(Limits.ChurnLimit, Limits.ChurnWindowDays)), takesSeat: false);
+            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, inForce.Effective.MachinesPerUser,
+                inForce.Churn, inForce.VendorChurn), takesSeat: false);
         return await LeaseAsync(grant, machineId, now, expiresAt);
     }
 
@@ -84,7 +86,7 @@ public sealed class ClientLicenseService(
         if (!SecretToken.LooksValid(token)) return null;
         clockGuard.Require();
         var now = clock.GetUtcNow();
-        var expiresAt = now.AddDays(Limits.LeaseDays);
+        var expiresAt = now.AddDays((await limits.ForAsync(product)).Effective.LeaseDays);
         var renewal = await renewals.RenewAsync(SecretToken.Hash(token), organizationId, product, machineId, expiresAt);
         if (renewal is null) return null;
         return renewal.Grant is { } grant
@@ -92,9 +94,14 @@ public sealed class ClientLicenseService(
             : await ActivateAsync(renewal.Caller, organizationId, product, machineId);
     }
 
-    /// <summary>The lease of a grant, signed with the server key; it never outlives the product or the server's license.</summary>
+    /// <summary>
+    /// The lease of a grant, signed with the server key; it never outlives the product or the server's license,
+    /// nor the lease days that the .lic it carries allows.
+    /// </summary>
     private async Task<IssuedLease> LeaseAsync(ActivationGrant grant, string machineId, DateTimeOffset now, DateTimeOffset expiresAt)
     {
+        var longest = now.AddDays(limits.ForLicense(grant.VendorLicense, grant.Product.Code).Effective.LeaseDays);
+        if (longest < expiresAt) expiresAt = longest;
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
         if (grant.LicenseValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
             expiresAt = new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc));
@@ -122,8 +129,9 @@ public sealed class ClientLicenseService(
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
         clockGuard.Require();
+        var lease = (await limits.ForAsync(product)).Effective.SessionLeaseSeconds;
         var checkout = await ledger.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
-            TimeSpan.FromSeconds(Limits.SessionLeaseSeconds));
+            TimeSpan.FromSeconds(lease));
         if (checkout is null) return null;
         if (checkout.Refusal is { } refusal)
         {
@@ -132,7 +140,7 @@ public sealed class ClientLicenseService(
         }
         seats.Taken(checkout.OrganizationId, product);
         var session = new SessionFacts(checkout.OrganizationId, product, machineId, processId);
-        return await SessionAsync(checkout.SessionId!.Value, session, checkout.IssuedAt, checkout.ExpiresAt, checkout.LicenseIssuedAt);
+        return await SessionAsync(checkout.SessionId!.Value, session, checkout.IssuedAt, checkout.ExpiresAt, lease, checkout.LicenseIssuedAt);
     }
 
     /// <summary>
@@ -143,10 +151,11 @@ public sealed class ClientLicenseService(
     {
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
         clockGuard.Require();
+        var lease = await limits.HeartbeatLeaseSecondsAsync();
         var now = clock.GetUtcNow();
-        var expiresAt = now.AddSeconds(Limits.SessionLeaseSeconds);
+        var expiresAt = now.AddSeconds(lease);
         return await heartbeats.BeatAsync(sessionId, ApiKeyToken.Hash(apiKey), expiresAt) is { } session
-            ? await SessionAsync(sessionId, session, now, expiresAt, licenseIssuedAt: null)
+            ? await SessionAsync(sessionId, session, now, expiresAt, lease, licenseIssuedAt: null)
             : null;
     }
 
@@ -154,7 +163,8 @@ public sealed class ClientLicenseService(
     /// A floating seat with its grant, signed with the server key and carrying the .lic that vouches for it.
     /// The grant never outlives the .lic or the product: a session that would is granted up to their end.
     /// </summary>
-    private async Task<IssuedSession> SessionAsync(Guid sessionId, SessionFacts session, DateTimeOffset issuedAt, DateTimeOffset expiresAt, DateTime? licenseIssuedAt)
+    private async Task<IssuedSession> SessionAsync(Guid sessionId, SessionFacts session, DateTimeOffset issuedAt, DateTimeOffset expiresAt, int leaseSeconds,
+        DateTime? licenseIssuedAt)
     {
         var license = await vendorLicense.GetAsync(licenseIssuedAt)
             ?? throw new InvalidOperationException("A seat was granted while the server has no license.");
@@ -164,8 +174,11 @@ public sealed class ClientLicenseService(
         var payload = new FloatingGrantPayload(FloatingGrantFile.FileKind, sessionId, session.OrganizationId, session.ProductCode, ProductKind.Floating,
             session.MachineId, session.ProcessId, issuedAt, grantEnd, identity.InstallationId, identity.ServerPublicKey);
         var grant = FloatingGrantFile.Sign(payload, await activation.ServerKeyAsync(), license.Text);
-        return new IssuedSession(sessionId, Limits.HeartbeatSeconds, grantEnd, grant);
+        return new IssuedSession(sessionId, HeartbeatSeconds(leaseSeconds), grantEnd, grant);
     }
+
+    /// <summary>At least two heartbeats within a session's lease, however short the vendor's license makes it.</summary>
+    private int HeartbeatSeconds(int leaseSeconds) => Math.Max(1, Math.Min(Limits.HeartbeatSeconds, leaseSeconds / 2));
 
     /// <summary>A heartbeat with a good key that renewed nothing: the session ended, expired, or its license did.</summary>
     public static LicenseRuleException SessionExpired() => new("session_expired",

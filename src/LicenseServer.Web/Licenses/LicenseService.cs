@@ -11,6 +11,9 @@ using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.Web.Licenses;
 
+/// <summary>L10 for one per-user product: the server admin's own limit, the default without one, and the vendor's.</summary>
+public sealed record ChurnLimitRow(string Code, string Name, ChurnLimit? Own, ChurnLimit Default, ChurnLimit Vendor);
+
 public sealed record OfflineDraft(LicensedProductTerms Product, string MachineId, DateTimeOffset ExpiresAt, string FileName);
 
 /// <summary>L1-L7 for the console: reads the pools, resolves emails to members, and calls the seat ledger.</summary>
@@ -26,7 +29,7 @@ public sealed class LicenseService(
     ReservationRepository reservations,
     MachineRuleRepository machineRules,
     ChurnLimitRepository churnLimits,
-    KitOptions options,
+    EffectiveLimits limits,
     SeatWatch seats,
     TimeProvider clock)
 {
@@ -162,6 +165,7 @@ public sealed class LicenseService(
     }
 
     public Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(Membership actor, string product) => licenses.LicensedUsersAsync(actor.OrganizationId, product);
+    public Task<IReadOnlyList<HeldSeatRow>> HeldSeatsAsync(Membership actor, string product) => licenses.HeldSeatsAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(Membership actor, string product) => licenses.OnlineLicensesAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<SessionRow>> SessionsAsync(Membership actor, string product) => licenses.SessionsAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<FloatingMachineRow>> RegisteredMachinesAsync(Membership actor, string product) => licenses.RegisteredMachinesAsync(actor.OrganizationId, product);
@@ -217,21 +221,41 @@ public sealed class LicenseService(
     public Task EnableMachineAsync(Membership actor, string? machineId) =>
         machineRules.EnableAsync(actor.OrganizationId, OfflineRules.CheckMachineId(machineId), actor.UserId);
 
-    /// <summary>L10: the configured default, which every per-user product without an override of its own follows.</summary>
-    public ChurnLimit DefaultChurnLimit => new(options.Clients.ChurnLimit, options.Clients.ChurnWindowDays);
-
-    public Task<IReadOnlyList<(string Code, string Name, ChurnLimit? Override)>> ChurnLimitsAsync() => churnLimits.ListAsync();
-
-    /// <summary>L10: a product's own churn limit; both fields empty go back to the default.</summary>
-    public Task SetChurnLimitAsync(long actor, string product, string? activations, string? days)
+    /// <summary>
+    /// L10 for each per-user product: the server admin's own limit, if any; the default it follows otherwise (the
+    /// server's setting within the vendor's license); and the vendor's, beyond which no limit goes.
+    /// </summary>
+    public async Task<IReadOnlyList<ChurnLimitRow>> ChurnLimitsAsync()
     {
+        var rows = new List<ChurnLimitRow>();
+        foreach (var (code, name, own) in await churnLimits.ListAsync())
+        {
+            var inForce = await limits.ForAsync(code);
+            rows.Add(new ChurnLimitRow(code, name, own, inForce.Churn, inForce.VendorChurn));
+        }
+        return rows;
+    }
+
+    /// <summary>L10: a product's own churn limit, within the vendor's; both fields empty go back to the default.</summary>
+    public async Task SetChurnLimitAsync(long actor, string product, string? activations, string? days)
+    {
+        var inForce = await limits.ForAsync(product);
         if (string.IsNullOrWhiteSpace(activations) && string.IsNullOrWhiteSpace(days))
-            return churnLimits.SetAsync(product, null, DefaultChurnLimit, actor);
+        {
+            await churnLimits.SetAsync(product, null, inForce.Churn, actor);
+            return;
+        }
         if (!int.TryParse(activations, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) || count < 1 ||
             !int.TryParse(days, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var window) || window is < 1 or > 3650)
             throw new LicenseRuleException("invalid_churn_limit",
                 "Enter the number of activations (1 or more) and the window in days (1 to 3650), or leave both empty to use the default.");
-        return churnLimits.SetAsync(product, new ChurnLimit(count, window), DefaultChurnLimit, actor);
+        var limit = new ChurnLimit(count, window);
+        var vendor = inForce.VendorChurn;
+        if (!limit.Within(vendor))
+            throw new LicenseRuleException("churn_limit_above_license",
+                $"The vendor's license allows at most {vendor} for {product}: enter at most {vendor.Activations} activation{(vendor.Activations == 1 ? "" : "s")} " +
+                $"over at least {vendor.WindowDays} day{(vendor.WindowDays == 1 ? "" : "s")}, or leave both empty to use the default.");
+        await churnLimits.SetAsync(product, limit, inForce.Churn, actor);
     }
 
     public Task<IReadOnlyList<AllocationRow>> AllocationsAsync() => licenses.AllocationsAsync();

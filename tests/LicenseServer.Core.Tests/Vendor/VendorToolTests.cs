@@ -83,4 +83,56 @@ public class VendorToolTests
         Assert.That(result.Err, Does.Contain("end date"));
         Assert.That(File.Exists(P("a.lic")), Is.False);
     }
+
+    [Test]
+    public void Issue_signs_license_wide_and_per_product_limits_and_verify_prints_them()
+    {
+        Run("keygen", "--out", P("vendor"));
+        var issued = Run("issue", "--key", P("vendor.key"), "--customer", "ACME", "--product", "KSE:per-user:10:perpetual", "--product", "KRE:floating:3:perpetual",
+            "--lease-days", "5", "--churn-window-days", "60", "--session-lease-seconds", "120", "--limit", "KSE.leaseDays=3", "--limit", "kse.machinesPerUser=1",
+            "--out", P("a.lic"));
+        Assert.That(issued.Code, Is.Zero, issued.Err);
+
+        var payload = LicenseVerifier.ReadStored(File.ReadAllText(P("a.lic")));
+        Assert.That(payload.Limits, Is.EqualTo(new VendorLimits(LeaseDays: 5, ChurnWindowDays: 60, SessionLeaseSeconds: 120)));
+        Assert.That(payload.Product("KSE")!.Limits, Is.EqualTo(new VendorLimits(LeaseDays: 3, MachinesPerUser: 1)));
+        Assert.That(payload.Product("KRE")!.Limits, Is.Null);
+
+        var verified = Run("verify", "--pub", P("vendor.pub"), P("a.lic"));
+        Assert.That(verified.Code, Is.Zero, verified.Err);
+        Assert.That(verified.Out, Does.Contain("limits: lease 3 days, 1 machine per user, 10 activations in 60 days")
+            .And.Contain("limits: session lease 120 seconds"));
+    }
+
+    [Test]
+    public void Verify_prints_the_default_limits_of_a_license_without_any()
+    {
+        Run("keygen", "--out", P("vendor"));
+        Run("issue", "--key", P("vendor.key"), "--customer", "ACME", "--product", "KSE:per-user:10:perpetual", "--out", P("a.lic"));
+        Assert.That(Run("verify", "--pub", P("vendor.pub"), P("a.lic")).Out, Does.Contain("limits: lease 7 days, 2 machines per user, 10 activations in 30 days"));
+    }
+
+    [TestCase("--limit", "KRE.leaseDays=3", "the license has no product KRE; give it with --product first, or use one of KSE.")]
+    [TestCase("--limit", "KSE.leaseWeeks=3", "there is no limit \"leaseWeeks\"")]
+    [TestCase("--lease-days", "0", "--lease-days 0: \"0\" is not a valid leaseDays; give a whole number of days from 1 to 3650.")]
+    [TestCase("--machines-per-user", "many", "is not a valid machinesPerUser")]
+    [TestCase("--session-lease-seconds", "-5", "is not a valid sessionLeaseSeconds")]
+    public void A_bad_limit_is_refused_with_a_sentence_and_nothing_is_written(string option, string value, string says)
+    {
+        Run("keygen", "--out", P("vendor"));
+        var result = Run("issue", "--key", P("vendor.key"), "--customer", "ACME", "--product", "KSE:per-user:10:perpetual", option, value, "--out", P("a.lic"));
+        Assert.That(result.Code, Is.Not.Zero);
+        Assert.That(result.Err, Does.Contain(says));
+        Assert.That(File.Exists(P("a.lic")), Is.False);
+    }
+
+    [Test]
+    public void A_limit_given_twice_is_refused()
+    {
+        Run("keygen", "--out", P("vendor"));
+        var result = Run("issue", "--key", P("vendor.key"), "--customer", "ACME", "--product", "KSE:per-user:10:perpetual",
+            "--limit", "KSE.leaseDays=3", "--limit", "KSE.leaseDays=4", "--out", P("a.lic"));
+        Assert.That(result.Code, Is.EqualTo(1));
+        Assert.That(result.Err, Does.Contain("leaseDays is given twice"));
+    }
 }

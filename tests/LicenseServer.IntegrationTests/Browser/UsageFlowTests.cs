@@ -17,7 +17,7 @@ public class UsageFlowTests : BrowserTest
         // sessions that outlive the hours the clock moves.
         var clock = new TestClock();
         await using var server = await TestServer.StartAsync(clock, null, null, "--Kit:Usage:SampleSeconds=3600", "--Kit:Clients:SessionLeaseSeconds=86400");
-        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync());
+        await server.Service<ActivationService>().ActivateAsync(await server.LicenseAsync(limits: new(SessionLeaseSeconds: 86400)));
         await server.Service<AccountService>().CreateDefaultAccountAsync(AdminEmail, AdminPassword, AdminPassword);
         using var http = new ConsoleClient(server.BaseUrl);
         (await http.SignInAsync(AdminEmail, AdminPassword)).Dispose();

@@ -9,6 +9,7 @@ public class ChurnLimitTests : SeatRuleTestBase
 {
     // A small limit to reach, and room for machines so that the machine limit stays out of the way.
     protected override string[] ServerSettings => ["--Kit:Clients:ChurnLimit=3", "--Kit:Clients:MachinesPerUser=10"];
+    protected override LicenseServer.Core.Activation.VendorLimits LicenseLimits => new(MachinesPerUser: 10);
 
     [SetUp]
     public async Task LicenseDev()
@@ -54,9 +55,9 @@ public class ChurnLimitTests : SeatRuleTestBase
         var admin = "/Admin/Licenses";
         Assert.That(await Admin.GetTextAsync(admin), Does.Contain("3 activations in 30 days (default)"));
         using (var set = await Admin.PostFormAsync(admin + "?handler=ChurnLimit", new Dictionary<string, string>
-               { ["product"] = "KSE", ["activations"] = "1", ["days"] = "1" }, tokenPage: admin))
+               { ["product"] = "KSE", ["activations"] = "1", ["days"] = "31" }, tokenPage: admin))
             Redirected(set, await ConsoleClient.TextOf(set));
-        Assert.That(await Admin.GetTextAsync(admin), Does.Contain("<td data-testid=\"churn-limit\">1 activation in 1 day</td>"));
+        Assert.That(await Admin.GetTextAsync(admin), Does.Contain("<td data-testid=\"churn-limit\">1 activation in 31 days</td>"));
         using (var bad = await Admin.PostFormAsync(admin + "?handler=ChurnLimit", new Dictionary<string, string>
                { ["product"] = "KSE", ["activations"] = "0", ["days"] = "1" }, tokenPage: admin))
         {
@@ -68,7 +69,7 @@ public class ChurnLimitTests : SeatRuleTestBase
         await dev.ActivateAsync(Org, "KSE", "M-1");
         var refused = Refused(() => dev.ActivateAsync(Org, "KSE", "M-2"));
         Assert.That((refused.Status, refused.Code), Is.EqualTo((409, "churn_limit")));
-        Assert.That(refused.Message, Does.StartWith("You activated KSE on a machine 1 time in the last 1 day, the most this product allows."));
+        Assert.That(refused.Message, Does.StartWith("You activated KSE on a machine 1 time in the last 31 days, the most this product allows."));
 
         using (var reset = await Admin.PostFormAsync(admin + "?handler=ChurnLimit", new Dictionary<string, string>
                { ["product"] = "KSE", ["activations"] = "", ["days"] = "" }, tokenPage: admin))
@@ -77,6 +78,6 @@ public class ChurnLimitTests : SeatRuleTestBase
         await using var db = Db();
         Assert.That(await db.QueryAsync<string>(
                 "SELECT subject || ': ' || details FROM audit_event WHERE action = 'license.churn_limit_set' AND organization_id IS NULL ORDER BY id"),
-            Is.EqualTo(new[] { "KSE: 1 activation in 1 day", "KSE: default (3 activations in 30 days)" }));
+            Is.EqualTo(new[] { "KSE: 1 activation in 31 days", "KSE: default (3 activations in 30 days)" }));
     }
 }

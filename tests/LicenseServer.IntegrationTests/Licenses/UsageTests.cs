@@ -15,6 +15,7 @@ public partial class UsageTests : LicenseTestBase
     // Hourly buckets keep the background sampler out of the way (it would first run an hour from now);
     // the tests take samples themselves and move the clock by hours, so sessions must outlive that.
     protected override string[] ServerSettings => ["--Kit:Usage:SampleSeconds=3600", "--Kit:Clients:SessionLeaseSeconds=86400"];
+    protected override LicenseServer.Core.Activation.VendorLimits LicenseLimits => new(SessionLeaseSeconds: 86400);
 
     private string UsagePage(string product = "KRE", string period = "24h") => $"/Organizations/{Org}/Usage?product={product}&period={period}";
 

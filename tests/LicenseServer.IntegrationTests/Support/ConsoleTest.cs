@@ -19,6 +19,9 @@ public abstract partial class ConsoleTest
     /// <summary>Extra settings for the server of every test of the class, e.g. shorter session leases.</summary>
     protected virtual string[] ServerSettings => [];
 
+    /// <summary>The vendor's license-wide limits in the .lic every test of the class starts with (none: the defaults).</summary>
+    protected virtual LicenseServer.Core.Activation.VendorLimits? LicenseLimits => null;
+
     /// <summary>A new migrated database for the server of each test: in the run's PostgreSQL unless a class has its own.</summary>
     protected virtual string NewDatabase() => PostgresFixture.CreateMigratedDatabase();
 
@@ -41,7 +44,7 @@ public abstract partial class ConsoleTest
     {
         Clock = new TestClock();
         Server = await TestServer.StartAsync(Clock, NewDatabase(), settings: ServerSettings);
-        await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync());
+        await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync(limits: LicenseLimits));
         await CreateDefaultAccountAsync(Server, AdminEmail, Password);
         Admin = await SignedInAsync(AdminEmail);
     }

@@ -81,8 +81,12 @@ public sealed class TestServer : IAsyncDisposable
 
     public async Task<InstallationIdentity> IdentityAsync() => await Service<ActivationService>().EnsureIdentityAsync();
 
-    /// <summary>A license for this installation from the test vendor, with KSE (per-user, 10) and KRE (floating, 5).</summary>
-    public async Task<byte[]> LicenseAsync(Func<LicenseOrder, LicenseOrder>? change = null, PrivateKey? key = null, DateTimeOffset? issuedAt = null)
+    /// <summary>
+    /// A license for this installation from the test vendor, with KSE (per-user, 10) and KRE (floating, 5), and
+    /// the vendor's license-wide <paramref name="limits"/> (none: the defaults).
+    /// </summary>
+    public async Task<byte[]> LicenseAsync(Func<LicenseOrder, LicenseOrder>? change = null, PrivateKey? key = null, DateTimeOffset? issuedAt = null,
+        VendorLimits? limits = null)
     {
         var identity = await IdentityAsync();
         var now = DateTimeOffset.UtcNow;
@@ -90,7 +94,7 @@ public sealed class TestServer : IAsyncDisposable
         [
             LicenseIssuer.ParseProduct("KSE:per-user:10:annual:Studio Enterprise", now.AddDays(365)),
             LicenseIssuer.ParseProduct("KRE:floating:5:annual:Runtime Engine", now.AddDays(365)),
-        ]);
+        ], limits);
         return Encoding.UTF8.GetBytes(LicenseIssuer.Issue(change?.Invoke(order) ?? order, key ?? Vendor, issuedAt ?? now.AddMinutes(-1)).ToText());
     }
 

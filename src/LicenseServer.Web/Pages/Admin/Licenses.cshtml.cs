@@ -11,8 +11,7 @@ namespace LicenseServer.Web.Pages.Admin;
 public sealed class AdminLicensesModel(LicenseService licenses) : PageModel
 {
     public IReadOnlyList<AllocationRow> Rows { get; private set; } = [];
-    public IReadOnlyList<(string Code, string Name, ChurnLimit? Override)> ChurnLimits { get; private set; } = [];
-    public ChurnLimit DefaultChurnLimit => licenses.DefaultChurnLimit;
+    public IReadOnlyList<ChurnLimitRow> ChurnLimits { get; private set; } = [];
     public string? Error { get; private set; }
     public string? Info { get; private set; }
 

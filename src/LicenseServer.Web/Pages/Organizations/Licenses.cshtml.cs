@@ -15,6 +15,7 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     public IReadOnlyList<PoolRow> Pools { get; private set; } = [];
     public PoolRow? Pool { get; private set; }
     public IReadOnlyList<LicensedUserRow> LicensedUsers { get; private set; } = [];
+    public IReadOnlyList<HeldSeatRow> HeldSeats { get; private set; } = [];
     public IReadOnlyList<MachineRow> Machines { get; private set; } = [];
     public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
     public IReadOnlyList<OfflineRow> Offline { get; private set; } = [];
@@ -164,6 +165,7 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         if (Pool.Kind == "per-user")
         {
             LicensedUsers = await licenses.LicensedUsersAsync(Membership, Pool.Code);
+            HeldSeats = await licenses.HeldSeatsAsync(Membership, Pool.Code);
             Machines = await licenses.OnlineLicensesAsync(Membership, Pool.Code);
         }
         else
