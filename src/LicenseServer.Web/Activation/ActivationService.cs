@@ -17,7 +17,6 @@ public sealed class ActivationService(
     TrustedVendorKeys trusted,
     IDataProtectionProvider protection,
     SetupCodeService setupCodes,
-    VendorLicenseText vendorLicense,
     Licenses.EffectiveLimits limits,
     TimeProvider clock,
     ILogger<ActivationService> logger)
@@ -81,7 +80,6 @@ public sealed class ActivationService(
             throw new LicenseRejectedException(LicenseRejection.OlderThanCurrent,
                 $"This license was issued on {LicenseVerifier.Format(payload.IssuedAt)}, before the newest one activated here " +
                 $"({LicenseVerifier.Format(new DateTimeOffset(newer, TimeSpan.Zero))}). Upload the newest license file you received.");
-        vendorLicense.Forget();
         limits.Invalidate();
         logger.LogInformation("Activated license {LicenseId} for {Customer} with {Count} product(s)", payload.LicenseId, payload.Customer, payload.Products.Count);
         if (!(await licenses.SetupStateAsync()).DefaultAccount) await setupCodes.IssueAsync();
@@ -92,7 +90,6 @@ public sealed class ActivationService(
     public async Task<bool> DeleteAsync(long actor)
     {
         if (!await licenses.DeleteAsync(actor)) return false;
-        vendorLicense.Forget();
         limits.Invalidate();
         logger.LogWarning("The server's license was deleted by user {UserId}; clients are refused until a license is uploaded", actor);
         return true;

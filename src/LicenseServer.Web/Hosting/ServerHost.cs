@@ -97,7 +97,6 @@ public static class ServerHost
         services.AddSingleton<SetupCodeService>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<SetupCodeService>());
         services.AddSingleton<ActivationService>();
-        services.AddSingleton<VendorLicenseText>();
         services.AddSingleton<ClockGuard>();
         if (ready) services.AddHostedService(sp => sp.GetRequiredService<ClockGuard>());
         services.AddSingleton<ExpiryWatch>();

@@ -25,7 +25,6 @@ public sealed class ClientLicenseService(
     SeatLedger ledger,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
-    VendorLicenseText vendorLicense,
     ClockGuard clockGuard,
     SeatWatch seats,
     HeartbeatBatcher heartbeats,
@@ -166,7 +165,7 @@ public sealed class ClientLicenseService(
     private async Task<IssuedSession> SessionAsync(Guid sessionId, SessionFacts session, DateTimeOffset issuedAt, DateTimeOffset expiresAt, int leaseSeconds,
         DateTime? licenseIssuedAt)
     {
-        var license = await vendorLicense.GetAsync(licenseIssuedAt)
+        var license = await limits.ActiveLicenseAsync(licenseIssuedAt)
             ?? throw new InvalidOperationException("A seat was granted while the server has no license.");
         DateTimeOffset?[] ends = [expiresAt, license.Payload.ValidUntil, license.Payload.Product(session.ProductCode)?.ExpiresAt];
         var grantEnd = ends.Where(e => e is not null).Min()!.Value;

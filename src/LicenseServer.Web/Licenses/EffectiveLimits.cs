@@ -5,6 +5,9 @@ using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.Web.Licenses;
 
+/// <summary>The active .lic: its text, as the vendor signed it (every signed grant carries it), and what it says.</summary>
+public sealed record ActiveVendorLicense(string Text, LicensePayload Payload);
+
 /// <summary>The limits a product is held to: the vendor's (from the active .lic), and the tighter of those and the server's settings.</summary>
 public sealed record LimitsInForce(ProductLimits Effective, ProductLimits Vendor)
 {
@@ -60,6 +63,23 @@ public sealed class EffectiveLimits(ServerLicenseRepository licenses, KitOptions
         return floating.Count == 0
             ? InForce(VendorFor(license, "")).Effective.SessionLeaseSeconds
             : floating.Min(p => InForce(license!.LimitsFor(p)).Effective.SessionLeaseSeconds);
+    }
+
+    /// <summary>
+    /// The active .lic as this node keeps it, or null when there is none. <paramref name="issuedAt"/>: when the
+    /// .lic that the caller's decision read was issued, if known; another one than this node's copy (a node
+    /// replaced it) is read again at once.
+    /// </summary>
+    public async ValueTask<ActiveVendorLicense?> ActiveLicenseAsync(DateTime? issuedAt = null)
+    {
+        var snapshot = await SnapshotAsync();
+        // The database keeps microseconds, a payload 100 ns ticks: one millisecond apart is another license.
+        if (issuedAt is { } at && snapshot.License is { } kept && Math.Abs((kept.IssuedAt.UtcDateTime - at).Ticks) > TimeSpan.TicksPerMillisecond)
+        {
+            Invalidate();
+            snapshot = await SnapshotAsync();
+        }
+        return snapshot.License is { } license ? new ActiveVendorLicense(snapshot.FileText!, license) : null;
     }
 
     /// <summary>A .lic was uploaded or deleted on this node: read it again before the next use.</summary>
