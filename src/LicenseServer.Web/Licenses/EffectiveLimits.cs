@@ -169,7 +169,16 @@ public sealed class EffectiveLimits(ServerLicenseRepository licenses, KitOptions
         {
             if (_snapshot is { } fresh && (clock.GetUtcNow() - fresh.ReadAt).Duration() < ReadEvery) return fresh;
             var uploads = Interlocked.Read(ref _uploads);
-            var row = await licenses.GetAsync();
+            ServerLicenseRow? row;
+            try
+            {
+                row = await licenses.GetAsync();
+            }
+            catch (Exception e) when (snapshot is not null && Data.Database.DatabaseFaults.IsUnavailable(e))
+            {
+                // The database is away: the copy this node has still holds; the next call tries again.
+                return snapshot;
+            }
             var read = new Snapshot(row?.FileText, row is null ? null : LicenseVerifier.ReadStored(row.FileText), clock.GetUtcNow());
             if (Interlocked.Read(ref _uploads) == uploads) _snapshot = read;
             return read;
