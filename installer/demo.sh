@@ -28,6 +28,16 @@ settings=(--Kit:DataDirectory="$demo/data" --Kit:Logs:Directory="$demo/logs" --K
   --Kit:Database:EmbeddedPort="$db_port" --Kit:Demo:Enabled=true --Kit:Demo:VendorPublicKeyFile="$demo/demo-vendor.pub"
   --Urls="http://127.0.0.1:$port" --Kit:ServerUrl="http://localhost:$port")
 
+# The secrets key file encrypts the server's secrets in its database (Kit:Secrets:KeyFile, default secrets.key in the
+# data directory): made once, yours only, never replaced.
+mkdir -p "$demo/data"
+if [ ! -e "$demo/data/secrets.key" ]; then
+  (umask 077; { echo "kit-secrets-key/1"; head -c 32 /dev/urandom | base64 -w0; echo; } > "$demo/data/secrets.key.new")
+  mv -n "$demo/data/secrets.key.new" "$demo/data/secrets.key"; rm -f "$demo/data/secrets.key.new"
+  echo "Made the secrets key file $demo/data/secrets.key: the database's secrets cannot be decrypted without it. Back it up"
+  echo "apart from the server's backups, and copy it to every other node you add."
+fi
+
 [ -f "$demo/demo-vendor.key" ] || "${vendor[@]}" keygen --out "$demo/demo-vendor"
 if [ ! -f "$demo/demo.lic" ]; then
   "${server[@]}" license-request --company-id DEMO --out "$demo/request.json" "${settings[@]}"

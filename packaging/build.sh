@@ -98,6 +98,17 @@ if [ "$1" = "configure" ]; then
   install -d -m 0750 -o kit -g kit /var/lib/kit-license-server /var/log/kit-license-server
   chown root:kit /etc/kit-license-server /etc/kit-license-server/appsettings.json
   chmod 0750 /etc/kit-license-server; chmod 0640 /etc/kit-license-server/appsettings.json
+  # The secrets key file encrypts the server's secrets in the database: made once, the kit user's alone, never replaced.
+  key=$(sed -n 's/.*"KeyFile": *"\([^"]*\)".*/\1/p' /etc/kit-license-server/appsettings.json | head -1)
+  [ -n "$key" ] || key=/var/lib/kit-license-server/secrets.key
+  if [ ! -e "$key" ]; then
+    (umask 077; { echo "kit-secrets-key/1"; head -c 32 /dev/urandom | base64 -w0; echo; } > "$key.new")
+    chown kit:kit "$key.new"; chmod 0600 "$key.new"; mv -n "$key.new" "$key"; rm -f "$key.new"
+    echo "Kit License Server: made the secrets key file $key (readable by the kit user only). It encrypts the server's"
+    echo "secrets in the database, and backups do not hold it: back it up now, apart from the backups, and copy it to every"
+    echo "other node of this installation (same path, owner kit, mode 600). On a second node, put the first node's file in"
+    echo "its place and restart the service."
+  fi
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     systemctl enable kit-license-server >/dev/null

@@ -123,6 +123,24 @@ JSON
   chown root:kit "$config"; chmod 0640 "$config"
 fi
 
+# The secrets key file encrypts the server's secrets in the database (Kit:Secrets:KeyFile, default secrets.key in the
+# data directory). Made once, owner-only for kit; never replaced, since what the database holds could not be decrypted.
+secrets_key=$(sed -n 's/.*"KeyFile": *"\([^"]*\)".*/\1/p' "$config" | head -1)
+[ -n "$secrets_key" ] || secrets_key="$data/secrets.key"
+case "$secrets_key" in /*) ;; *) secrets_key="$dest/bin/$secrets_key" ;; esac
+if [ -e "$secrets_key" ]; then
+  echo "Kept the secrets key file $secrets_key."
+else
+  [ -d "$(dirname "$secrets_key")" ] || install -d -m 0750 -o kit -g kit "$(dirname "$secrets_key")"
+  (umask 077; { echo "kit-secrets-key/1"; head -c 32 /dev/urandom | base64 -w0; echo; } > "$secrets_key.new")
+  chown kit:kit "$secrets_key.new"; chmod 0600 "$secrets_key.new"
+  mv -n "$secrets_key.new" "$secrets_key"; rm -f "$secrets_key.new"
+  echo "Made the secrets key file $secrets_key (readable by the kit user only). It encrypts the server's secrets in the"
+  echo "database, and the server's backups do not hold it: back it up now, apart from the backups, and copy it to every"
+  echo "other node of this installation (same path, owner kit, mode 600). On a second node, put the first node's file in"
+  echo "its place and start the server again."
+fi
+
 if [ $use_systemd -eq 1 ]; then
   sed -e "s#@DEST@#$dest#g; s#@CONFIG@#$config_dir#g; s#@DATA@#$data#g; s#@LOGS@#$logs#g" "$here/kit-license-server.service" > "$unit_dir/kit-license-server.service"
   systemctl daemon-reload
@@ -138,9 +156,12 @@ for _ in $(seq 1 180); do
     echo "Kit License Server is running. Open $server_url/Activate to activate it."
     echo "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
     echo "  sudo cat $data/setup-code    (also in $logs/kit-server.log)"
-    echo "The secrets in the database are encrypted with the key in $data/secrets.key (readable by kit only):"
-    echo "keep a copy of it safe, apart from the backups, and put the same file on every other node."
+    echo "Keep a copy of the secrets key file $secrets_key safe, apart from the backups, and copy it to every other node."
     exit 0
+  fi
+  # Stopped at start (the secrets key file of another node, a certificate it cannot read...): its own sentence says why.
+  if [ $use_systemd -eq 0 ] && ! kill -0 "$(cat "$pid_file" 2>/dev/null)" 2>/dev/null; then
+    fail "the server stopped at start: $(tail -n 3 "$logs/console.log" 2>/dev/null)"
   fi
   sleep 1
 done

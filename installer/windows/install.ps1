@@ -95,6 +95,29 @@ if (-not $upgrade) {
     icacls $configDir /inheritance:r /grant:r "SYSTEM:(OI)(CI)F" "Administrators:(OI)(CI)F" | Out-Null
 }
 
+# The secrets key file encrypts the server's secrets in the database (Kit:Secrets:KeyFile, default secrets.key in the
+# data directory). Made once, for the service's account (LocalSystem) and Administrators only; never replaced, since
+# what the database holds could not be decrypted without it. SIDs, not names: the names differ by Windows language.
+$secretsKey = $settings.Kit.Secrets.KeyFile
+if (-not $secretsKey) { $secretsKey = Join-Path $dataDir "secrets.key" }
+elseif (-not [IO.Path]::IsPathRooted($secretsKey)) { $secretsKey = Join-Path $bin $secretsKey }
+if (Test-Path $secretsKey) {
+    Write-Host "Kept the secrets key file $secretsKey."
+} else {
+    New-Item -ItemType Directory -Force -Path (Split-Path $secretsKey) | Out-Null
+    New-Item -ItemType File -Path $secretsKey | Out-Null
+    # Closed before anything is written into it.
+    icacls $secretsKey /inheritance:r /grant:r "*S-1-5-18:F" "*S-1-5-32-544:F" | Out-Null
+    if ($LASTEXITCODE -ne 0) { Remove-Item $secretsKey; Fail "could not restrict access to $secretsKey." }
+    $bytes = New-Object byte[] 32
+    $rng = [Security.Cryptography.RandomNumberGenerator]::Create(); $rng.GetBytes($bytes); $rng.Dispose()
+    [IO.File]::WriteAllText($secretsKey, "kit-secrets-key/1`n" + [Convert]::ToBase64String($bytes) + "`n", [Text.Encoding]::ASCII)
+    Write-Host "Made the secrets key file $secretsKey (readable by the service and Administrators only). It encrypts the"
+    Write-Host "server's secrets in the database, and backups do not hold it: back it up now, apart from the backups, and copy"
+    Write-Host "it to every other node of this installation (same path, same access). On a second node, put the first node's"
+    Write-Host "file in its place and start the service again."
+}
+
 if (-not $existing) {
     New-Service -Name $serviceName -DisplayName "Kit License Server" -StartupType Automatic `
         -BinaryPathName "`"$bin\kit-server.exe`" run --windows-service --config `"$config`"" `
@@ -111,8 +134,7 @@ for ($i = 0; $i -lt 180; $i++) {
             Write-Host "Kit License Server is running. Open $ServerUrl/Activate to activate it."
             Write-Host "After activation, the Setup page asks for a one-time setup code to create the server admin account:"
             Write-Host "  Get-Content `"$(Join-Path $dataDir 'setup-code')`"   (as an administrator; also in the server's log)"
-            Write-Host "The secrets in the database are encrypted with the key in $(Join-Path $dataDir 'secrets.key'):"
-            Write-Host "keep a copy of it safe, apart from the backups, and put the same file on every other node."
+            Write-Host "Keep a copy of the secrets key file $secretsKey safe, apart from the backups, and copy it to every other node."
             exit 0
         }
     } catch { }

@@ -99,6 +99,11 @@ public class PackagingTests
         var before = await http.GetFromJsonAsync<JsonElement>("/api/v1/server");
         var owner = ProcessRunner.Run("stat", ["-c", "%U", Path.Combine(root, "var/lib/kit-license-server/pgsql")], TimeSpan.FromSeconds(10)).Output.Trim();
         Assert.That(owner, Is.EqualTo("kit"), "the server and its embedded PostgreSQL run as the kit user");
+        var secretsKey = Path.Combine(root, "var/lib/kit-license-server/secrets.key");
+        Assert.That(install.Output, Does.Contain($"Made the secrets key file {secretsKey}"));
+        Assert.That(File.GetUnixFileMode(secretsKey), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), "the secrets key is the kit user's alone");
+        Assert.That(ProcessRunner.Run("stat", ["-c", "%U", secretsKey], TimeSpan.FromSeconds(10)).Output.Trim(), Is.EqualTo("kit"));
+        var keyBefore = File.ReadAllText(secretsKey);
 
         var unit = Path.Combine(_work, "kit-license-server.service");
         File.WriteAllText(unit, File.ReadAllText(Path.Combine(_unpacked, "kit-license-server.service"))
@@ -110,6 +115,8 @@ public class PackagingTests
         var upgrade = Script("install.sh", "--root", root, "--no-systemd", "--yes");
         Assert.That(upgrade.ExitCode, Is.Zero, upgrade.Output);
         Assert.That(upgrade.Output, Does.Contain("Upgrading"));
+        Assert.That(upgrade.Output, Does.Contain($"Kept the secrets key file {secretsKey}"));
+        Assert.That(File.ReadAllText(secretsKey), Is.EqualTo(keyBefore), "an upgrade never replaces the secrets key");
         var after = await http.GetFromJsonAsync<JsonElement>("/api/v1/server");
         Assert.That(after.GetProperty("installationId").GetString(), Is.EqualTo(before.GetProperty("installationId").GetString()), "the upgrade keeps the data");
 
