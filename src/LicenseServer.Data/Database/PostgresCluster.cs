@@ -35,7 +35,6 @@ public sealed class PostgresCluster
     private string PasswordFile => Path.Combine(BaseDirectory, "pgsql.password");
     private string LogFile => Path.Combine(ClusterDirectory, "postmaster.log");
     public int Port { get; }
-    public bool StartedByUs { get; private set; }
 
     public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder
     {
@@ -74,6 +73,13 @@ public sealed class PostgresCluster
                 "Install PostgreSQL (Debian: apt-get install postgresql) or set Kit:Database:Url.");
     }
 
+    /// <summary>What the cluster's programs say of their version: "pg_ctl (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)".</summary>
+    public string ProgramVersion() => Execute("pg_ctl", ["--version"]).Output.Trim();
+
+    /// <summary>Refuses programs older than <see cref="PostgresVersion.Minimum"/>, before they make or start a cluster.</summary>
+    public void RequireSupportedVersion() =>
+        PostgresVersion.Require(ProgramVersion(), $"the embedded PostgreSQL's programs in {_binDirectory}");
+
     public void EnsureInitialized()
     {
         if (File.Exists(Path.Combine(ClusterDirectory, "PG_VERSION"))) return;
@@ -100,11 +106,11 @@ public sealed class PostgresCluster
 
     public void Start()
     {
+        RequireSupportedVersion();
         EnsureInitialized();
         if (IsRunning())
         {
             _logger.LogInformation("The embedded PostgreSQL is already running on port {Port}; using it", Port);
-            StartedByUs = true; // left over from a crash of ours: we own it and stop it with us
             return;
         }
         _logger.LogInformation("Starting the embedded PostgreSQL on 127.0.0.1:{Port}", Port);
@@ -117,7 +123,6 @@ public sealed class PostgresCluster
                 $"The embedded PostgreSQL did not start on port {Port}: {result.Output}\n{log}\n" +
                 "If another program uses that port, set Kit:Database:EmbeddedPort to a free one.");
         }
-        StartedByUs = true;
     }
 
     public bool IsRunning() => Execute("pg_ctl", ["status", "-D", ClusterDirectory], throwOnError: false).ExitCode == 0;
@@ -127,7 +132,6 @@ public sealed class PostgresCluster
         if (!IsRunning()) return;
         _logger.LogInformation("Stopping the embedded PostgreSQL");
         Execute("pg_ctl", ["stop", "-w", "-m", "fast", "-D", ClusterDirectory], throwOnError: false);
-        StartedByUs = false;
         NpgsqlConnection.ClearAllPools(); // pooled connections to the stopped cluster are dead; a restart must not reuse them
     }
 

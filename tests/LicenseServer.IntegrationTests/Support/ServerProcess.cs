@@ -57,6 +57,12 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"The second server did not become ready:\n{node.Output}");
     }
 
+    /// <summary>A one-off command of kit-server.dll (backup, migrate …) run to its end as a process of its own.</summary>
+    public static Data.Database.ProcessResult Command(string verb, params string[] args) =>
+        Data.Database.ProcessRunner.Run("dotnet", [ServerDll, verb, .. args], TimeSpan.FromMinutes(2));
+
+    public int ProcessId => _process.Id;
+
     /// <summary>kill -9: the process ends at once, in the middle of whatever it was doing.</summary>
     public async Task KillAsync()
     {
@@ -64,8 +70,13 @@ public sealed class ServerProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    private bool _disposed;
+
+    /// <summary>SIGTERM, as systemd stops the service; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             Data.Database.ProcessRunner.Run("kill", ["-TERM", _process.Id.ToString()], TimeSpan.FromSeconds(5));
