@@ -20,9 +20,10 @@ public static class KitCommands
           activate                 --file FILE.lic  activate the server with a vendor license file
           create-default-account   --email E [--password P]  create the one default (server admin) account
           setup-code               make a new setup code for the Setup page (the one before stops working)
-          backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys
-          restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds)
-          check-database           --url URL  try to connect to a database URL (the installer's check); exit 1 with the reason
+          backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys; the server may keep running
+          restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds); stop the server first
+          check-database           [--url URL]  check that a database URL answers and runs PostgreSQL 13 or later (the installers' check);
+                                   without --url, that the embedded database's PostgreSQL programs are installed and recent enough. Exit 1 with the reason
           version                  print the version
         Settings: see appsettings.sample.json; any can be given as --Kit:Section:Key=value or KIT__SECTION__KEY.
         """;
@@ -44,22 +45,7 @@ public static class KitCommands
                     Console.WriteLine(Usage);
                     return 0;
                 case "check-database":
-                    {
-                        var connectionString = DatabaseUrl.ToConnectionString(command.Require("url"), command.Get("username"), command.Get("password"));
-                        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5, Pooling = false };
-                        try
-                        {
-                            await using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
-                            await connection.OpenAsync();
-                            Console.WriteLine($"Connected to {DatabaseUrl.Describe(connectionString)} (PostgreSQL {connection.PostgreSqlVersion}).");
-                            return 0;
-                        }
-                        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
-                        {
-                            Console.Error.WriteLine($"Cannot connect to {DatabaseUrl.Describe(connectionString)}: {e.Message}");
-                            return 1;
-                        }
-                    }
+                    return CheckDatabase(command);
                 case "migrate":
                     return await WithServerAsync(command, _ =>
                     {
@@ -135,7 +121,7 @@ public static class KitCommands
                         var path = Path.GetFullPath(command.Require("out"));
                         Backup.Create(app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString, KitOptions.Resolve(options.DataDirectory),
                             path, ServerHost.Version, NullIfEmpty(options.Database.PostgresBinDirectory));
-                        Console.WriteLine($"Wrote the backup {path}.");
+                        Console.WriteLine($"Wrote the backup {path}. It was taken while the server runs: the database dump is one consistent snapshot, so no downtime is needed.");
                         Console.WriteLine($"The backup does not hold the secrets key file {SecretsKeyring.KeyFilePath(options)}, without which its secrets cannot be read: " +
                                           "keep a copy of that file safe, apart from the backups.");
                         return Task.FromResult(0);
@@ -144,6 +130,13 @@ public static class KitCommands
                     return await WithServerAsync(command, app =>
                     {
                         var options = app.Services.GetRequiredService<KitOptions>();
+                        if (app.Services.GetRequiredService<DatabaseBootstrap>().OtherServers() is [var server, ..])
+                        {
+                            Console.Error.WriteLine($"A Kit License Server (process {server.ProcessId}) is running on the data directory {KitOptions.Resolve(options.DataDirectory)}: " +
+                                                    "a restore would replace its database under it. Stop the server (and every other node of the installation) first, " +
+                                                    "then restore and start it again. Nothing has been changed.");
+                            return Task.FromResult(1);
+                        }
                         var manifest = Backup.Restore(Path.GetFullPath(command.Require("file")), app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString,
                             KitOptions.Resolve(options.DataDirectory), command.Get("replace") == "true", NullIfEmpty(options.Database.PostgresBinDirectory));
                         Console.WriteLine($"Restored the backup of {manifest.CreatedAt:yyyy-MM-dd HH:mm} UTC (version {manifest.Version}). " +
@@ -196,9 +189,41 @@ public static class KitCommands
     /// <summary>A one-off command: the same configuration, database and migrations as the server, without listening.</summary>
     private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
+    private static int CheckDatabase(CommandLine command)
+    {
+        if (command.Get("url") is not { } url)
+        {
+            // The embedded default: the programs the server would run, found as the server finds them.
+            var options = ServerHost.ReadOptions(command.All);
+            var cluster = new PostgresCluster(KitOptions.Resolve(options.DataDirectory), options.Database.EmbeddedPort,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, NullIfEmpty(options.Database.PostgresBinDirectory));
+            var programs = cluster.ProgramVersion();
+            cluster.RequireSupportedVersion();
+            Console.WriteLine($"The embedded database can run: {programs}.");
+            return 0;
+        }
+        var connectionString = DatabaseUrl.ToConnectionString(url, command.Get("username"), command.Get("password"));
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5, Pooling = false };
+        string version;
+        try
+        {
+            using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+            connection.Open();
+            version = connection.ServerVersion;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            Console.Error.WriteLine($"Cannot connect to {DatabaseUrl.Describe(connectionString)}: {e.Message}");
+            return 1;
+        }
+        PostgresVersion.Require(version, $"the database at {DatabaseUrl.Describe(connectionString)}");
+        Console.WriteLine($"Connected to {DatabaseUrl.Describe(connectionString)} (PostgreSQL {version}).");
+        return 0;
+    }
+
     private static async Task<int> WithServerAsync(CommandLine command, Func<WebApplication, Task<int>> action, bool migrate = true)
     {
-        var app = ServerHost.Build(command.All, migrate);
+        var app = ServerHost.Build(command.All, migrate, role: command.Verb);
         try
         {
             return await action(app);
