@@ -32,7 +32,8 @@ public static class ServerHost
     /// <summary>Builds the server with its database started and migrated; the caller runs or disposes it.</summary>
     /// <param name="migrate">False for restore, which must find the database as it is (empty).</param>
     /// <param name="clock">The server's clock; tests pass one they control. The system clock otherwise.</param>
-    public static WebApplication Build(string[] args, bool migrate = true, TimeProvider? clock = null)
+    /// <param name="role">What this process is, as recorded in the data directory: the server, or a one-off command's name.</param>
+    public static WebApplication Build(string[] args, bool migrate = true, TimeProvider? clock = null, string role = DataDirectoryProcesses.Server)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -40,22 +41,14 @@ public static class ServerHost
             ContentRootPath = AppContext.BaseDirectory,
             ApplicationName = typeof(ServerHost).Assembly.GetName().Name,
         });
-        var configIndex = Array.IndexOf(args, "--config");
-        var configArgument = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
-        // The settings file: --config PATH (the Windows service's command line), else KIT_CONFIG (the systemd unit).
-        if ((configArgument ?? Environment.GetEnvironmentVariable("KIT_CONFIG")) is { Length: > 0 } configFile)
-        {
-            builder.Configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
-            builder.Configuration.AddEnvironmentVariables();
-            builder.Configuration.AddCommandLine(args);
-        }
+        AddSettingsFile(builder.Configuration, args);
         var options = builder.Configuration.GetSection("Kit").Get<KitOptions>() ?? new KitOptions();
         DemoMode.Check(options.Demo);
         // systemd: Type=notify readiness and journal-friendly logs when started by systemd; nothing otherwise.
         builder.Host.UseSystemd();
         // SIGTERM (systemd stop) or Ctrl+C: in-flight requests get this long to finish.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.UseKitLogging(options.Logs);
+        builder.UseKitLogging(options.Logs, SettingsFile(args));
 
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
         var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
@@ -64,7 +57,7 @@ public static class ServerHost
         if (proxies is not null)
             bootLogger.LogInformation("Behind a reverse proxy: X-Forwarded-For and X-Forwarded-Proto are believed from {Proxies}",
                 string.Join(", ", options.Proxy.KnownProxies.Concat(options.Proxy.KnownNetworks).Select(p => p.Trim())));
-        var database = DatabaseBootstrap.Open(options, bootLogger);
+        var database = DatabaseBootstrap.Open(options, bootLogger, role);
         try
         {
             if (migrate) database.Migrate(bootLogger);
@@ -77,6 +70,35 @@ public static class ServerHost
             database.StopEmbedded();
             throw;
         }
+    }
+
+    /// <summary>The settings as the server reads them, for a command that needs them without building the server.</summary>
+    public static KitOptions ReadOptions(string[] args)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables()
+            .AddCommandLine(args);
+        AddSettingsFile(configuration, args);
+        return configuration.Build().GetSection("Kit").Get<KitOptions>() ?? new KitOptions();
+    }
+
+    /// <summary>The settings file: --config PATH (the Windows service's command line), else KIT_CONFIG (the systemd unit).</summary>
+    private static string? SettingsFile(string[] args)
+    {
+        var configIndex = Array.IndexOf(args, "--config");
+        var configArgument = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
+        var file = configArgument ?? Environment.GetEnvironmentVariable("KIT_CONFIG");
+        return string.IsNullOrEmpty(file) ? null : file;
+    }
+
+    /// <summary>Adds the settings file, if any; the environment and the command line still win over it.</summary>
+    private static void AddSettingsFile(IConfigurationBuilder configuration, string[] args)
+    {
+        if (SettingsFile(args) is not { } configFile) return;
+        configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
+        configuration.AddEnvironmentVariables();
+        configuration.AddCommandLine(args);
     }
 
     private static WebApplication Compose(WebApplicationBuilder builder, KitOptions options, ForwardedHeadersOptions? proxies, DatabaseBootstrap database, bool ready, TimeProvider clock)
