@@ -1,13 +1,17 @@
 using System.Net;
+using LicenseServer.Client;
+using LicenseServer.IntegrationTests.Licenses;
 using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Faults;
 
 /// <summary>
-/// X3: two server processes on one database share nothing in memory. Data Protection keys live in
-/// PostgreSQL, so a console cookie and a form's antiforgery token made by one node are good on the other.
+/// X3: two server processes on one database, each with a data directory of its own, share nothing in memory or
+/// on disk. Data Protection keys live in PostgreSQL, so a console cookie and a form's antiforgery token made by
+/// one node are good on the other; a client's token, its activations and its floating seats are the same on
+/// either node, and the quota holds across both.
 /// </summary>
-public class SeveralNodesTests : ConsoleTest
+public class SeveralNodesTests : LicenseTestBase
 {
     /// <summary>A request to <paramref name="baseUrl"/> carrying the cookies a client got from another node.</summary>
     private static async Task<HttpResponseMessage> SendWithCookiesAsync(string baseUrl, ConsoleClient from, string fromUrl, HttpRequestMessage request)
@@ -55,5 +59,45 @@ public class SeveralNodesTests : ConsoleTest
         using var refused = await anonymous.GetAsync("/Admin/Users");
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(refused.RedirectPath(), Does.StartWith("/Account/SignIn"));
+    }
+
+    [Test]
+    public async Task A_client_activates_and_checks_out_on_either_node_within_one_quota()
+    {
+        await using var nodeB = await ServerProcess.StartAsync(Server.ConnectionString);
+        await AddMemberAsync(Org, "dev@acme.test");
+        using (var assigned = await AssignAsync(Admin, "dev@acme.test"))
+            Assert.That(assigned.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+
+        // Signed in on B; the token works on A, and the machine activated on B is the same activation on A.
+        using var onB = new KitClient(new Uri(nodeB.BaseUrl), TestServer.Vendor.PublicKey);
+        var login = await onB.LoginAsync("dev@acme.test", Password);
+        using var onA = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey) { Token = login.Token };
+        var leaseB = await onB.ActivateAsync(Org, "KSE", "MACHINE-1");
+        var leaseA = await onA.ActivateAsync(Org, "KSE", "MACHINE-1");
+        Assert.That((leaseA.MachineId, leaseA.OrganizationId), Is.EqualTo((leaseB.MachineId, leaseB.OrganizationId)));
+        Assert.That(await ActiveMachinesAsync(), Is.EqualTo(1), "one machine, activated through two nodes");
+
+        // The engine's API key, made on A, checks out on both. KRE's quota is 5: three seats taken through A, two through B,
+        // and the sixth is refused by either.
+        var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("dev@acme.test"));
+        onA.ApiKey = onB.ApiKey = await Server.Service<LicenseServer.Web.Licenses.LicenseService>().CreateApiKeyAsync(membership!, "engine");
+        var sessions = new List<FloatingSession>();
+        for (var i = 0; i < 5; i++)
+            sessions.Add(await (i < 3 ? onA : onB).CheckoutAsync("KRE", "CI-01", $"{i}", autoHeartbeat: false));
+        foreach (var node in new[] { onA, onB })
+            Assert.That(Assert.ThrowsAsync<KitApiException>(() => node.CheckoutAsync("KRE", "CI-01", "sixth", autoHeartbeat: false))!.Code, Is.EqualTo("quota_exceeded"));
+
+        // A session taken on A is kept alive and handed back through B; its seat is free for A at once.
+        await onB.HeartbeatAsync(sessions[0].Id);
+        await onB.ReleaseAsync(sessions[0].Id);
+        sessions.Add(await onA.CheckoutAsync("KRE", "CI-01", "sixth", autoHeartbeat: false));
+        foreach (var session in sessions.Skip(1)) await onA.ReleaseAsync(session.Id);
+    }
+
+    private async Task<long> ActiveMachinesAsync()
+    {
+        await using var db = Db();
+        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(db, "SELECT count(*) FROM machine_activation WHERE organization_id = @Org", new { Org });
     }
 }
