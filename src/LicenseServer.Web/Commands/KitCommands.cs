@@ -121,7 +121,7 @@ public static class KitCommands
                         var path = Path.GetFullPath(command.Require("out"));
                         Backup.Create(app.Services.GetRequiredService<DatabaseBootstrap>().ConnectionString, KitOptions.Resolve(options.DataDirectory),
                             path, ServerHost.Version, NullIfEmpty(options.Database.PostgresBinDirectory));
-                        Console.WriteLine($"Wrote the backup {path}. It was taken while the server runs: the database dump is one consistent snapshot, so no downtime is needed.");
+                        Console.WriteLine($"Wrote the backup {path}. The server may keep running while a backup is taken: the database dump is one consistent snapshot.");
                         Console.WriteLine($"The backup does not hold the secrets key file {SecretsKeyring.KeyFilePath(options)}, without which its secrets cannot be read: " +
                                           "keep a copy of that file safe, apart from the backups.");
                         return Task.FromResult(0);
@@ -186,7 +186,6 @@ public static class KitCommands
         await app.RunAsync();
     }
 
-    /// <summary>A one-off command: the same configuration, database and migrations as the server, without listening.</summary>
     private static string? NullIfEmpty(string value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static int CheckDatabase(CommandLine command)
@@ -203,24 +202,20 @@ public static class KitCommands
             return 0;
         }
         var connectionString = DatabaseUrl.ToConnectionString(url, command.Get("username"), command.Get("password"));
-        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5, Pooling = false };
-        string version;
         try
         {
-            using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
-            connection.Open();
-            version = connection.ServerVersion;
+            var version = DatabaseBootstrap.RequireSupportedServer(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5 }.ConnectionString);
+            Console.WriteLine($"Connected to {DatabaseUrl.Describe(connectionString)} (PostgreSQL {version}).");
+            return 0;
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine($"Cannot connect to {DatabaseUrl.Describe(connectionString)}: {e.Message}");
             return 1;
         }
-        PostgresVersion.Require(version, $"the database at {DatabaseUrl.Describe(connectionString)}");
-        Console.WriteLine($"Connected to {DatabaseUrl.Describe(connectionString)} (PostgreSQL {version}).");
-        return 0;
     }
 
+    /// <summary>A one-off command: the same configuration, database and migrations as the server, without listening.</summary>
     private static async Task<int> WithServerAsync(CommandLine command, Func<WebApplication, Task<int>> action, bool migrate = true)
     {
         var app = ServerHost.Build(command.All, migrate, role: command.Verb);

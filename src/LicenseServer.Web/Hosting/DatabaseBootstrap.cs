@@ -62,8 +62,8 @@ public sealed class DatabaseBootstrap
         }
     }
 
-    /// <summary>Asks the configured server its version before anything migrates it.</summary>
-    public static void RequireSupportedServer(string connectionString)
+    /// <summary>Asks the configured server its version before anything migrates it; answers the version when it is recent enough.</summary>
+    public static string RequireSupportedServer(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
         string version;
@@ -73,6 +73,7 @@ public sealed class DatabaseBootstrap
             version = connection.ServerVersion;
         }
         PostgresVersion.Require(version, $"the database at {DatabaseUrl.Describe(connectionString)}");
+        return version;
     }
 
     public void Migrate(ILogger logger)
