@@ -20,7 +20,7 @@ public static class KitCommands
           activate                 --file FILE.lic  activate the server with a vendor license file
           create-default-account   --email E [--password P]  create the one default (server admin) account
           setup-code               make a new setup code for the Setup page (the one before stops working)
-          backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys
+          backup                   --out FILE  write a backup: the database (pg_dump, plugin packages included) and the data directory's keys
           restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds)
           check-database           --url URL  try to connect to a database URL (the installer's check); exit 1 with the reason
           version                  print the version
