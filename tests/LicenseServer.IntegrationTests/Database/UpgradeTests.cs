@@ -152,5 +152,15 @@ public class UpgradeTests
         var (status, body) = await DownloadAsync(other.BaseUrl, key, "com.acme.bad");
         Assert.That(status, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(body, Does.Contain("\"plugin_file_missing\"").And.Contain("The package of com.acme.bad 1.0.0 is missing on the server"));
+
+        // A package left without its bytes does not keep the installation from a backup and its restore.
+        var backup = Path.Combine(Path.GetTempPath(), $"kit-{Guid.NewGuid():N}.tar.gz");
+        Backup.Create(connectionString, other.DataDirectory, backup, "test", null);
+        var restored = PostgresFixture.CreateDatabase();
+        Backup.Restore(backup, restored, Path.Combine(Path.GetTempPath(), "kit-restored-" + Guid.NewGuid().ToString("N")[..8]), replace: false, null);
+        File.Delete(backup);
+        await using var check = new NpgsqlConnection(restored);
+        Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package p WHERE NOT EXISTS (SELECT 1 FROM plugin_blob b WHERE b.sha256 = p.sha256)"),
+            Is.EqualTo(1));
     }
 }
