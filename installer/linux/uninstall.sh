@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes the Kit License Server service and binaries. Configuration, data (the database of the
-# embedded PostgreSQL, plugins, keys) and logs are kept unless --purge is given.
+# embedded PostgreSQL, which holds the plugin packages, and keys) and logs are kept unless --purge is given.
 #
 #   sudo ./uninstall.sh [--dest DIR] [--root DIR] [--purge]
 set -euo pipefail

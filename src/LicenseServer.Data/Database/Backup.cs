@@ -7,14 +7,21 @@ namespace LicenseServer.Data.Database;
 
 /// <summary>
 /// X1: one backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
-/// directory's plugin store and keys where present, and a manifest. The dump holds the Data Protection
+/// directory's keys where present, and a manifest. The dump holds the plugin packages, and the Data Protection
 /// key ring, which decrypts the server's private key and every stored secret, so the file is its
 /// owner's alone. Restore refuses a database that holds data unless told to replace it, and refuses an
 /// archive this server did not write before it touches the database or the data directory.
 /// </summary>
 public static class Backup
 {
-    public static readonly string[] DataFolders = ["plugins", "keys"];
+    /// <summary>The data directory's folders that a backup holds.</summary>
+    public static readonly string[] DataFolders = ["keys"];
+
+    /// <summary>
+    /// The folders a backup may hold: also "plugins", the package files of versions that kept them in the data directory.
+    /// Restore puts them back there, and the next start moves them into the database as it does at an upgrade.
+    /// </summary>
+    public static readonly string[] RestorableFolders = ["plugins", .. DataFolders];
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromMinutes(30);
 
     public sealed record Manifest(string Product, string Version, DateTimeOffset CreatedAt, string Schema, IReadOnlyList<string> DataFolders);
@@ -129,8 +136,8 @@ public static class Backup
         foreach (var folder in manifest.DataFolders)
         {
             // An exact name from the list, never a path: restore deletes and rewrites dataDirectory/folder.
-            if (!DataFolders.Contains(folder, StringComparer.Ordinal))
-                throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\", where a backup holds only {string.Join(" and ", DataFolders)}");
+            if (!RestorableFolders.Contains(folder, StringComparer.Ordinal))
+                throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\", where a backup holds only {string.Join(" and ", RestorableFolders)}");
             if (!seen.Add(folder))
                 throw NotWrittenHere(backupFile, $"its manifest names the data folder \"{folder}\" twice");
             if (!Directory.Exists(Path.Combine(work, "data", folder)))

@@ -11,10 +11,10 @@ public sealed record PluginRow(long Id, long? OrganizationId, string PluginId, s
     string Kind, string Sha256, long SizeBytes, DateTime UploadedAt, string? UploadedBy);
 
 /// <summary>
-/// Plugin packages on disk, content-addressed by SHA-256 under the data directory, with their metadata in
-/// PostgreSQL. An upload streams to a temporary file (never whole in memory), is checked, moved into place
-/// with an atomic rename, and only then recorded: a crash leaves neither a half file under a real name nor a
-/// row without its file.
+/// Plugin packages: their metadata (plugin_package) and their bytes (<see cref="PluginBlobs"/>), both in PostgreSQL, so
+/// that every node serves every package. An upload streams to a temporary file (never whole in memory) while it is
+/// hashed, is checked, and is then written into the database in chunks, in the same transaction as its row: a crash
+/// leaves neither a row without its bytes nor bytes without a row.
 /// Offline packages (the vendor's store) are the server's (no organization) and every organization's clients
 /// see them; private ones belong to one organization. An organization id of null below always means the
 /// server's offline packages. A (plugin id, version) names exactly one package in what any organization sees:
@@ -28,23 +28,25 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
         FROM plugin_package p LEFT JOIN public.user_account u ON u.id = p.uploaded_by
         """;
 
-    public string Root => Path.Combine(dataDirectory, "plugins");
-
-    public string PathOf(string sha256) => Path.Combine(Root, sha256[..2], sha256 + ".zip");
+    /// <summary>
+    /// Where an upload waits while it is checked: the data directory, which the installers size and make writable for
+    /// the service, not the system's temporary folder, which is often a small RAM-backed tmpfs (a package of the largest
+    /// size allowed would then sit in memory).
+    /// </summary>
+    private string Incoming => Path.Combine(dataDirectory, "plugins", "incoming");
 
     /// <summary>Stores an organization's private package, or an offline package of the server's (null).</summary>
     public async Task<PluginRow> StoreAsync(long? organizationId, Stream upload, long maxBytes, long uploader, CancellationToken cancel = default)
     {
-        var incoming = Path.Combine(Root, "incoming");
-        Directory.CreateDirectory(incoming);
-        var temp = Path.Combine(incoming, Guid.NewGuid().ToString("N") + ".part");
+        Directory.CreateDirectory(Incoming);
+        var temp = Path.Combine(Incoming, Guid.NewGuid().ToString("N") + ".part");
         try
         {
+            await using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.Asynchronous);
             string sha;
             long size = 0;
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.Asynchronous))
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var buffer = new byte[81920];
                 int read;
                 while ((read = await upload.ReadAsync(buffer, cancel)) > 0)
@@ -57,45 +59,47 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
                 }
                 if (size == 0) throw new PluginRejectedException("not_a_zip", "The package is empty.");
                 sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-                await file.FlushAsync(cancel);
-                file.Flush(flushToDisk: true);
-                file.Position = 0;
-                var manifest = PluginPackage.Inspect(file, maxBytes);
-                await file.DisposeAsync();
-                var final = PathOf(sha);
-                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-                if (File.Exists(final)) File.Delete(temp);
-                else File.Move(temp, final);
-                return await RecordAsync(organizationId, manifest, sha, size, uploader);
             }
+            await file.FlushAsync(cancel);
+            file.Position = 0;
+            var manifest = PluginPackage.Inspect(file, maxBytes);
+            file.Position = 0;
+            return await RecordAsync(organizationId, manifest, sha, size, file, uploader, cancel);
         }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            File.Delete(temp);
         }
     }
 
-    private async Task<PluginRow> RecordAsync(long? organizationId, PluginManifest manifest, string sha, long size, long uploader)
+    private async Task<PluginRow> RecordAsync(long? organizationId, PluginManifest manifest, string sha, long size, Stream bytes, long uploader, CancellationToken cancel)
     {
         var kind = organizationId is null ? "offline" : "private";
-        await using var connection = await db.OpenConnectionAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        // One upload of a plugin id at a time on every node, so two cannot both find it free.
-        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended('plugin ' || @Id, 0))", new { manifest.Id }, tx);
-        if (await HolderAsync(connection, tx, organizationId, manifest) is { } holder)
+        long id;
+        await using (var connection = await db.OpenConnectionAsync(cancel))
+        await using (var tx = await connection.BeginTransactionAsync(cancel))
         {
-            await tx.RollbackAsync();
-            await DeleteFileIfUnusedAsync(sha);
-            throw Conflict(organizationId, manifest, holder);
+            // One upload of a plugin id at a time on every node, so two cannot both find it free.
+            await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended('plugin ' || @Id, 0))", new { manifest.Id }, tx);
+            if (await HolderAsync(connection, tx, organizationId, manifest) is { } holder)
+                throw Conflict(organizationId, manifest, holder);
+            // Identical bytes are stored once. Held until the commit, the lock keeps a delete on another node from
+            // removing bytes that this package is about to use.
+            await PluginBlobs.LockAsync(connection, tx, sha);
+            if (!await PluginBlobs.ExistsAsync(connection, tx, sha))
+                await PluginBlobs.WriteAsync(connection, tx, sha, size, bytes, hash: null, cancel);
+            id = await connection.ExecuteScalarAsync<long>("""
+                INSERT INTO plugin_package (organization_id, plugin_id, name, version, compatible, description, kind, sha256, size_bytes, uploaded_by)
+                VALUES (@organizationId, @Id, @Name, @Version, @Compatible, @Description, @kind, @sha, @size, @uploader) RETURNING id
+                """, new { organizationId, manifest.Id, manifest.Name, manifest.Version, manifest.Compatible, manifest.Description, kind, sha, size, uploader }, tx);
+            await AuditRepository.WriteAsync(connection, tx, uploader, organizationId, "plugin.uploaded", $"{manifest.Id} {manifest.Version}", kind);
+            await tx.CommitAsync(cancel);
         }
-        var id = await connection.ExecuteScalarAsync<long>("""
-            INSERT INTO plugin_package (organization_id, plugin_id, name, version, compatible, description, kind, sha256, size_bytes, uploaded_by)
-            VALUES (@organizationId, @Id, @Name, @Version, @Compatible, @Description, @kind, @sha, @size, @uploader) RETURNING id
-            """, new { organizationId, manifest.Id, manifest.Name, manifest.Version, manifest.Compatible, manifest.Description, kind, sha, size, uploader }, tx);
-        await AuditRepository.WriteAsync(connection, tx, uploader, organizationId, "plugin.uploaded", $"{manifest.Id} {manifest.Version}", kind);
-        await tx.CommitAsync();
         return (await FindAsync(organizationId, id))!;
     }
+
+    /// <summary>A stream over a package's bytes (see <see cref="PluginBlobStream"/>), or null if the database does not hold them.</summary>
+    public Task<PluginBlobStream?> OpenAsync(string sha256, CancellationToken cancel = default) => PluginBlobs.OpenAsync(db, sha256, cancel);
 
     private sealed record Holder(long? OrganizationId, string? OrganizationName, bool SameVersion);
 
@@ -169,17 +173,10 @@ public sealed class PluginStore(NpgsqlDataSource db, string dataDirectory)
             RETURNING sha256, plugin_id, version
             """, new { organizationId, id }, tx);
         if (row is not { } deleted) return false;
+        await PluginBlobs.DeleteIfUnusedAsync(connection, tx, deleted.Sha);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "plugin.deleted", $"{deleted.PluginId} {deleted.Version}");
         await tx.CommitAsync();
-        await DeleteFileIfUnusedAsync(deleted.Sha);
         return true;
-    }
-
-    private async Task DeleteFileIfUnusedAsync(string sha)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        if (!await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM plugin_package WHERE sha256 = @sha)", new { sha }))
-            File.Delete(PathOf(sha));
     }
 
     private static string Pattern(string? search) => "%" + Accounts.Like.Escape((search ?? "").Trim().ToLowerInvariant()) + "%";

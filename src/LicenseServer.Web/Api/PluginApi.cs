@@ -57,10 +57,12 @@ public static class PluginApi
                 ? $"{pluginId} {version} is both an offline package of the server and a private package of your organization. Ask your organization's admins to delete their private one."
                 : $"{pluginId} {version} is a private plugin of more than one of your organizations. Download it with an API key of the organization whose package you want.");
         var row = matches[0];
-        var path = store.PathOf(row.Sha256);
-        if (!File.Exists(path)) throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing", $"The package of {pluginId} {version} is missing on the server; ask an admin to upload it again.");
+        // The bytes are read from the database chunk by chunk as the response is written (and only the chunks a range covers).
+        var bytes = await store.OpenAsync(row.Sha256, context.RequestAborted)
+                    ?? throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing",
+                        $"The package of {pluginId} {version} is missing on the server: ask an admin to delete that version and upload it again.");
         context.Response.Headers["X-Checksum-SHA256"] = row.Sha256;
-        return Results.File(path, "application/zip", $"{row.PluginId}-{row.Version}.zip", lastModified: new DateTimeOffset(DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc)),
+        return Results.File(bytes, "application/zip", $"{row.PluginId}-{row.Version}.zip", lastModified: new DateTimeOffset(DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc)),
             entityTag: new EntityTagHeaderValue($"\"{row.Sha256}\""), enableRangeProcessing: true);
     }
 

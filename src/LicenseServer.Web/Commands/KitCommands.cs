@@ -20,7 +20,7 @@ public static class KitCommands
           activate                 --file FILE.lic  activate the server with a vendor license file
           create-default-account   --email E [--password P]  create the one default (server admin) account
           setup-code               make a new setup code for the Setup page (the one before stops working)
-          backup                   --out FILE  write a backup: the database (pg_dump) and the data directory's plugins and keys; the server may keep running
+          backup                   --out FILE  write a backup: the database (pg_dump, plugin packages included) and the data directory's keys; the server may keep running
           restore                  --file FILE [--replace]  restore a backup into an empty database (or replace what it holds); stop the server first
           check-database           [--url URL]  check that a database URL answers and runs PostgreSQL 13 or later (the installers' check);
                                    without --url, that the embedded database's PostgreSQL programs are installed and recent enough. Exit 1 with the reason

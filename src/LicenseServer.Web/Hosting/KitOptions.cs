@@ -76,7 +76,7 @@ public sealed class ClientOptions
 /// <summary>The local plugin repository (P1-P3).</summary>
 public sealed class PluginOptions
 {
-    /// <summary>The largest package an upload may be; uploads are streamed to disk, never held in memory.</summary>
+    /// <summary>The largest package an upload may be; uploads are streamed to a temporary file and then into the database, never held in memory.</summary>
     public int MaxUploadMegabytes { get; set; } = 200;
 }
 

@@ -3,6 +3,7 @@ using LicenseServer.Core.Crypto;
 using LicenseServer.Core.Security;
 using LicenseServer.Data.Database;
 using LicenseServer.Data.DataProtection;
+using LicenseServer.Data.Plugins;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Admin;
@@ -163,7 +164,9 @@ public static class ServerHost
             services.AddHostedService(sp => sp.GetRequiredService<UsageSampler>());
             services.AddHostedService(sp => sp.GetRequiredService<AlertDispatcher>());
         }
-        services.AddSingleton(sp => new LicenseServer.Data.Plugins.PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
+        services.AddSingleton(sp => new PluginStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory)));
+        services.AddSingleton(sp => new PluginFileImport(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory),
+            sp.GetRequiredService<ILogger<PluginFileImport>>()));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
         services.AddKitMetrics();
         services.AddOpenApi("v1");
@@ -195,6 +198,9 @@ public static class ServerHost
             app.Services.GetRequiredService<ActivationService>().EnsureIdentityAsync().GetAwaiter().GetResult();
             // A setting may only tighten the vendor's limits: one that the active .lic does not allow stops every command, as a bad certificate does.
             app.Services.GetRequiredService<EffectiveLimits>().RequireSettingsAllowedAsync().GetAwaiter().GetResult();
+            // Package files that an older version kept in this node's data directory move into the database, before any
+            // request: from then on every node serves them.
+            app.Services.GetRequiredService<PluginFileImport>().RunAsync().GetAwaiter().GetResult();
         }
 
         // First: everything after it sees the caller's address and scheme as the trusted proxy forwarded them.

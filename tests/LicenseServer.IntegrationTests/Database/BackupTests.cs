@@ -1,12 +1,18 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dapper;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Data.Plugins;
 using LicenseServer.IntegrationTests.Licenses;
+using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Commands;
+using LicenseServer.Web.Licenses;
 using Npgsql;
 
 namespace LicenseServer.IntegrationTests.Database;
@@ -35,7 +41,9 @@ public class BackupTests : LicenseTestBase
               (SELECT string_agg(concat_ws(',', organization_id, product_code, quota), ';' ORDER BY 1, 2) FROM product_allocation),
               (SELECT string_agg(concat_ws(',', organization_id, product_code, user_id), ';' ORDER BY 1, 2, 3) FROM license_assignment),
               (SELECT string_agg(concat_ws(',', installation_id, server_public_key), ';') FROM installation),
-              (SELECT count(*) FROM data_protection_key))
+              (SELECT count(*) FROM data_protection_key),
+              (SELECT string_agg(concat_ws(',', plugin_id, version, sha256, size_bytes), ';' ORDER BY id) FROM plugin_package),
+              (SELECT string_agg(concat_ws(',', sha256, n, md5(bytes)), ';' ORDER BY sha256, n) FROM plugin_chunk))
             """) ?? "";
     }
 
@@ -44,21 +52,24 @@ public class BackupTests : LicenseTestBase
     {
         var users = await MembersAsync(3);
         using (await AssignAsync(Admin, string.Join(",", users))) { }
-        var pluginFile = Path.Combine(Server.DataDirectory, "plugins", "ab", "abcdef.zip");
-        Directory.CreateDirectory(Path.GetDirectoryName(pluginFile)!);
-        await File.WriteAllTextAsync(pluginFile, "plugin bytes");
+        // A package of two chunks: its bytes are in the database, so the dump holds them.
+        var package = PluginTests.Package(PluginTests.Manifest(), ("lib/slack.jar", RandomNumberGenerator.GetBytes(1536 * 1024)));
+        await Server.Service<PluginStore>().StoreAsync(Org, new MemoryStream(package), 2 * 1024 * 1024, await UserIdAsync(AdminEmail));
+        var key = await Server.Service<LicenseService>().CreateApiKeyAsync(
+            (await Server.Service<OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(AdminEmail)))!, "plugins");
         var before = await SnapshotAsync(Server.ConnectionString);
 
         var backup = Path.Combine(Path.GetTempPath(), $"kit-{Guid.NewGuid():N}.tar.gz");
         Assert.That(await KitCommands.RunAsync(["backup", "--out", backup, .. TestServer.Arguments(Server.ConnectionString, Server.DataDirectory)]), Is.Zero);
         Assert.That(File.Exists(backup));
+        Assert.That(EntriesOf(backup).Where(e => e.StartsWith("data/plugins", StringComparison.Ordinal)), Is.Empty, "the packages are in the dump, not beside it");
 
         var empty = PostgresFixture.CreateDatabase();
         var otherData = Path.Combine(Path.GetTempPath(), "kit-restored-" + Guid.NewGuid().ToString("N")[..8]);
         Assert.That(await KitCommands.RunAsync(["restore", "--file", backup, .. TestServer.Arguments(empty, otherData)]), Is.Zero);
 
         Assert.That(await SnapshotAsync(empty), Is.EqualTo(before));
-        Assert.That(await File.ReadAllTextAsync(Path.Combine(otherData, "plugins", "ab", "abcdef.zip")), Is.EqualTo("plugin bytes"));
+        Assert.That(Directory.Exists(Path.Combine(otherData, "plugins")), Is.False);
 
         // The backup holds the database, not the secrets key file: without a copy of it the restored server cannot start.
         var refused = Assert.ThrowsAsync<LicenseServer.Web.Hosting.StartupException>(() => TestServer.StartAsync(empty, otherData))!;
@@ -68,10 +79,39 @@ public class BackupTests : LicenseTestBase
         using var client = new ConsoleClient(restored.BaseUrl);
         using (var signIn = await client.SignInAsync(AdminEmail, Password))
             Assert.That(signIn.RedirectPath(), Is.EqualTo("/"), "the restored server signs its users in");
+        Assert.That(await UpgradeTests.DownloadAsync(restored.BaseUrl, key, "com.acme.slack"), Is.EqualTo((HttpStatusCode.OK, PluginTests.Digest(package))), "and serves the packages");
 
         Assert.That(await KitCommands.RunAsync(["restore", "--file", backup, .. TestServer.Arguments(empty, otherData)]), Is.EqualTo(1),
             "a database that holds data is not overwritten without --replace");
         File.Delete(backup);
+    }
+
+    [Test]
+    public async Task An_older_backup_that_holds_package_files_restores_and_its_packages_move_into_the_database_at_the_next_start()
+    {
+        // The database of a version that kept package bytes in the data directory, and its backup: the dump, and the plugins folder beside it.
+        var older = UpgradeTests.DatabaseBefore("0028");
+        var olderData = NewDataDirectory();
+        var package = PluginTests.Package(PluginTests.Manifest("com.acme.kept"), ("lib/kept.jar", RandomNumberGenerator.GetBytes(64 * 1024)));
+        var key = await UpgradeTests.OlderPackagesAsync(older, olderData, ("com.acme.kept", package, null));
+        var file = UpgradeTests.LegacyFile(olderData, package);
+        var written = Path.Combine(Path.GetTempPath(), $"kit-older-{Guid.NewGuid():N}.tar.gz");
+        Backup.Create(older, olderData, written, "0.9.0", null);
+        var olderBackup = await CraftFromAsync(written, manifest => JsonSerializer.Serialize(JsonSerializer.Deserialize<Backup.Manifest>(manifest)! with { DataFolders = ["plugins"] }),
+            DirectoryEntry("data/plugins/"), new PaxTarEntry(TarEntryType.RegularFile, "data/" + Path.GetRelativePath(olderData, file).Replace('\\', '/')) { DataStream = new MemoryStream(package) });
+
+        var empty = PostgresFixture.CreateDatabase();
+        var restoredData = NewDataDirectory();
+        Assert.That(await KitCommands.RunAsync(["restore", "--file", olderBackup, .. TestServer.Arguments(empty, restoredData)]), Is.Zero);
+        var restoredFile = UpgradeTests.LegacyFile(restoredData, package);
+        Assert.That(File.Exists(restoredFile), "restore puts the files back where the older version kept them");
+
+        // The first start migrates and moves them into the database; every node serves them from there.
+        await using (await TestServer.StartAsync(empty, restoredData)) { }
+        Assert.That(File.Exists(restoredFile), Is.False, "the file moved into the database");
+        await using var other = await TestServer.StartAsync(empty);
+        Assert.That(await UpgradeTests.DownloadAsync(other.BaseUrl, key, "com.acme.kept"), Is.EqualTo((HttpStatusCode.OK, PluginTests.Digest(package))));
+        File.Delete(olderBackup);
     }
 
     [Test]
@@ -201,9 +241,11 @@ public class BackupTests : LicenseTestBase
     private Task<string> CraftAsync(string manifest) => CraftAsync(_ => manifest);
 
     /// <summary>An archive with a real backup's database dump, the manifest <paramref name="manifest"/> makes of the real one, and <paramref name="entries"/>.</summary>
-    private async Task<string> CraftAsync(Func<string, string> manifest, params TarEntry[] entries)
+    private async Task<string> CraftAsync(Func<string, string> manifest, params TarEntry[] entries) => await CraftFromAsync(await BackupAsync(), manifest, entries);
+
+    /// <summary>As <see cref="CraftAsync(Func{string, string}, TarEntry[])"/>, from <paramref name="backup"/> (which it deletes).</summary>
+    private static async Task<string> CraftFromAsync(string backup, Func<string, string> manifest, params TarEntry[] entries)
     {
-        var backup = await BackupAsync();
         var crafted = Path.Combine(Path.GetTempPath(), $"kit-crafted-{Guid.NewGuid():N}.tar.gz");
         await using (var input = new GZipStream(File.OpenRead(backup), CompressionMode.Decompress))
         await using (var output = new GZipStream(File.Create(crafted), CompressionLevel.Fastest))
@@ -219,6 +261,14 @@ public class BackupTests : LicenseTestBase
         }
         File.Delete(backup);
         return crafted;
+    }
+
+    private static List<string> EntriesOf(string backup)
+    {
+        using var reader = new TarReader(new GZipStream(File.OpenRead(backup), CompressionMode.Decompress));
+        var names = new List<string>();
+        while (reader.GetNextEntry() is { } entry) names.Add(entry.Name);
+        return names;
     }
 
     private static PaxTarEntry FileEntry(string name, string text) =>
@@ -246,7 +296,7 @@ public class BackupTests : LicenseTestBase
         Assert.That(error.ToString(), Does.Contain(NotOurs).And.Contain(named));
         await using var db = new NpgsqlConnection(empty);
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), Is.Zero, "the database was not touched");
-        foreach (var folder in Backup.DataFolders)
+        foreach (var folder in Backup.RestorableFolders)
             Assert.That(Directory.Exists(Path.Combine(dataDirectory, folder)), Is.False, $"no {folder} folder was written");
         File.Delete(crafted);
     }

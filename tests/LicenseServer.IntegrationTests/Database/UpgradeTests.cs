@@ -1,6 +1,9 @@
+using System.Net;
+using System.Security.Cryptography;
 using Dapper;
 using DbUp;
 using LicenseServer.Data.Database;
+using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -11,7 +14,7 @@ namespace LicenseServer.IntegrationTests.Database;
 public class UpgradeTests
 {
     /// <summary>A new database with the migrations before <paramref name="script"/> applied, as an older version left it.</summary>
-    private static string DatabaseBefore(string script)
+    internal static string DatabaseBefore(string script)
     {
         var connectionString = PostgresFixture.CreateDatabase();
         var result = DeployChanges.To.PostgresqlDatabase(connectionString)
@@ -70,5 +73,94 @@ public class UpgradeTests
             SELECT NULL, 'com.vendor.store', 'Plugin', '1.0.0', '>=1', 'offline', repeat('d', 64), 10, id FROM user_account LIMIT 1
             """))!;
         Assert.That(duplicate.SqlState, Is.EqualTo(PostgresErrorCodes.UniqueViolation), "the database itself keeps one offline package per version");
+    }
+
+    /// <summary>
+    /// Rows of <paramref name="packages"/>, of an admin's organization, as a version that kept package bytes in its data directory left
+    /// them (plugins/aa/sha.zip); each file holds <c>Bytes</c>, or <c>OnDisk</c> where that differs. The API key of a member.
+    /// </summary>
+    internal static async Task<string> OlderPackagesAsync(string connectionString, string dataDirectory, params (string Id, byte[] Bytes, byte[]? OnDisk)[] packages)
+    {
+        long org, admin;
+        await using (var db = new NpgsqlConnection(connectionString))
+        {
+            admin = await db.ExecuteScalarAsync<long>("INSERT INTO user_account (email, password, password_encrypted) VALUES ('admin@acme.test', 'x', true) RETURNING id");
+            org = await db.ExecuteScalarAsync<long>("INSERT INTO organization (name, created_by) VALUES ('ACME', @admin) RETURNING id", new { admin });
+            await db.ExecuteAsync("INSERT INTO organization_member (organization_id, user_id, role) VALUES (@org, @admin, 'owner')", new { org, admin });
+            foreach (var (id, bytes, onDisk) in packages)
+            {
+                var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                await db.ExecuteAsync("""
+                    INSERT INTO plugin_package (organization_id, plugin_id, name, version, compatible, kind, sha256, size_bytes, uploaded_by)
+                    VALUES (@org, @id, 'Plugin', '1.0.0', '>=1', 'private', @sha, @size, @admin)
+                    """, new { org, id, sha, size = (long)bytes.Length, admin });
+                var file = Path.Combine(dataDirectory, "plugins", sha[..2], sha + ".zip");
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                await File.WriteAllBytesAsync(file, onDisk ?? bytes);
+            }
+        }
+        return await ApiKeyAsync(connectionString, org, admin);
+    }
+
+    private static async Task<string> ApiKeyAsync(string connectionString, long org, long user)
+    {
+        var (key, prefix) = LicenseServer.Core.Security.ApiKeyToken.New();
+        await using var db = new NpgsqlConnection(connectionString);
+        await db.ExecuteAsync("INSERT INTO api_key (organization_id, user_id, name, prefix, key_hash) VALUES (@org, @user, 'plugins', @prefix, @hash)",
+            new { org, user, prefix, hash = LicenseServer.Core.Security.ApiKeyToken.Hash(key) });
+        return key;
+    }
+
+    internal static string LegacyFile(string dataDirectory, byte[] package)
+    {
+        var sha = Convert.ToHexStringLower(SHA256.HashData(package));
+        return Path.Combine(dataDirectory, "plugins", sha[..2], sha + ".zip");
+    }
+
+    /// <summary>Version 1.0.0 of <paramref name="pluginId"/>: its bytes as <see cref="PluginTests.Digest"/> shows them, or the text of a refusal.</summary>
+    internal static async Task<(HttpStatusCode Status, string Body)> DownloadAsync(string baseUrl, string key, string pluginId)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/plugins/{pluginId}/1.0.0/download");
+        request.Headers.Add("X-Api-Key", key);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, response.IsSuccessStatusCode ? PluginTests.Digest(await response.Content.ReadAsByteArrayAsync()) : await response.Content.ReadAsStringAsync());
+    }
+
+    [Test]
+    public async Task Package_files_of_an_older_version_move_into_the_database_at_start_and_a_file_that_does_not_match_its_checksum_stays()
+    {
+        var connectionString = DatabaseBefore("0028");
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-older-" + Guid.NewGuid().ToString("N")[..8]);
+        var good = PluginTests.Package(PluginTests.Manifest("com.acme.good"), ("lib/good.jar", RandomNumberGenerator.GetBytes(1536 * 1024)));
+        var bad = PluginTests.Package(PluginTests.Manifest("com.acme.bad"), ("lib/bad.jar", RandomNumberGenerator.GetBytes(4096)));
+        var damaged = (byte[])bad.Clone();
+        damaged[^100] ^= 0xff; // same size, other bytes: only the checksum tells
+        var key = await OlderPackagesAsync(connectionString, dataDirectory, ("com.acme.good", good, null), ("com.acme.bad", bad, damaged));
+
+        await using (var upgraded = await ServerProcess.StartInAsync(dataDirectory, connectionString, "--Kit:Logs:ConsoleLevel=Info"))
+        {
+            Assert.That(File.Exists(LegacyFile(dataDirectory, good)), Is.False, "the file that moved into the database is gone from the data directory");
+            Assert.That(await File.ReadAllBytesAsync(LegacyFile(dataDirectory, bad)), Is.EqualTo(damaged), "a file that does not match its checksum is left where it was");
+            Assert.That(upgraded.Output, Does.Contain("Moved 1 plugin package into the database"));
+            Assert.That(upgraded.Output, Does.Contain($"does not match the SHA-256 of com.acme.bad 1.0.0"));
+        }
+
+        // Another node, with a data directory of its own, serves the package that moved; the other one is missing, and says so.
+        await using var other = await TestServer.StartAsync(connectionString);
+        Assert.That(await DownloadAsync(other.BaseUrl, key, "com.acme.good"), Is.EqualTo((HttpStatusCode.OK, PluginTests.Digest(good))));
+        var (status, body) = await DownloadAsync(other.BaseUrl, key, "com.acme.bad");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(body, Does.Contain("\"plugin_file_missing\"").And.Contain("The package of com.acme.bad 1.0.0 is missing on the server"));
+
+        // A package left without its bytes does not keep the installation from a backup and its restore.
+        var backup = Path.Combine(Path.GetTempPath(), $"kit-{Guid.NewGuid():N}.tar.gz");
+        Backup.Create(connectionString, other.DataDirectory, backup, "test", null);
+        var restored = PostgresFixture.CreateDatabase();
+        Backup.Restore(backup, restored, Path.Combine(Path.GetTempPath(), "kit-restored-" + Guid.NewGuid().ToString("N")[..8]), replace: false, null);
+        File.Delete(backup);
+        await using var check = new NpgsqlConnection(restored);
+        Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package p WHERE NOT EXISTS (SELECT 1 FROM plugin_blob b WHERE b.sha256 = p.sha256)"),
+            Is.EqualTo(1));
     }
 }

@@ -32,6 +32,9 @@ public class PluginTests : LicenseTestBase
         return buffer.ToArray();
     }
 
+    /// <summary>Bytes as a failed assertion should show them: by their SHA-256, not a few million numbers.</summary>
+    public static string Digest(byte[] bytes) => $"{bytes.Length} bytes, SHA-256 {Convert.ToHexStringLower(SHA256.HashData(bytes))}";
+
     public static string Manifest(string id = "com.acme.slack", string version = "1.0.0") =>
         $$"""{"id":"{{id}}","name":"Slack Notifier","version":"{{version}}","compatible":">=7.2.2","description":"Posts results to Slack."}""";
 
@@ -55,12 +58,13 @@ public class PluginTests : LicenseTestBase
         return await client.PostRawAsync(page + "?handler=Upload", content);
     }
 
-    private async Task<(long Rows, int Files)> StoredAsync()
+    /// <summary>Package rows, and copies of package bytes (in the database; none may be left in the data directory, not even a half upload).</summary>
+    private async Task<(long Rows, long Blobs)> StoredAsync()
     {
         await using var db = Db();
         var root = Path.Combine(Server.DataDirectory, "plugins");
-        var files = Directory.Exists(root) ? Directory.GetFiles(root, "*", SearchOption.AllDirectories).Length : 0;
-        return (await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package"), files);
+        Assert.That(Directory.Exists(root) ? Directory.GetFiles(root, "*", SearchOption.AllDirectories) : [], Is.Empty, "no file in the data directory");
+        return await db.QuerySingleAsync<(long, long)>("SELECT (SELECT count(*) FROM plugin_package), (SELECT count(*) FROM plugin_blob)");
     }
 
     private async Task<KitClient> KeyClientAsync(string email, long org)
@@ -126,7 +130,7 @@ public class PluginTests : LicenseTestBase
     }
 
     [Test]
-    public async Task A_duplicate_version_is_refused_and_delete_removes_the_row_and_its_file()
+    public async Task A_duplicate_version_is_refused_and_delete_removes_the_row_and_its_bytes()
     {
         using (await UploadAsync(Admin, Package(Manifest()))) { }
         using (var again = await UploadAsync(Admin, Package(Manifest(), ("other.txt", [1, 2, 3]))))
@@ -134,13 +138,13 @@ public class PluginTests : LicenseTestBase
             Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await ConsoleClient.TextOf(again), Does.Contain("com.acme.slack 1.0.0 is in the repository already"));
         }
-        Assert.That(await StoredAsync(), Is.EqualTo((1L, 1)), "the refused upload left no file");
+        Assert.That(await StoredAsync(), Is.EqualTo((1L, 1L)), "the refused upload left no bytes");
 
         long id;
         await using (var db = Db()) id = await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package");
         using (var deleted = await Admin.PostFormAsync(PluginsPage + "?handler=Delete", new Dictionary<string, string> { ["id"] = id.ToString() }, tokenPage: PluginsPage))
             Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
-        Assert.That(await StoredAsync(), Is.EqualTo((0L, 0)));
+        Assert.That(await StoredAsync(), Is.EqualTo((0L, 0L)));
     }
 
     [Test]
@@ -166,7 +170,7 @@ public class PluginTests : LicenseTestBase
             using var response = await UploadAsync(Admin, package);
             Assert.That((int)response.StatusCode, Is.EqualTo(400).Or.EqualTo(413), name);
             Assert.That(await ConsoleClient.TextOf(response), Does.Contain(message), name);
-            Assert.That(await StoredAsync(), Is.EqualTo((0L, 0)), $"{name}: nothing may be stored");
+            Assert.That(await StoredAsync(), Is.EqualTo((0L, 0L)), $"{name}: nothing may be stored");
         }
     }
 
@@ -177,7 +181,7 @@ public class PluginTests : LicenseTestBase
         var member = await SignedInAsync("member@acme.test");
         using var response = await UploadAsync(member, Package(Manifest()));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-        Assert.That(await StoredAsync(), Is.EqualTo((0L, 0)));
+        Assert.That(await StoredAsync(), Is.EqualTo((0L, 0L)));
     }
 
     [Test]

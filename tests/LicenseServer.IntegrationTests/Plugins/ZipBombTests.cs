@@ -8,7 +8,7 @@ namespace LicenseServer.IntegrationTests.Plugins;
 
 /// <summary>
 /// A zip bomb uploaded through the Plugins page is refused with a sentence that says why, and leaves
-/// neither a row nor a file. The upload limit is the server's default (200 MB): a few KB that declare
+/// neither a row nor its bytes. The upload limit is the server's default (200 MB): a few KB that declare
 /// a gigabyte stay under its absolute cap (2000 MB), so only the layout and ratio checks can refuse them.
 /// </summary>
 public class ZipBombTests : ConsoleTest
@@ -36,7 +36,10 @@ public class ZipBombTests : ConsoleTest
     private async Task AssertNothingStoredAsync()
     {
         await using (var db = Db())
+        {
             Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package"), Is.Zero, "no plugin_package row");
+            Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_blob"), Is.Zero, "no package bytes");
+        }
         var root = Path.Combine(Server.DataDirectory, "plugins");
         if (!Directory.Exists(root)) return;
         Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories), Is.Empty, "no file under the plugins directory");

@@ -156,6 +156,7 @@ public sealed class HostileInputTests : SecurityTest
         Assert.That(await MainOf(upload), Does.Contain("control character"));
         await using var db = Db();
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package"), Is.Zero);
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_blob"), Is.Zero, "no package bytes are left behind");
         var root = Path.Combine(Server.DataDirectory, "plugins");
         Assert.That(Directory.Exists(root) ? Directory.GetFiles(root, "*", SearchOption.AllDirectories) : [], Is.Empty, "no package file is left behind");
     }

@@ -8,13 +8,19 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
 
-    private ServerProcess(Process process, string baseUrl)
+    private ServerProcess(Process process, string baseUrl, string dataDirectory)
     {
         _process = process;
         BaseUrl = baseUrl;
+        DataDirectory = dataDirectory;
     }
 
     public string BaseUrl { get; }
+
+    /// <summary>The node's own data directory, never another node's: nodes share only the database (and the secrets key file).</summary>
+    public string DataDirectory { get; }
+
+    public int ProcessId => _process.Id;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
     /// <summary>kit-server.dll of the same configuration (Debug or Release) as these tests.</summary>
@@ -28,14 +34,18 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string connectionString, params string[] settings)
+    /// <summary>A node with a new data directory of its own.</summary>
+    public static Task<ServerProcess> StartAsync(string connectionString, params string[] settings) =>
+        StartInAsync(Path.Combine(Path.GetTempPath(), "kit-node-" + Guid.NewGuid().ToString("N")[..8]), connectionString, settings);
+
+    /// <summary>A node on <paramref name="dataDirectory"/>, e.g. one that an older version left; it is deleted when the node is disposed.</summary>
+    public static async Task<ServerProcess> StartInAsync(string dataDirectory, string connectionString, params string[] settings)
     {
         var port = FreePort.Next();
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "kit-node-" + Guid.NewGuid().ToString("N")[..8]);
         var args = TestServer.Arguments(connectionString, dataDirectory, [.. settings, $"--Urls=http://127.0.0.1:{port}"]);
         var info = new ProcessStartInfo("dotnet", [ServerDll, "run", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
         var process = Process.Start(info)!;
-        var node = new ServerProcess(process, $"http://127.0.0.1:{port}");
+        var node = new ServerProcess(process, $"http://127.0.0.1:{port}", dataDirectory);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -84,5 +94,6 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         await _process.WaitForExitAsync();
         _process.Dispose();
+        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
