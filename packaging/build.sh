@@ -56,7 +56,8 @@ if has windows; then
   stage="$work/zip/$name"
   mkdir -p "$stage"
   publish win-x64 "$stage/server"
-  cp "$root/installer/windows/install.ps1" "$root/installer/windows/uninstall.ps1" "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
+  cp "$root/installer/windows/install.ps1" "$root/installer/windows/uninstall.ps1" "$root/installer/windows/KitInstall.psm1" \
+     "$root/src/LicenseServer.Web/Hosting/nlog.config" "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
   (cd "$work/zip" && python3 -m zipfile -c "$out/$name-win-x64.zip" "$name")
   echo "Wrote $out/$name-win-x64.zip"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian 12 machine with the .NET 10 SDK lacks:
 # PostgreSQL (initdb/pg_ctl/psql for the database fixture), Debian's Chromium (browser tests),
-# curl, systemd-analyze and lintian (packaging test), and MailDev from npm (mail tests).
+# curl, systemd-analyze and lintian (packaging test), MailDev from npm (mail tests) and PowerShell from NuGet (Windows installer tests).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -25,4 +25,9 @@ if [ ! -x "$tools/node_modules/.bin/maildev" ]; then
   command -v npm >/dev/null 2>&1 || { sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"; $sudo_cmd apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null; }
   echo "Installing MailDev from npm..."
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tools" maildev@3.0.0 >/dev/null
+fi
+# PowerShell (a .NET tool from NuGet) for the Windows installer's tests: its scripts parse, and its logic runs here.
+if [ ! -x "$tools/pwsh/pwsh" ]; then
+  echo "Installing PowerShell (dotnet tool) into tests/.tools/pwsh..."
+  dotnet tool install PowerShell --version 7.6.10 --tool-path "$tools/pwsh" >/dev/null
 fi

@@ -1,13 +1,14 @@
 <#
 .SYNOPSIS
-  Removes the Kit License Server service and binaries; keeps configuration, data and logs unless -Purge.
+  Removes the Kit License Server service, its firewall rule, event source and binaries; keeps configuration, data and logs unless -Purge.
 #>
 param(
     [string]$Destination = "$env:ProgramFiles\Kit License Server",
     [switch]$Purge
 )
 $ErrorActionPreference = "Stop"
-$serviceName = "KitLicenseServer"
+Import-Module (Join-Path $PSScriptRoot "KitInstall.psm1") -Force
+$serviceName = $ServiceName
 $dataDir = Join-Path $env:ProgramData "Kit License Server"
 $service = Get-Service -Name $serviceName -ErrorAction SilentlyContinue
 if ($service) {
@@ -15,6 +16,9 @@ if ($service) {
     $service.WaitForStatus("Stopped", "00:01:30")
     sc.exe delete $serviceName | Out-Null
 }
+Remove-NetFirewallRule -Name $FirewallRuleName -ErrorAction SilentlyContinue
+if ([Diagnostics.EventLog]::SourceExists($EventSource)) { [Diagnostics.EventLog]::DeleteEventSource($EventSource) }
+# The module this script uses lives in the folder it removes: it is loaded already.
 if (Test-Path $Destination) { Remove-Item -Recurse -Force $Destination }
 if ($Purge) {
     if (Test-Path $dataDir) { Remove-Item -Recurse -Force $dataDir }

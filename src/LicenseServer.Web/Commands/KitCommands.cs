@@ -164,18 +164,8 @@ public static class KitCommands
 
     private static async Task RunServerAsync(string[] args)
     {
-        if (args.Contains("--windows-service"))
-        {
-            var rest = args.Where(a => a != "--windows-service").ToArray();
-            WindowsService.Run(async stop =>
-            {
-                await using var service = ServerHost.Build(rest);
-                await service.StartAsync(stop);
-                try { await Task.Delay(Timeout.Infinite, stop); } catch (OperationCanceledException) { }
-                await service.StopAsync();
-            });
-            return;
-        }
+        // Services registered by earlier versions pass --windows-service; the Windows service host needs no flag now.
+        args = args.Where(a => a != "--windows-service").ToArray();
         await using var app = ServerHost.Build(args);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -26,6 +26,9 @@ public static class ServerHost
 {
     public const string ApplicationName = "Kit License Server";
 
+    /// <summary>The Windows service install.ps1 registers; its virtual account is NT SERVICE\KitLicenseServer.</summary>
+    public const string WindowsServiceName = "KitLicenseServer";
+
     public static string Version { get; } =
         typeof(ServerHost).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
@@ -49,6 +52,11 @@ public static class ServerHost
         // SIGTERM (systemd stop) or Ctrl+C: in-flight requests get this long to finish.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.UseKitLogging(options.Logs, SettingsFile(args));
+        // Windows: when started by the Service Control Manager, the service's lifetime (Stop ends the host gracefully)
+        // and warnings and errors to the Application event log too. After the logging above, which clears the
+        // providers. Nothing otherwise, as UseSystemd elsewhere.
+        builder.Host.UseWindowsService(o => o.ServiceName = WindowsServiceName);
+        if (OperatingSystem.IsWindows()) NameEventLogSource(builder.Services);
 
         using var bootLoggerFactory = LoggerFactory.Create(l => l.AddNLog());
         var bootLogger = bootLoggerFactory.CreateLogger("LicenseServer.Startup");
@@ -71,6 +79,11 @@ public static class ServerHost
             throw;
         }
     }
+
+    /// <summary>The event source install.ps1 registers (an unregistered one would need rights the service does not have).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    private static void NameEventLogSource(IServiceCollection services) =>
+        services.Configure<Microsoft.Extensions.Logging.EventLog.EventLogSettings>(o => o.SourceName = ApplicationName);
 
     /// <summary>The settings as the server reads them, for a command that needs them without building the server.</summary>
     public static KitOptions ReadOptions(string[] args)
