@@ -27,6 +27,11 @@ publish() { # publish RID DIR
   # KitReleaseBuild: the shipped server refuses demo mode, whatever its settings say.
   dotnet publish "$root/src/LicenseServer.Web" -c Release -r "$1" --self-contained true -p:Version="$version" -p:KitReleaseBuild=true \
     -p:DebugType=none -p:GenerateDocumentationFile=false -nologo -v q -o "$2" >/dev/null
+  # The SDK leaves many files 0744: only the two programs are executable; libraries and assemblies are only read.
+  find "$2" -type d -exec chmod 0755 {} +
+  find "$2" -type f -exec chmod 0644 {} +
+  for program in kit-server createdump; do [ -f "$2/$program" ] && chmod 0755 "$2/$program"; done
+  return 0
 }
 has() { [[ ",$targets," == *",$1,"* ]]; }
 
@@ -39,7 +44,8 @@ if has linux; then
   stage="$work/tar/$name"
   mkdir -p "$stage"
   cp -a "$work/linux/server" "$stage/server"
-  cp "$root/installer/linux/install.sh" "$root/installer/linux/uninstall.sh" "$root/packaging/kit-license-server.service" \
+  cp "$root/installer/linux/install.sh" "$root/installer/linux/uninstall.sh" "$root/installer/linux/kit-settings.sh" \
+     "$root/packaging/kit-license-server.service" "$root/packaging/kit-server.sh" \
      "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
   tar -C "$work/tar" -czf "$out/$name-linux-x64.tar.gz" "$name"
   echo "Wrote $out/$name-linux-x64.tar.gz"
@@ -57,85 +63,68 @@ if has windows; then
 fi
 
 if has deb; then
+  # The layout of install.sh (binaries in /opt/kit-license-server, the same unit), a kit-server command, and Debian's
+  # own parts (copyright, changelog, manual page, md5sums); lintian passes it (see packaging/deb/lintian-overrides for
+  # the findings kept, each with its reason). The settings file is made by the postinst, for this host.
   deb="$work/deb"
-  mkdir -p "$deb/DEBIAN" "$deb/opt/kit-license-server" "$deb/lib/systemd/system" "$deb/etc/kit-license-server"
-  cp -a "$work/linux/server" "$deb/opt/kit-license-server/bin"
-  cp "$root/README.md" "$root/LICENSE" "$root/appsettings.sample.json" "$deb/opt/kit-license-server/"
-  sed -e 's#@DEST@#/opt/kit-license-server#g; s#@CONFIG@#/etc/kit-license-server#g; s#@DATA@#/var/lib/kit-license-server#g; s#@LOGS@#/var/log/kit-license-server#g' \
-    "$root/packaging/kit-license-server.service" > "$deb/lib/systemd/system/kit-license-server.service"
-  cat > "$deb/etc/kit-license-server/appsettings.json" <<'JSON'
-{
-  "Urls": "http://0.0.0.0:8080",
-  "Kit": {
-    "ServerUrl": "http://localhost:8080",
-    "DataDirectory": "/var/lib/kit-license-server",
-    "Database": { "Url": "" },
-    "Logs": { "Directory": "/var/log/kit-license-server", "ConsoleLevel": "Warn" }
-  }
-}
-JSON
-  size=$(du -sk "$deb" | cut -f1)
+  pkg=kit-license-server
+  doc="$deb/usr/share/doc/$pkg"
+  mkdir -p "$deb/DEBIAN" "$deb/opt/$pkg" "$deb/lib/systemd/system" "$deb/usr/bin" "$deb/usr/share/man/man1" "$doc" "$deb/usr/share/lintian/overrides"
+  cp -a "$work/linux/server" "$deb/opt/$pkg/bin"
+  install -m 0644 "$root/appsettings.sample.json" "$deb/opt/$pkg/"
+  sed -e "s#@DEST@#/opt/$pkg#g; s#@CONFIG@#/etc/$pkg#g; s#@DATA@#/var/lib/$pkg#g; s#@LOGS@#/var/log/$pkg#g" \
+    "$root/packaging/kit-license-server.service" > "$deb/lib/systemd/system/$pkg.service"
+  sed -e "s#@DEST@#/opt/$pkg#g; s#@SETTINGS@#/etc/$pkg/appsettings.json#g" "$root/packaging/kit-server.sh" > "$deb/usr/bin/kit-server"
+  sed -e "s#@VERSION@#$version#g" "$root/packaging/deb/kit-server.1" | gzip -9n > "$deb/usr/share/man/man1/kit-server.1.gz"
+  gzip -9n < "$root/README.md" > "$doc/README.md.gz"
+  { echo "Kit License Server"; echo; cat "$root/LICENSE"; } > "$doc/copyright"
+  # A native package's changelog: this version, dated from the last commit (the same bytes for the same sources).
+  when=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)}
+  maintainer="Kit Software <support@kit.example>"
+  { echo "$pkg ($version) stable; urgency=medium"; echo
+    echo "  * Kit License Server $version. What changed, and how to upgrade: the section"
+    echo "    Upgrading of /usr/share/doc/$pkg/README.md.gz."; echo
+    echo " -- $maintainer  $(LC_ALL=C date -u -R -d "@$when")"; } | gzip -9n > "$doc/changelog.gz"
+  install -m 0644 "$root/packaging/deb/lintian-overrides" "$deb/usr/share/lintian/overrides/$pkg"
+  # The postinst reads the settings as install.sh does (kit-settings.sh), with the function copied in.
+  awk -v settings="$root/installer/linux/kit-settings.sh" '$0 == "#KIT_SETTINGS#" { while ((getline line < settings) > 0) print line; next } { print }' \
+    "$root/packaging/deb/postinst" > "$deb/DEBIAN/postinst"
+  cp "$root/packaging/deb/prerm" "$root/packaging/deb/postrm" "$deb/DEBIAN/"
+  find "$deb" -path "$deb/opt/$pkg/bin" -prune -o -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
+  chmod 0755 "$deb/usr/bin/kit-server" "$deb/DEBIAN/postinst" "$deb/DEBIAN/prerm" "$deb/DEBIAN/postrm"
+  size=$(du -sk --exclude=DEBIAN "$deb" | cut -f1)
+  # Depends: what the self-contained .NET runtime links against (glibc 2.27 symbols, libstdc++ GLIBCXX_3.4.22,
+  # libgcc_s) and loads (OpenSSL 3, or 1.1); no ICU (invariant globalization) and no zlib (the runtime holds its own).
+  # adduser makes the kit user; runuser (util-linux), deb-systemd-helper and hostname are essential.
+  # Recommends: postgresql for the embedded database (an external one needs none), ca-certificates for TLS to mail
+  # servers and webhooks.
   cat > "$deb/DEBIAN/control" <<CONTROL
-Package: kit-license-server
+Package: $pkg
 Version: $version
 Section: net
 Priority: optional
 Architecture: amd64
-Maintainer: Kit Software <support@kit.example>
-Depends: libc6, libssl3 | libssl1.1, zlib1g, adduser
-Recommends: postgresql
+Maintainer: $maintainer
 Installed-Size: $size
+Depends: libc6 (>= 2.27), libgcc-s1, libstdc++6 (>= 6), libssl3 | libssl3t64 | libssl1.1, adduser
+Recommends: postgresql (>= 13), ca-certificates
 Homepage: https://kit.example/license-server
-Description: Kit License Server
- A self-hosted license server: activated with a vendor-signed .lic, it hands out the
- vendor's per-user and floating licenses to an organization's people and clients.
+Description: on-premise license server for a vendor's software licenses
+ Kit License Server hands out a software vendor's per-user and floating
+ licenses to the people and clients of one or more organizations, inside
+ the customer's own network. It is activated with the license file (.lic)
+ that the vendor signs, and keeps its data in PostgreSQL: an external
+ server, or an embedded cluster that it runs itself with this machine's
+ PostgreSQL programs (version 13 or later).
+ .
+ This package installs the server in /opt/kit-license-server, the
+ kit-license-server service (systemd), which runs as the kit user, and the
+ kit-server command. On its first installation it writes the settings to
+ /etc/kit-license-server/appsettings.json, starts the service and prints
+ the address of the Activate page.
 CONTROL
-  echo "/etc/kit-license-server/appsettings.json" > "$deb/DEBIAN/conffiles"
-  cat > "$deb/DEBIAN/postinst" <<'SCRIPT'
-#!/bin/sh
-set -e
-if [ "$1" = "configure" ]; then
-  id kit >/dev/null 2>&1 || adduser --system --group --home /var/lib/kit-license-server --no-create-home --shell /usr/sbin/nologin kit
-  install -d -m 0750 -o kit -g kit /var/lib/kit-license-server /var/log/kit-license-server
-  chown root:kit /etc/kit-license-server /etc/kit-license-server/appsettings.json
-  chmod 0750 /etc/kit-license-server; chmod 0640 /etc/kit-license-server/appsettings.json
-  # The secrets key file encrypts the server's secrets in the database: made once, the kit user's alone, never replaced.
-  key=$(sed -n 's/.*"KeyFile": *"\([^"]*\)".*/\1/p' /etc/kit-license-server/appsettings.json | head -1)
-  [ -n "$key" ] || key=/var/lib/kit-license-server/secrets.key
-  if [ ! -e "$key" ]; then
-    (umask 077; { echo "kit-secrets-key/1"; head -c 32 /dev/urandom | base64 -w0; echo; } > "$key.new")
-    chown kit:kit "$key.new"; chmod 0600 "$key.new"; mv -n "$key.new" "$key"; rm -f "$key.new"
-    echo "Kit License Server: made the secrets key file $key (readable by the kit user only). It encrypts the server's"
-    echo "secrets in the database, and backups do not hold it: back it up now, apart from the backups, and copy it to every"
-    echo "other node of this installation (same path, owner kit, mode 600). On a second node, put the first node's file in"
-    echo "its place and restart the service."
-  fi
-  if [ -d /run/systemd/system ]; then
-    systemctl daemon-reload
-    systemctl enable kit-license-server >/dev/null
-    systemctl restart kit-license-server || true
-  fi
-  if [ -z "$2" ]; then
-    echo "Kit License Server: open http://<this machine>:8080/Activate to activate it. After activation, the Setup page"
-    echo "asks for a one-time setup code to create the server admin account: sudo cat /var/lib/kit-license-server/setup-code"
-  fi
-fi
-SCRIPT
-  cat > "$deb/DEBIAN/prerm" <<'SCRIPT'
-#!/bin/sh
-set -e
-if [ -d /run/systemd/system ] && [ "$1" = "remove" ]; then systemctl disable --now kit-license-server || true; fi
-SCRIPT
-  cat > "$deb/DEBIAN/postrm" <<'SCRIPT'
-#!/bin/sh
-set -e
-if [ "$1" = "purge" ]; then
-  rm -rf /var/lib/kit-license-server /var/log/kit-license-server
-  deluser --system kit >/dev/null 2>&1 || true
-fi
-if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
-SCRIPT
-  chmod 0755 "$deb/DEBIAN/postinst" "$deb/DEBIAN/prerm" "$deb/DEBIAN/postrm"
-  dpkg-deb --root-owner-group -Zgzip --build "$deb" "$out/kit-license-server_${version}_amd64.deb" >/dev/null
-  echo "Wrote $out/kit-license-server_${version}_amd64.deb"
+  (cd "$deb" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+  chmod 0644 "$deb/DEBIAN/control" "$deb/DEBIAN/md5sums"
+  dpkg-deb --root-owner-group -Zgzip --build "$deb" "$out/${pkg}_${version}_amd64.deb" >/dev/null
+  echo "Wrote $out/${pkg}_${version}_amd64.deb"
 fi

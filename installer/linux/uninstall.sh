@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Removes the Kit License Server service and binaries. Configuration, data (the database of the
+# Removes the Kit License Server service, binaries and kit-server command. Configuration, data (the database of the
 # embedded PostgreSQL, which holds the plugin packages, and keys) and logs are kept unless --purge is given.
 #
 #   sudo ./uninstall.sh [--dest DIR] [--root DIR] [--purge]
@@ -28,7 +28,17 @@ if [ -f "$pid_file" ]; then
   start-stop-daemon --stop --quiet --pidfile "$pid_file" --retry TERM/60/KILL/5 || true
   rm -f "$pid_file"
 fi
+# An embedded PostgreSQL that a server which stopped abnormally left running stops too: nothing else would stop it.
+cluster="$data/pgsql"
+if [ -f "$cluster/postmaster.pid" ] && [ -f "$cluster/PG_VERSION" ]; then
+  pg_ctl="/usr/lib/postgresql/$(cat "$cluster/PG_VERSION")/bin/pg_ctl"
+  [ -x "$pg_ctl" ] || pg_ctl=$(command -v pg_ctl || true)
+  if [ -n "$pg_ctl" ]; then runuser -u "$(stat -c %U "$cluster")" -- "$pg_ctl" stop -D "$cluster" -m fast -w >/dev/null 2>&1 || true; fi
+fi
 rm -rf "$dest"
+# The kit-server command install.sh made (a file of that name that is not ours stays).
+command="$root/usr/local/bin/kit-server"
+if [ -f "$command" ] && grep -q "Kit License Server's command line" "$command"; then rm -f "$command"; fi
 if [ $purge -eq 1 ]; then
   rm -rf "$root/etc/kit-license-server" "$data" "$root/var/log/kit-license-server"
   [ -z "$root" ] && { userdel kit 2>/dev/null || true; }
