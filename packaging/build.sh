@@ -45,7 +45,7 @@ if has linux; then
   mkdir -p "$stage"
   cp -a "$work/linux/server" "$stage/server"
   cp "$root/installer/linux/install.sh" "$root/installer/linux/uninstall.sh" "$root/installer/linux/kit-settings.sh" \
-     "$root/packaging/kit-license-server.service" "$root/packaging/kit-server.sh" \
+     "$root/packaging/kit-license-server.service" "$root/packaging/kit-server.sh" "$root/src/LicenseServer.Web/Hosting/nlog.config" \
      "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
   tar -C "$work/tar" -czf "$out/$name-linux-x64.tar.gz" "$name"
   echo "Wrote $out/$name-linux-x64.tar.gz"

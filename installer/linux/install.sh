@@ -194,6 +194,10 @@ if [ $upgrade -eq 0 ]; then
 JSON
   chown root:kit "$config"; chmod 0640 "$config"
 fi
+# The log settings, beside the settings file; kept when IT has changed them.
+if [ ! -f "$config_dir/nlog.config" ] && [ -f "$here/nlog.config" ]; then
+  install -m 0644 -o root -g kit "$here/nlog.config" "$config_dir/nlog.config"
+fi
 
 # The secrets key file encrypts the server's secrets in the database (Kit:Secrets:KeyFile, default secrets.key in the
 # data directory). Made once, owner-only for kit; never replaced, since what the database holds could not be decrypted.

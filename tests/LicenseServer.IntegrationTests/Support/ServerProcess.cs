@@ -71,8 +71,6 @@ public sealed class ServerProcess : IAsyncDisposable
     public static Data.Database.ProcessResult Command(string verb, params string[] args) =>
         Data.Database.ProcessRunner.Run("dotnet", [ServerDll, verb, .. args], TimeSpan.FromMinutes(2));
 
-    public int ProcessId => _process.Id;
-
     /// <summary>kill -9: the process ends at once, in the middle of whatever it was doing.</summary>
     public async Task KillAsync()
     {
