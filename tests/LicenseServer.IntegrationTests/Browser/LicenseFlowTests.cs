@@ -35,6 +35,7 @@ public class LicenseFlowTests : BrowserTest
         var licensed = await Page.GetByTestId("licensed-users").InnerTextAsync();
         Assert.That(licensed, Does.Contain("alice@acme.test").And.Contain("bob@acme.test"));
         Assert.That(await Page.GetByTestId("available").InnerTextAsync(), Is.EqualTo("8"));
+        await DocumentScreenshots.SaveAsync(Page, "license-management");
 
         await Page.FillAsync("#machineId", "ALICE-LAPTOP-01");
         await Page.ClickAsync("button:has-text('Create Offline License')");
