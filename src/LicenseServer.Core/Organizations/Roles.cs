@@ -9,7 +9,8 @@ public enum OrgPermission
     Rename,
     ManageMembers,
     ManageTeams,
-    ManageMail,
+    /// <summary>The organization's Settings page: its mail server and its usage alerts.</summary>
+    ManageSettings,
     ManageLicenses,
     /// <summary>Offline licenses bind a seat for good: Owner and Admin only, as the seeds say.</summary>
     ManageOfflineLicenses,

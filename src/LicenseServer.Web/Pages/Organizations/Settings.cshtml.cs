@@ -9,7 +9,7 @@ namespace LicenseServer.Web.Pages.Organizations;
 /// <summary>
 /// The organization's mail server (Update, Send test email, whose error names the kind of failure, never the
 /// server's own words), for its own notices: invitations and alerts.
-/// Usage alerts (threshold, refusals, webhook). Both for Owners and Admins (ManageMail).
+/// Usage alerts (threshold, refusals, webhook). Both for Owners and Admins (ManageSettings).
 /// </summary>
 public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
 {
@@ -24,14 +24,14 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
     /// <summary>A webhook secret the server just generated: shown on this answer only.</summary>
     public string? NewWebhookSecret { get; private set; }
 
-    [Requires(OrgPermission.ManageMail)]
+    [Requires(OrgPermission.ManageSettings)]
     public async Task OnGetAsync()
     {
         Info = TempData["Info"] as string;
         await LoadAsync();
     }
 
-    [Requires(OrgPermission.ManageMail)]
+    [Requires(OrgPermission.ManageSettings)]
     public async Task<IActionResult> OnPostUpdateAsync(string? host, string? port, string? username, string? password, string? protocol, string? sender)
     {
         try
@@ -49,7 +49,7 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
         }
     }
 
-    [Requires(OrgPermission.ManageMail)]
+    [Requires(OrgPermission.ManageSettings)]
     public async Task<IActionResult> OnPostTestAsync(string? recipient)
     {
         await LoadAsync();
@@ -59,7 +59,7 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
         return Page();
     }
 
-    [Requires(OrgPermission.ManageMail)]
+    [Requires(OrgPermission.ManageSettings)]
     public async Task<IActionResult> OnPostAlertsAsync(string? threshold, bool onRefusal, string? webhookUrl, string? webhookSecret, bool generateSecret)
     {
         try
