@@ -3,6 +3,9 @@ using System.Net.Sockets;
 using LicenseServer.Core.Alerts;
 using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Outbound;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace LicenseServer.Web.Alerts;
 
@@ -10,9 +13,8 @@ namespace LicenseServer.Web.Alerts;
 public sealed record WebhookResult(bool Delivered, int? Status, int Attempts, string Outcome);
 
 /// <summary>
-/// L12: POSTs a signed JSON body. Network errors, timeouts and 5xx answers are retried with exponential
-/// backoff and jitter; a 4xx answer is final (the receiver refused this body, and will again), and so is a
-/// host that is or resolves only to a link-local or multicast address (<see cref="OutboundConnector"/>). Redirects
+/// POSTs a usage alert's signed JSON body, retried by a Polly pipeline (<see cref="Retries"/>); a host that is or
+/// resolves only to a link-local or multicast address is refused (<see cref="OutboundConnector"/>). Redirects
 /// are not followed. Logs name only the receiver's host: a webhook URL often carries a token of its own.
 /// </summary>
 public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> logger) : IDisposable
@@ -32,64 +34,75 @@ public sealed class WebhookSender(KitOptions options, ILogger<WebhookSender> log
 
     public async Task<WebhookResult> SendAsync(Uri url, string secret, string eventName, Guid deliveryId, byte[] body, CancellationToken cancel)
     {
-        var attempts = Math.Max(1, options.Alerts.WebhookAttempts);
         var timeout = TimeSpan.FromSeconds(Math.Max(1, options.Alerts.WebhookTimeoutSeconds));
         var signature = AlertRules.Signature(secret, body);
-        for (var attempt = 1; ; attempt++)
+        var attempts = 0;
+        try
         {
-            string outcome;
-            int? status = null;
-            try
+            using var response = await Retries(url, timeout).ExecuteAsync(async attemptCancel =>
             {
-                using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                attemptTimeout.CancelAfter(timeout);
+                attempts++;
                 using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
                 request.Headers.Add("X-Kit-Event", eventName);
                 request.Headers.Add("X-Kit-Delivery", deliveryId.ToString());
                 request.Headers.Add("X-Kit-Signature", signature);
                 request.Headers.UserAgent.Add(new ProductInfoHeaderValue("KitLicenseServer", ServerHost.Version));
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptTimeout.Token);
-                status = (int)response.StatusCode;
-                if (status is >= 200 and < 300) return new WebhookResult(true, status, attempt, $"answered {status}");
-                outcome = $"answered {status}";
-                if (status < 500)
-                {
-                    logger.LogWarning("Alert webhook to {Host} {Outcome}; not retried", url.Host, outcome);
-                    return new WebhookResult(false, status, attempt, outcome);
-                }
-            }
-            catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
-            {
-                // Final: the next attempts, seconds later, would resolve the same and be refused the same.
-                outcome = $"refused: {refused.Refusal.Short}";
-                logger.LogWarning("Alert webhook to {Host} {Outcome}; not retried", url.Host, outcome);
-                return new WebhookResult(false, null, attempt, outcome);
-            }
-            catch (HttpRequestException e)
-            {
-                outcome = $"failed: {e.HttpRequestError}";
-            }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-            {
-                outcome = $"gave no answer within {timeout.TotalSeconds:0} seconds";
-            }
-            if (attempt >= attempts)
-            {
-                logger.LogWarning("Alert webhook to {Host} {Outcome} after {Attempts} attempts; giving up", url.Host, outcome, attempt);
-                return new WebhookResult(false, status, attempt, outcome);
-            }
-            var delay = Backoff(attempt, options.Alerts.WebhookBaseDelayMs);
-            logger.LogInformation("Alert webhook to {Host} {Outcome}; attempt {Next} in {Delay} ms", url.Host, outcome, attempt + 1, (int)delay.TotalMilliseconds);
-            await Task.Delay(delay, cancel);
+                return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCancel);
+            }, cancel);
+            var status = (int)response.StatusCode;
+            if (status is >= 200 and < 300) return new WebhookResult(true, status, attempts, $"answered {status}");
+            return GaveUp(url, status, attempts, $"answered {status}");
+        }
+        catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
+        {
+            return GaveUp(url, null, attempts, $"refused: {refused.Refusal.Short}");
+        }
+        catch (HttpRequestException e)
+        {
+            return GaveUp(url, null, attempts, $"failed: {e.HttpRequestError}");
+        }
+        catch (TimeoutRejectedException)
+        {
+            return GaveUp(url, null, attempts, $"gave no answer within {timeout.TotalSeconds:0} seconds");
         }
     }
 
-    /// <summary>base × 2^(attempt-1), plus up to half of it at random so that many senders do not retry in step.</summary>
-    public static TimeSpan Backoff(int attempt, int baseDelayMs)
+    /// <summary>
+    /// Up to Kit:Alerts:WebhookAttempts attempts of at most WebhookTimeoutSeconds each. Network errors, timeouts and
+    /// 5xx answers are retried after an exponential delay from WebhookBaseDelayMs with jitter, so that many senders
+    /// do not retry in step. Final at once: a 4xx answer (the receiver refused this body, and will again) and a
+    /// refused address (the next attempt would resolve the same and be refused the same).
+    /// </summary>
+    private ResiliencePipeline<HttpResponseMessage> Retries(Uri url, TimeSpan timeout) =>
+        new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = Math.Max(1, options.Alerts.WebhookAttempts) - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(Math.Max(0, options.Alerts.WebhookBaseDelayMs)),
+                ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
+                    .Handle<HttpRequestException>(e => e.InnerException is not OutboundRefusedException)
+                    .Handle<TimeoutRejectedException>()
+                    .HandleResult(response => (int)response.StatusCode >= 500),
+                OnRetry = retry =>
+                {
+                    var outcome = retry.Outcome.Result is { } response ? $"answered {(int)response.StatusCode}"
+                        : retry.Outcome.Exception is HttpRequestException e ? $"failed: {e.HttpRequestError}"
+                        : $"gave no answer within {timeout.TotalSeconds:0} seconds";
+                    logger.LogInformation("Alert webhook to {Host} {Outcome}; attempt {Next} in {Delay} ms",
+                        url.Host, outcome, retry.AttemptNumber + 2, (int)retry.RetryDelay.TotalMilliseconds);
+                    return default;
+                },
+            })
+            .AddTimeout(timeout)
+            .Build();
+
+    private WebhookResult GaveUp(Uri url, int? status, int attempts, string outcome)
     {
-        var exponential = Math.Max(0, baseDelayMs) * Math.Pow(2, Math.Min(attempt - 1, 16));
-        return TimeSpan.FromMilliseconds(exponential + Random.Shared.NextDouble() * exponential / 2);
+        logger.LogWarning("Alert webhook to {Host} {Outcome} after {Attempts} attempt(s); giving up", url.Host, outcome, attempts);
+        return new WebhookResult(false, status, attempts, outcome);
     }
 
     public void Dispose() => _http.Dispose();
