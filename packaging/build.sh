@@ -47,6 +47,7 @@ if has linux; then
   cp "$root/installer/linux/install.sh" "$root/installer/linux/uninstall.sh" "$root/installer/linux/kit-settings.sh" \
      "$root/packaging/kit-license-server.service" "$root/packaging/kit-server.sh" "$root/src/LicenseServer.Web/Hosting/nlog.config" \
      "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
+  cp -r "$root/docs" "$stage/docs"
   tar -C "$work/tar" -czf "$out/$name-linux-x64.tar.gz" "$name"
   echo "Wrote $out/$name-linux-x64.tar.gz"
 fi
@@ -58,6 +59,7 @@ if has windows; then
   publish win-x64 "$stage/server"
   cp "$root/installer/windows/install.ps1" "$root/installer/windows/uninstall.ps1" "$root/installer/windows/KitInstall.psm1" \
      "$root/src/LicenseServer.Web/Hosting/nlog.config" "$root/appsettings.sample.json" "$root/README.md" "$root/LICENSE" "$stage/"
+  cp -r "$root/docs" "$stage/docs"
   (cd "$work/zip" && python3 -m zipfile -c "$out/$name-win-x64.zip" "$name")
   echo "Wrote $out/$name-win-x64.zip"
 fi
@@ -77,13 +79,15 @@ if has deb; then
   sed -e "s#@DEST@#/opt/$pkg#g; s#@SETTINGS@#/etc/$pkg/appsettings.json#g" "$root/packaging/kit-server.sh" > "$deb/usr/bin/kit-server"
   sed -e "s#@VERSION@#$version#g" "$root/packaging/deb/kit-server.1" | gzip -9n > "$deb/usr/share/man/man1/kit-server.1.gz"
   gzip -9n < "$root/README.md" > "$doc/README.md.gz"
+  # The customer documents beside it; pictures are left out (the Markdown reads without them).
+  for f in "$root"/docs/*.md; do gzip -9n < "$f" > "$doc/$(basename "$f").gz"; done
   { echo "Kit License Server"; echo; cat "$root/LICENSE"; } > "$doc/copyright"
   # A native package's changelog: this version, dated from the last commit (the same bytes for the same sources).
   when=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)}
   maintainer="Kit Software <support@kit.example>"
   { echo "$pkg ($version) stable; urgency=medium"; echo
     echo "  * Kit License Server $version. What changed, and how to upgrade: the section"
-    echo "    Upgrading of /usr/share/doc/$pkg/README.md.gz."; echo
+    echo "    Upgrading of /usr/share/doc/$pkg/install.md.gz."; echo
     echo " -- $maintainer  $(LC_ALL=C date -u -R -d "@$when")"; } | gzip -9n > "$doc/changelog.gz"
   install -m 0644 "$root/packaging/deb/lintian-overrides" "$deb/usr/share/lintian/overrides/$pkg"
   # The postinst reads the settings as install.sh does (kit-settings.sh), with the function copied in.

@@ -166,6 +166,7 @@ rm -rf "$dest/bin.old"; [ -d "$dest/bin" ] && mv "$dest/bin" "$dest/bin.old"
 mv "$dest/bin.new" "$dest/bin"; rm -rf "$dest/bin.old"
 for f in uninstall.sh README.md LICENSE appsettings.sample.json; do [ -f "$here/$f" ] && install -m 0644 "$here/$f" "$dest/$f"; done
 [ -f "$dest/uninstall.sh" ] && chmod 0755 "$dest/uninstall.sh"
+if [ -d "$here/docs" ]; then rm -rf "$dest/docs"; cp -r "$here/docs" "$dest/docs"; chmod -R go-w,a+rX "$dest/docs"; fi
 
 # The kit-server command: this installation's settings, and the kit user's account when root runs it. A file of that
 # name that is not ours stays.

@@ -91,6 +91,11 @@ Move-Item "$bin.new" $bin
 foreach ($f in @("uninstall.ps1", "KitInstall.psm1", "README.md", "LICENSE", "appsettings.sample.json")) {
     if (Test-Path (Join-Path $PSScriptRoot $f)) { Copy-Item (Join-Path $PSScriptRoot $f) $Destination -Force }
 }
+if (Test-Path (Join-Path $PSScriptRoot "docs")) {
+    $docs = Join-Path $Destination "docs"
+    if (Test-Path $docs) { Remove-Item -Recurse -Force $docs }
+    Copy-Item -Recurse (Join-Path $PSScriptRoot "docs") $docs
+}
 
 if (-not $upgrade) {
     $settings = [ordered]@{

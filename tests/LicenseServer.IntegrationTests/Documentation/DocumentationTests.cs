@@ -137,7 +137,21 @@ public class DocumentationTests
             _ => RepoPaths.File($"src/LicenseServer.Vendor/bin/{configuration}/net10.0/kit-vendor.dll"),
         };
         Assert.That(File.Exists(dll), $"{dll} is built");
-        return ProcessRunner.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(1));
+        // Help must not touch a database; should a command run anyway, it runs in a throwaway data directory and port.
+        var scratch = Path.Combine(Path.GetTempPath(), "kit-doc-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            return ProcessRunner.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(1), new Dictionary<string, string>
+            {
+                ["Kit__DataDirectory"] = scratch,
+                ["Kit__Database__EmbeddedPort"] = FreePort.Next().ToString(),
+                ["KIT_HOME"] = scratch,
+            });
+        }
+        finally
+        {
+            if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
     }
 
     /// <summary>Configuration keys of an options class: Section:Property, recursing into nested option classes.</summary>

@@ -127,7 +127,8 @@ public class PackagingTests
         Assert.That(info.Output, Does.Contain("Package: kit-license-server").And.Contain("Architecture: amd64").And.Contain("Recommends: postgresql"));
         var contents = ProcessRunner.Run("dpkg-deb", ["--contents", _deb], TimeSpan.FromMinutes(1)).Output;
         foreach (var path in new[] { "./opt/kit-license-server/bin/kit-server", "./lib/systemd/system/kit-license-server.service", "./usr/bin/kit-server",
-                     "./usr/share/doc/kit-license-server/copyright" })
+                     "./usr/share/doc/kit-license-server/copyright", "./usr/share/doc/kit-license-server/install.md.gz",
+                     "./usr/share/doc/kit-license-server/configuration.md.gz", "./usr/share/doc/kit-license-server/admin-guide.md.gz" })
             Assert.That(contents, Does.Contain(path));
         // The postinst makes the settings once, for this host; a shipped file would be a conffile it may not change.
         Assert.That(contents, Does.Not.Contain("./etc/kit-license-server/appsettings.json"));
@@ -151,6 +152,9 @@ public class PackagingTests
         Assert.That(install.ExitCode, Is.Zero, install.Output);
         Assert.That(install.Output, Does.Contain($"Open http://licenses.test:{port}/Activate").And.Contain($"{root}/var/lib/kit-license-server/setup-code"),
             "the installer says where the setup code will be");
+
+        foreach (var doc in new[] { "README.md", "docs/install.md", "docs/configuration.md", "docs/admin-guide.md", "docs/operations.md" })
+            Assert.That(File.Exists(Path.Combine(root, "opt/kit-license-server", doc)), $"{doc} is installed beside the server");
 
         var config = Path.Combine(root, "etc/kit-license-server/appsettings.json");
         Assert.That(File.GetUnixFileMode(config), Is.EqualTo((UnixFileMode)0b110_100_000), "the config is readable by root and the kit group only");
