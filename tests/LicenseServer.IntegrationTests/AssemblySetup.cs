@@ -12,7 +12,7 @@ public sealed class AssemblySetup
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        await Browser.SharedBrowser.StopIfStartedAsync();
+        await SharedBrowser.StopIfStartedAsync();
         await PostgresFixture.StopAsync();
     }
 }

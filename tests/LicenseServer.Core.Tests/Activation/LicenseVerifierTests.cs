@@ -13,7 +13,7 @@ public class LicenseVerifierTests
     private static readonly InstallationIdentity Installation = new("inst-1", ServerKey.PublicKey.ToBase64());
 
     private static LicenseVerifier Verifier(DateTimeOffset? now = null) =>
-        new(new TrustedVendorKeys([Vendor.PublicKey]), new ManualClock(now ?? Now));
+        new(new TrustedVendorKeys([Vendor.PublicKey]), TestClock.StoppedAt(now ?? Now));
 
     private static LicenseOrder Order(string? installationId = "inst-1", DateTimeOffset? from = null, DateTimeOffset? until = null) =>
         new("ACME Corp", "C-42", installationId, installationId is null ? null : ServerKey.PublicKey.ToBase64(),

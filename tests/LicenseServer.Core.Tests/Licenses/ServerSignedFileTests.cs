@@ -9,7 +9,7 @@ namespace LicenseServer.Core.Tests.Licenses;
 /// <summary>C4: leases and offline licenses verified with the vendor key alone, each failure with its own message.</summary>
 public class ServerSignedFileTests
 {
-    private static readonly ManualClock Clock = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+    private static readonly TestClock Clock = TestClock.StoppedAt(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     private static readonly PrivateKey Vendor = PrivateKey.Generate();
     private static readonly PrivateKey Server = PrivateKey.Generate();
     private static readonly TrustedVendorKeys VendorOnly = new([Vendor.PublicKey]);
@@ -79,7 +79,7 @@ public class ServerSignedFileTests
     {
         var text = LeaseFile.Sign(Payload(Server), Server, VendorLicense(Server));
         Assert.That(Assert.Throws<LicenseRejectedException>(() => LeaseFile.Verify(text, VendorOnly, Clock, "M-2"))!.Reason, Is.EqualTo(LicenseRejection.OtherMachine));
-        var later = new ManualClock(Clock.Now.AddDays(8));
+        var later = TestClock.StoppedAt(Clock.Now.AddDays(8));
         Assert.That(Assert.Throws<LicenseRejectedException>(() => LeaseFile.Verify(text, VendorOnly, later))!.Reason, Is.EqualTo(LicenseRejection.Expired));
     }
 

@@ -11,7 +11,7 @@ namespace LicenseServer.Core.Tests.Licenses;
 /// </summary>
 public class VendorBoundsTests
 {
-    private static readonly ManualClock Clock = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+    private static readonly TestClock Clock = TestClock.StoppedAt(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     private static readonly PrivateKey Vendor = PrivateKey.Generate();
     private static readonly PrivateKey Server = PrivateKey.Generate();
     private static readonly TrustedVendorKeys VendorOnly = new([Vendor.PublicKey]);
@@ -139,7 +139,7 @@ public class VendorBoundsTests
             Is.EqualTo("not_in_vendor_license"));
         Assert.That(Code(() => FloatingGrantFile.Verify(FloatingGrantFile.Sign(Grant(seconds: 3600), Server, FloatingLicense), VendorOnly, Clock)),
             Is.EqualTo("beyond_vendor_license"));
-        Assert.That(Code(() => FloatingGrantFile.Verify(grant, VendorOnly, new ManualClock(Clock.Now.AddSeconds(331)))), Is.EqualTo("expired"));
+        Assert.That(Code(() => FloatingGrantFile.Verify(grant, VendorOnly, TestClock.StoppedAt(Clock.Now.AddSeconds(331)))), Is.EqualTo("expired"));
     }
 
     [Test]

@@ -6,7 +6,7 @@ namespace LicenseServer.Core.Tests.Vendor;
 
 public class VendorToolTests
 {
-    private static readonly ManualClock Clock = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+    private static readonly TestClock Clock = TestClock.StoppedAt(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     private string _dir = null!;
 
     [SetUp]

@@ -11,7 +11,7 @@ using LicenseServer.Web.Licenses;
 namespace LicenseServer.IntegrationTests.Api;
 
 /// <summary>C1, C2 through LicenseServer.Client against the real server and PostgreSQL.</summary>
-public class ClientApiTests : LicenseTestBase
+public class ClientApiTests : LicenseTest
 {
     // Short leases so that expiry can be seen in a test; the lease leaves a heartbeat two chances. The tests that
     // hold a session through its lease run alone ([NonParallelizable], see Parallelism.cs): a machine busy with

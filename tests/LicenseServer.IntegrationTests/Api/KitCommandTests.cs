@@ -10,7 +10,7 @@ namespace LicenseServer.IntegrationTests.Api;
 
 /// <summary>C3: the kit command against the real server: what it prints and its exit codes.</summary>
 [NonParallelizable]
-public class KitCommandTests : LicenseTestBase
+public class KitCommandTests : LicenseTest
 {
     private string _home = null!;
     private string _vendorKey = null!;

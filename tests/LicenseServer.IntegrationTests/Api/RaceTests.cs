@@ -12,7 +12,7 @@ namespace LicenseServer.IntegrationTests.Api;
 // Alone (see Parallelism.cs): hundreds of checkouts at once that must all end granted or quota_exceeded; with other
 // tests loading the machine, some could use up their busy retries.
 [NonParallelizable]
-public class RaceTests : LicenseTestBase
+public class RaceTests : LicenseTest
 {
     private async Task<string> PrepareAsync(int quota = 50)
     {

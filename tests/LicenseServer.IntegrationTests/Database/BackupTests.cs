@@ -22,7 +22,7 @@ namespace LicenseServer.IntegrationTests.Database;
 /// Protection key ring, so only its owner reads it; restore refuses an archive this server did not write
 /// before it touches the database or the data directory.
 /// </summary>
-public class BackupTests : LicenseTestBase
+public class BackupTests : LicenseTest
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode WorldReadable = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;

@@ -9,7 +9,7 @@ namespace LicenseServer.IntegrationTests.Faults;
 /// A checkout the client repeats because its answer was lost (a timeout, a 503, a restart) never takes a
 /// second seat: the session id the client proposes becomes the session's id, and repeating it reuses it.
 /// </summary>
-public class CheckoutRetryTests : LicenseTestBase
+public class CheckoutRetryTests : LicenseTest
 {
     private HttpClient _http = null!;
     private string _key = "";

@@ -17,7 +17,7 @@ namespace LicenseServer.IntegrationTests.Faults;
 // Alone (see Parallelism.cs): the kill must land while checkouts and grants are both under way, which depends on
 // how fast each runs; other tests loading the machine would shift that.
 [NonParallelizable]
-public class CrashTests : LicenseTestBase
+public class CrashTests : LicenseTest
 {
     [Test]
     public async Task A_server_killed_mid_load_keeps_every_answered_checkout_and_grant_and_nothing_half_written()

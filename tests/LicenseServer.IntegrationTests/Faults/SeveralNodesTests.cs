@@ -11,7 +11,7 @@ namespace LicenseServer.IntegrationTests.Faults;
 /// one node are good on the other; a client's token, its activations and its floating seats are the same on
 /// either node, and the quota holds across both.
 /// </summary>
-public class SeveralNodesTests : LicenseTestBase
+public class SeveralNodesTests : LicenseTest
 {
     /// <summary>A request to <paramref name="baseUrl"/> carrying the cookies a client got from another node.</summary>
     private static async Task<HttpResponseMessage> SendWithCookiesAsync(string baseUrl, ConsoleClient from, string fromUrl, HttpRequestMessage request)

@@ -13,7 +13,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 /// stores and refuses exactly as a first activation's checks do, and a renewal it cannot make in that round
 /// trip goes the whole way.
 /// </summary>
-public class ActivationRenewalTests : SeatRuleTestBase
+public class ActivationRenewalTests : SeatRuleTest
 {
     private sealed record ActivationRow(DateTime ActivatedAt, DateTime LastSeenAt, DateTime LeaseExpiresAt, DateTime? DeactivatedAt);
 

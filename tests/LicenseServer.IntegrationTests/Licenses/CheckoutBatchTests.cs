@@ -7,7 +7,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 /// L4: the calls of a batch of checkouts, one transaction, as the batch runs them (migration 0021): each call
 /// leaves its session and its pool's count to the batch, except where the organization reserves seats for teams.
 /// </summary>
-public class CheckoutBatchTests : SeatRuleTestBase
+public class CheckoutBatchTests : SeatRuleTest
 {
     /// <summary>One call of a batch, on behalf of <paramref name="userId"/> on machine CI-1.</summary>
     private static Task<(string Outcome, bool Pending)> CallAsync(NpgsqlConnection db, long organizationId, long userId) =>

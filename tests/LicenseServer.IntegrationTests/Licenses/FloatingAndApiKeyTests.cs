@@ -7,7 +7,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-public partial class FloatingAndApiKeyTests : LicenseTestBase
+public partial class FloatingAndApiKeyTests : LicenseTest
 {
     [Test]
     public async Task Live_sessions_are_listed_and_an_admin_can_end_one_which_frees_its_seat()

@@ -5,7 +5,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>L11: an allow-list of machines for floating seats, and disabling a machine without deleting its history.</summary>
-public class MachineRuleTests : SeatRuleTestBase
+public class MachineRuleTests : SeatRuleTest
 {
     [Test]
     public async Task A_disabled_machine_is_refused_its_session_ends_its_history_stays_and_enabling_restores_it()

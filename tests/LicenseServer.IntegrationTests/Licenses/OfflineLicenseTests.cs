@@ -9,7 +9,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-public class OfflineLicenseTests : LicenseTestBase
+public class OfflineLicenseTests : LicenseTest
 {
     private static readonly TrustedVendorKeys VendorOnly = new([TestServer.Vendor.PublicKey]);
 

@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-public class PerUserLicenseTests : LicenseTestBase
+public class PerUserLicenseTests : LicenseTest
 {
     [Test]
     public async Task The_page_shows_quota_assigned_and_available()

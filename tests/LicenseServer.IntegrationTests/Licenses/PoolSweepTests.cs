@@ -8,7 +8,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 /// always before the count refuses a seat (migration 0022). Each checkout here is a transaction of its own, at
 /// a time given, as a lone checkout runs it.
 /// </summary>
-public class PoolSweepTests : SeatRuleTestBase
+public class PoolSweepTests : SeatRuleTest
 {
     private static readonly DateTime T0 = DateTime.UtcNow.AddMinutes(1);
 

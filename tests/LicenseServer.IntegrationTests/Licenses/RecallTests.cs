@@ -9,7 +9,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 /// L3 with L10: a per-user license taken back while its machines hold offline-valid leases keeps its
 /// seat until they expire, and a grant racing a member's removal never leaves a license on a non-member.
 /// </summary>
-public class RecallTests : LicenseTestBase
+public class RecallTests : LicenseTest
 {
     private Task<HttpResponseMessage> PostAsync(string handler, Dictionary<string, string> fields) =>
         Admin.PostFormAsync(Page() + "&handler=" + handler, fields, tokenPage: Page());

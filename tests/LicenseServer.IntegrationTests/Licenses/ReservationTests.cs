@@ -5,7 +5,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>O5: seats of a product reserved for a team are not granted to others.</summary>
-public class ReservationTests : SeatRuleTestBase
+public class ReservationTests : SeatRuleTest
 {
     [Test]
     public async Task Reserved_seats_hold_under_concurrent_grants_to_non_members_and_then_go_to_the_team()

@@ -10,7 +10,7 @@ using LicenseServer.Web.Usage;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>L9: samples of seats in use taken from real checkouts, the peak, refusals, and the CSV of the chart's rows.</summary>
-public partial class UsageTests : LicenseTestBase
+public partial class UsageTests : LicenseTest
 {
     // Hourly buckets keep the background sampler out of the way (it would first run an hour from now);
     // the tests take samples themselves and move the clock by hours, so sessions must outlive that.

@@ -12,7 +12,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 /// The limits that make seats scarce come from the vendor's .lic; the server's settings and its admin may only
 /// tighten them. Leases, machine counts, churn and floating sessions obey the tighter of the two.
 /// </summary>
-public class VendorLimitTests : SeatRuleTestBase
+public class VendorLimitTests : SeatRuleTest
 {
     private const string AdminLicenses = "/Admin/Licenses";
 

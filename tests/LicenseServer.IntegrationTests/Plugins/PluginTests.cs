@@ -15,7 +15,7 @@ namespace LicenseServer.IntegrationTests.Plugins;
 /// Plugins: upload, list, download with checksum, visibility, duplicates, delete, hostile packages, and who owns
 /// what every organization receives (offline packages are the server admin's; a version names one package).
 /// </summary>
-public class PluginTests : LicenseTestBase
+public class PluginTests : LicenseTest
 {
     protected override string[] ServerSettings => ["--Kit:Plugins:MaxUploadMegabytes=1"];
 

@@ -10,7 +10,7 @@ namespace LicenseServer.IntegrationTests.Security;
 /// into its old validity. Checkouts, activations, renewals, heartbeats and offline licenses are refused with
 /// <c>clock_tampering</c>, and the console says why; small corrections of the clock are not tampering.
 /// </summary>
-public class ClockRollbackTests : SeatRuleTestBase
+public class ClockRollbackTests : SeatRuleTest
 {
     private static readonly TimeSpan PastTheLicense = TimeSpan.FromDays(366);
 

@@ -18,7 +18,7 @@ namespace LicenseServer.IntegrationTests.Security;
 /// grant that verifies with the vendor's key. A stub server, a proxy, or a server that trusts a self-made
 /// "vendor" key cannot hand out seats.
 /// </summary>
-public class SignedGrantTests : SeatRuleTestBase
+public class SignedGrantTests : SeatRuleTest
 {
     [Test]
     public async Task A_checkout_and_each_heartbeat_carry_a_grant_the_vendor_key_verifies()

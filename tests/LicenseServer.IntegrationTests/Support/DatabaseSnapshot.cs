@@ -1,7 +1,7 @@
 using Dapper;
 using Npgsql;
 
-namespace LicenseServer.IntegrationTests.Security;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// A digest of every row of every table the server writes, so that a test can say "nothing changed"

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages.Infrastructure;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace LicenseServer.IntegrationTests.Security;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>One parameter a page handler binds: its name and type, as the handler declares them.</summary>
 public sealed record HandlerParameter(string Name, Type Type);

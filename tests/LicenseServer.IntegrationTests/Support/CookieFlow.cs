@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Net.Http.Headers;
 
-namespace LicenseServer.IntegrationTests.Hosting;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// A browser's first visit to an activated server without a default account, done by hand so that every

@@ -2,7 +2,7 @@ using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Activation;
 using Microsoft.Playwright;
 
-namespace LicenseServer.IntegrationTests.Browser;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>Debian's Chromium driven by Playwright; no browser is ever downloaded. Each test has a browser context of its own.</summary>
 public abstract class BrowserTest

@@ -1,6 +1,6 @@
 using Microsoft.Playwright;
 
-namespace LicenseServer.IntegrationTests.Browser;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// One Playwright driver and one Debian Chromium for the whole run, launched by the first browser test:

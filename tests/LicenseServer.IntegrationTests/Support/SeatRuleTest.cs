@@ -5,10 +5,10 @@ using LicenseServer.Data.Organizations;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Licenses;
 
-namespace LicenseServer.IntegrationTests.Licenses;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>Issue 8's seat rules as people and clients meet them: console forms and the client API.</summary>
-public abstract class SeatRuleTestBase : LicenseTestBase
+public abstract class SeatRuleTest : LicenseTest
 {
     protected string TeamsPage => $"/Organizations/{Org}/Teams";
 

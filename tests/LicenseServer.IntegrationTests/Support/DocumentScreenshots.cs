@@ -1,7 +1,7 @@
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Playwright;
 
-namespace LicenseServer.IntegrationTests.Browser;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// The documents' screenshots, taken by the browser tests from the real console so that they match the product.

@@ -8,14 +8,14 @@ using LicenseServer.Web.Activation;
 using LicenseServer.Web.Licenses;
 using Npgsql;
 
-namespace LicenseServer.IntegrationTests.Faults;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// Tests that stop and start PostgreSQL under a running server. They get a cluster of their own on a free
 /// port (the run's cluster serves every other test), stopped and started with pg_ctl; each test has its
 /// own database in it. The organization has KSE (per-user, 40) and KRE (floating, 20).
 /// </summary>
-public abstract class OwnPostgresTest : LicenseTestBase
+public abstract class OwnPostgresTest : LicenseTest
 {
     private PostgresCluster _cluster = null!;
     protected string ApiKey { get; private set; } = "";

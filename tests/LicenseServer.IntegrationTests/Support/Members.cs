@@ -2,7 +2,7 @@ using Dapper;
 using LicenseServer.IntegrationTests.Support;
 using Npgsql;
 
-namespace LicenseServer.IntegrationTests.Faults;
+namespace LicenseServer.IntegrationTests.Support;
 
 internal static class Members
 {

@@ -7,7 +7,7 @@ using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Licenses;
 
-namespace LicenseServer.IntegrationTests.Security;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>
 /// Two organizations with something of every kind: the victim's (its Owner is the server admin) holds a team

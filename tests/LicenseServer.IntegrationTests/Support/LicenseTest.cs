@@ -2,10 +2,10 @@ using System.Net;
 using Dapper;
 using LicenseServer.IntegrationTests.Support;
 
-namespace LicenseServer.IntegrationTests.Licenses;
+namespace LicenseServer.IntegrationTests.Support;
 
 /// <summary>An organization with KSE (per-user) and KRE (floating) shares allocated by the server admin.</summary>
-public abstract class LicenseTestBase : ConsoleTest
+public abstract class LicenseTest : ConsoleTest
 {
     protected long Org { get; private set; }
     protected string Page(string product = "KSE") => $"/Organizations/{Org}/Licenses?product={product}";
