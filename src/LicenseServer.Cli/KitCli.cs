@@ -6,7 +6,7 @@ using LicenseServer.Core.Crypto;
 namespace LicenseServer.Cli;
 
 /// <summary>
-/// The kit command (C3) over LicenseServer.Client. Exit codes a CI script can rely on:
+/// The kit command over LicenseServer.Client. Exit codes a CI script can rely on:
 /// 0 done, 1 refused by the server or a file failed verification (the code is printed), 2 usage,
 /// 3 the server could not be reached.
 /// </summary>

@@ -3,7 +3,7 @@ using LicenseServer.Core.Licenses;
 namespace LicenseServer.Client;
 
 /// <summary>
-/// A checked-out floating seat (C2), held as long as its latest verified grant runs. It heartbeats on a
+/// A checked-out floating seat, held as long as its latest verified grant runs. It heartbeats on a
 /// timer at the interval the server asks for, and is released when disposed. <see cref="Lost"/> is set
 /// when a heartbeat is refused (session_expired) or answers no valid grant (grant_invalid).
 /// </summary>

@@ -9,7 +9,7 @@ using LicenseServer.Core.Licenses;
 namespace LicenseServer.Client;
 
 /// <summary>
-/// The client API of Kit License Server (C1, C2). One instance per server URL; sign in for per-user
+/// The client API of Kit License Server. One instance per server URL; sign in for per-user
 /// products, or use an API key for floating sessions. Refusals throw <see cref="KitApiException"/>
 /// with the server's code; a busy seat pool (429 <c>busy</c>) and a server that cannot reach its
 /// database (503 <c>database_unavailable</c>) are retried with jitter.
@@ -136,7 +136,7 @@ public sealed class KitClient : IDisposable
     public Task ReleaseAsync(Guid sessionId, CancellationToken cancel = default) =>
         SendAsync<object>(HttpMethod.Delete, $"api/v1/sessions/{sessionId}", null, Auth.ApiKey, cancel);
 
-    /// <summary>P2: the plugins this caller may see (signed in, or with an API key).</summary>
+    /// <summary>The plugins this caller may see (signed in, or with an API key).</summary>
     public async Task<IReadOnlyList<Plugin>> PluginsAsync(string? search = null, CancellationToken cancel = default) =>
         await SendAsync<List<Plugin>>(HttpMethod.Get, "api/v1/plugins" + (search is null ? "" : "?search=" + Uri.EscapeDataString(search)), null, PluginAuth, cancel);
 

@@ -5,7 +5,7 @@ using LicenseServer.Core.Licenses;
 namespace LicenseServer.Client;
 
 /// <summary>
-/// C4: checks a lease, an offline .lic or a floating grant with nothing but the vendor's public key: the
+/// Checks a lease, an offline .lic or a floating grant with nothing but the vendor's public key: the
 /// vendor's license inside vouches for the server key that signed it, and bounds what it may grant. Throws <see cref="LicenseRejectedException"/> with its own message.
 /// </summary>
 public sealed class KitVerifier(PublicKey vendorKey, TimeProvider? clock = null)

@@ -5,7 +5,7 @@ using LicenseServer.Core.Crypto;
 namespace LicenseServer.Vendor;
 
 /// <summary>
-/// A7: the vendor's tool. keygen makes a vendor key pair; issue signs a .lic from a request file or
+/// The vendor's tool. keygen makes a vendor key pair; issue signs a .lic from a request file or
 /// from parameters; verify checks a .lic against a vendor public key.
 /// </summary>
 public static class VendorTool

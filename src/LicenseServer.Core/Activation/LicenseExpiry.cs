@@ -3,7 +3,7 @@ namespace LicenseServer.Core.Activation;
 /// <summary>Something of the server's license that ends: the license itself, or one of its products.</summary>
 public sealed record ExpiringItem(string Subject, string Name, DateTimeOffset ExpiresAt);
 
-/// <summary>Where one expiring item stands now (A6).</summary>
+/// <summary>Where one expiring item stands now.</summary>
 public sealed record ExpiryWarning(ExpiringItem Item, int DaysLeft)
 {
     public bool Expired => DaysLeft <= 0;
@@ -17,7 +17,7 @@ public sealed record ExpiryWarning(ExpiringItem Item, int DaysLeft)
 }
 
 /// <summary>
-/// A6: warnings 30, 7 and 1 days before the license or a product ends, and the expired state. Days
+/// Warnings 30, 7 and 1 days before the license or a product ends, and the expired state. Days
 /// left are counted up: anything between 29 and 30 days away is "30 days".
 /// </summary>
 public static class LicenseExpiry

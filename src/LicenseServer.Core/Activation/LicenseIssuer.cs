@@ -3,7 +3,7 @@ using LicenseServer.Core.Crypto;
 
 namespace LicenseServer.Core.Activation;
 
-/// <summary>What kit-vendor needs to issue a license: the parameters of A7.</summary>
+/// <summary>What kit-vendor needs to issue a license: its parameters.</summary>
 public sealed record LicenseOrder(
     string Customer,
     string? CompanyId,

@@ -28,7 +28,7 @@ public sealed record LicensedProduct(
 
 /// <summary>
 /// What the vendor signs. <see cref="InstallationId"/> and <see cref="ServerPublicKey"/> bind the
-/// license to one installation and vouch for that installation's server key (C4); both are null
+/// license to one installation and vouch for that installation's server key; both are null
 /// for a license issued from parameters without a request.
 /// </summary>
 public sealed record LicensePayload(

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace LicenseServer.Core.Activation;
 
 /// <summary>
-/// The license request file (A1) an installation sends to the vendor, as Creatio's *.tlr:
+/// The license request file an installation sends to the vendor, as Creatio's *.tlr:
 /// who asks (company ID), which installation, the server's public key to vouch for, and the version.
 /// </summary>
 public sealed record LicenseRequest(

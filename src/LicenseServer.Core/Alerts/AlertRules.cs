@@ -5,7 +5,7 @@ namespace LicenseServer.Core.Alerts;
 
 public enum AlertEvent { UsageThreshold, SeatRefused }
 
-/// <summary>L12: when a product's usage is worth an alert, and how a webhook body is signed.</summary>
+/// <summary>When a product's usage is worth an alert, and how a webhook body is signed.</summary>
 public static class AlertRules
 {
     /// <summary>At most one alert per organization and product in this time, whichever node sends it.</summary>

@@ -5,7 +5,7 @@ using LicenseServer.Core.Crypto;
 namespace LicenseServer.Core.Licenses;
 
 /// <summary>
-/// A floating seat as the server grants it (C2): one session of one process on one machine, for a product
+/// A floating seat as the server grants it: one session of one process on one machine, for a product
 /// of an organization, until <see cref="ExpiresAt"/>. Each checkout and heartbeat answers a new one.
 /// </summary>
 public sealed record FloatingGrantPayload(

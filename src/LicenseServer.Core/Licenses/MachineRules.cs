@@ -1,6 +1,6 @@
 namespace LicenseServer.Core.Licenses;
 
-/// <summary>L10: at most <paramref name="Activations"/> machine activations per user and product in any <paramref name="WindowDays"/> days.</summary>
+/// <summary>At most <paramref name="Activations"/> machine activations per user and product in any <paramref name="WindowDays"/> days.</summary>
 public sealed record ChurnLimit(int Activations, int WindowDays)
 {
     public TimeSpan Window => TimeSpan.FromDays(WindowDays);
@@ -14,7 +14,7 @@ public sealed record ChurnLimit(int Activations, int WindowDays)
     public override string ToString() => $"{Activations} activation{(Activations == 1 ? "" : "s")} in {WindowDays} day{(WindowDays == 1 ? "" : "s")}";
 }
 
-/// <summary>L10 and L11: the refusals that concern one machine, worded the same on every path.</summary>
+/// <summary>The refusals that concern one machine, worded the same on every path.</summary>
 public static class MachineRules
 {
     public const int MaxReasonLength = 200;

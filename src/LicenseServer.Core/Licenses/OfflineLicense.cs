@@ -6,8 +6,8 @@ using LicenseServer.Core.Crypto;
 namespace LicenseServer.Core.Licenses;
 
 /// <summary>
-/// What the server grants a machine: an offline license (L7: one product on one machine until a date)
-/// or a client lease (C1: a per-user activation, also for a user). Both are signed with the server key.
+/// What the server grants a machine: an offline license (one product on one machine until a date)
+/// or a client lease (a per-user activation, also for a user). Both are signed with the server key.
 /// <see cref="FileKind"/> is the kind of file it was signed as; files signed before it was part of the
 /// payload have none.
 /// </summary>
@@ -26,7 +26,7 @@ public sealed record OfflineLicensePayload(
     string? UserEmail = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FileKind = null) : IServerSignedPayload;
 
-/// <summary>An offline license file (L7), one kind of <see cref="ServerSignedFile"/>.</summary>
+/// <summary>An offline license file, one kind of <see cref="ServerSignedFile"/>.</summary>
 public static class OfflineLicenseFile
 {
     public const string FileKind = "kit-offline-license";
@@ -41,7 +41,7 @@ public static class OfflineLicenseFile
         Verify(Encoding.UTF8.GetBytes(text), vendorKeys, clock, machineId);
 }
 
-/// <summary>A lease for one activated machine (C1), checked offline until it expires; one kind of <see cref="ServerSignedFile"/>.</summary>
+/// <summary>A lease for one activated machine, checked offline until it expires; one kind of <see cref="ServerSignedFile"/>.</summary>
 public static class LeaseFile
 {
     public const string FileKind = "kit-lease";

@@ -11,7 +11,7 @@ public sealed class LicenseRuleException(string code, string message) : Exceptio
     public string? Product { get; set; }
 }
 
-/// <summary>L7 as the seeds describe it: annual subscriptions only; expiry by default and at the latest the end of the subscription.</summary>
+/// <summary>Offline licenses as the seeds describe them: annual subscriptions only; expiry by default and at the latest the end of the subscription.</summary>
 public static class OfflineRules
 {
     public const int MaxMachineIdLength = 128;

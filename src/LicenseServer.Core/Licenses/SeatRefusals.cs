@@ -1,7 +1,7 @@
 namespace LicenseServer.Core.Licenses;
 
 /// <summary>
-/// L9/L12: the refusals that mean "no seat for you now" (the pool is full or a limit is reached), as
+/// The refusals that mean "no seat for you now" (the pool is full or a limit is reached), as
 /// opposed to a mistake of the caller such as an unknown product. These are recorded for the Usage
 /// page and raise a seat_refused alert. Add a new limit's code here and nowhere else.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace LicenseServer.Core.Licenses;
 
 /// <summary>
-/// O5: a team's reservation of a product. <paramref name="Filled"/> counts the seats its members hold;
+/// A team's reservation of a product. <paramref name="Filled"/> counts the seats its members hold;
 /// <paramref name="Members"/> lists which of the users asking for a seat are in the team.
 /// </summary>
 public sealed record TeamReservation(long TeamId, string TeamName, int Seats, int Filled, IReadOnlyCollection<long> Members)
@@ -10,7 +10,7 @@ public sealed record TeamReservation(long TeamId, string TeamName, int Seats, in
 }
 
 /// <summary>
-/// O5: the unfilled part of every reservation is withheld from users outside that team. A seat goes to
+/// The unfilled part of every reservation is withheld from users outside that team. A seat goes to
 /// a user when the unreserved free seats suffice, or when a team of theirs still has unfilled seats.
 /// </summary>
 public static class SeatReservations

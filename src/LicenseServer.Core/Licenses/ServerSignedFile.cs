@@ -20,7 +20,7 @@ public interface IServerSignedPayload
 }
 
 /// <summary>
-/// A file the server signs (C4): the payload signed by the server key, plus the vendor's .lic that
+/// A file the server signs: the payload signed by the server key, plus the vendor's .lic that
 /// vouches for that key, so a client that trusts only the vendor key verifies the whole chain offline.
 /// The kind is in the envelope and, signed, in the payload, so a lease is never taken for an offline
 /// license or a floating grant, nor the other way round. Whoever holds the server key (the customer)

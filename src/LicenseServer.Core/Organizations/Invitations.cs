@@ -1,6 +1,6 @@
 namespace LicenseServer.Core.Organizations;
 
-/// <summary>The states the Pending Activations table shows (O2).</summary>
+/// <summary>The states the Pending Activations table shows.</summary>
 public enum InvitationState { MustSetPassword, NotAcceptedYet, Accepted, Expired, Revoked }
 
 public static class InvitationRules

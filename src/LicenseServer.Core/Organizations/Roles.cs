@@ -16,7 +16,7 @@ public enum OrgPermission
     ManageOfflineLicenses,
     /// <summary>Every member may make and revoke API keys of their own.</summary>
     UseApiKeys,
-    /// <summary>Upload and delete plugin packages (P1): Owner and Admin.</summary>
+    /// <summary>Upload and delete plugin packages: Owner and Admin.</summary>
     ManagePlugins,
 }
 
@@ -25,7 +25,7 @@ public sealed record Membership(long OrganizationId, string OrganizationName, lo
     public bool Has(OrgPermission permission) => RolePolicy.Allows(Role, CanManageLicenses, permission);
 }
 
-/// <summary>O4: Owner and Admin manage everything; a Member views, and manages licenses only with that permission.</summary>
+/// <summary>Owner and Admin manage everything; a Member views, and manages licenses only with that permission.</summary>
 public static class RolePolicy
 {
     public static bool Allows(OrgRole role, bool canManageLicenses, OrgPermission permission) => role switch

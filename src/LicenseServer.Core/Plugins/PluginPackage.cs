@@ -12,7 +12,7 @@ public sealed class PluginRejectedException(string code, string message) : Excep
 }
 
 /// <summary>
-/// P1, P3: checks a plugin package before anything is stored: a zip, no entry outside the package
+/// Checks a plugin package before anything is stored: a zip, no entry outside the package
 /// (zip slip), no zip bomb (entries that share data, or declared sizes out of bounds), and a manifest
 /// (plugin.json) with an id, a name, a version and the compatible client versions.
 /// </summary>

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace LicenseServer.Core.Security;
 
 /// <summary>
-/// L6: API keys are <c>kit_&lt;prefix&gt;_&lt;secret&gt;</c>: a readable 8-character prefix to recognise a key in
+/// API keys are <c>kit_&lt;prefix&gt;_&lt;secret&gt;</c>: a readable 8-character prefix to recognise a key in
 /// lists, and 256 random bits. Only the SHA-256 of the whole key is stored.
 /// </summary>
 public static class ApiKeyToken

@@ -7,7 +7,7 @@ public sealed record PasswordResetRow(long Id, long UserId, string Email, DateTi
 
 public enum ResetOutcome { Done, Used, Expired, Unknown }
 
-/// <summary>U3: single-use, expiring reset links, stored as hashes.</summary>
+/// <summary>Single-use, expiring reset links, stored as hashes.</summary>
 public sealed class PasswordResetRepository(NpgsqlDataSource db)
 {
     public async Task CreateAsync(long userId, byte[] tokenHash, DateTimeOffset now, DateTimeOffset expiresAt)

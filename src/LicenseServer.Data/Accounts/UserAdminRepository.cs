@@ -6,7 +6,7 @@ namespace LicenseServer.Data.Accounts;
 
 public sealed record UserListRow(long Id, string Email, bool IsServerAdmin, bool Disabled, bool HasPassword, DateTime CreatedAt, long Organizations);
 
-/// <summary>U5: the server admin's list of every user, and disabling.</summary>
+/// <summary>The server admin's list of every user, and disabling.</summary>
 public sealed class UserAdminRepository(NpgsqlDataSource db)
 {
     public async Task<(IReadOnlyList<UserListRow> Rows, long Total)> SearchAsync(string? query, int page, int pageSize)

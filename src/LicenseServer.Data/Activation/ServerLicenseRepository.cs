@@ -42,7 +42,7 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
     /// <summary>
     /// Makes <paramref name="payload"/> the active license with its products, all or nothing, unless a
     /// newer license was ever activated here: then nothing is stored and the newer one's issue date is
-    /// returned. Organizations, shares and assignments are kept (A4).
+    /// returned. Organizations, shares and assignments are kept.
     /// </summary>
     public async Task<DateTime?> ActivateAsync(LicensePayload payload, string fileText, long? actor)
     {
@@ -89,7 +89,7 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
         return null;
     }
 
-    /// <summary>A5: back to the un-licensed state. Organizations, shares, assignments and history are kept for the next upload.</summary>
+    /// <summary>Back to the un-licensed state. Organizations, shares, assignments and history are kept for the next upload.</summary>
     public async Task<bool> DeleteAsync(long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -103,7 +103,7 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
         return true;
     }
 
-    /// <summary>A6: claims the mailing of one expiry warning; false when it was sent (or is being sent) already.</summary>
+    /// <summary>Claims the mailing of one expiry warning; false when it was sent (or is being sent) already.</summary>
     public async Task<bool> ClaimExpiryNoticeAsync(string subject, DateTimeOffset expiresAt, int days)
     {
         await using var connection = await db.OpenConnectionAsync();

@@ -7,7 +7,7 @@ namespace LicenseServer.Data.Alerts;
 /// <summary>An organization's alert settings as stored; the webhook secret stays encrypted here.</summary>
 public sealed record AlertSettingsRow(long OrganizationId, int? ThresholdPercent, bool OnRefusal, string? WebhookUrl, string? WebhookSecretProtected);
 
-/// <summary>L12: alert settings, the once-an-hour claim, the recipients and the audit of a sent alert.</summary>
+/// <summary>Alert settings, the once-an-hour claim, the recipients and the audit of a sent alert.</summary>
 public sealed class AlertRepository(NpgsqlDataSource db)
 {
     public async Task<AlertSettingsRow?> GetAsync(long organizationId)

@@ -19,7 +19,7 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             VALUES (@actor, @organizationId, @action, @subject, @details, @address)
             """, new { actor, organizationId, action, subject, details, address = AuditCaller.Address }, tx);
 
-    /// <summary>L8: the organization's audit entries, newest first, filtered; each filter matches literally.</summary>
+    /// <summary>The organization's audit entries, newest first, filtered; each filter matches literally.</summary>
     public async Task<(IReadOnlyList<AuditRow> Rows, long Total)> SearchAsync(long organizationId, AuditFilter filter, int offset, int limit)
     {
         var args = new

@@ -6,7 +6,7 @@ using Npgsql;
 namespace LicenseServer.Data.Database;
 
 /// <summary>
-/// X1: one backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
+/// One backup file (.tar.gz) holding a pg_dump of the database (custom format), the data
 /// directory's keys where present, and a manifest. The dump holds the plugin packages, and the Data Protection
 /// key ring, which decrypts the server's private key and every stored secret, so the file is its
 /// owner's alone. Restore refuses a database that holds data unless told to replace it, and refuses an

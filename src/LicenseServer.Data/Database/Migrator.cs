@@ -8,7 +8,7 @@ public sealed class NewerSchemaException(string message) : Exception(message);
 
 /// <summary>
 /// Applies the scripts of db-migrations/ (embedded in this assembly) with DbUp, each in a transaction,
-/// journaled in public.schemaversions. Refuses a database that has scripts this build does not know (I4).
+/// journaled in public.schemaversions. Refuses a database that has scripts this build does not know.
 /// </summary>
 public static class Migrator
 {

@@ -5,7 +5,7 @@ using Npgsql;
 namespace LicenseServer.Data.Database;
 
 /// <summary>
-/// A private PostgreSQL cluster in a directory of ours, run with the machine's initdb/pg_ctl (I5, and
+/// A private PostgreSQL cluster in a directory of ours, run with the machine's initdb/pg_ctl (and
 /// the test fixture). initdb and postgres refuse to run as root: as root, they run as the
 /// <c>postgres</c> system user on a directory it owns. It listens on 127.0.0.1 only, with a
 /// generated superuser password kept beside the cluster, readable by the server's user alone.

@@ -6,7 +6,7 @@ namespace LicenseServer.Data.Licenses;
 
 public sealed record ApiKeyRow(long Id, string Name, string Prefix, DateTime CreatedAt, DateTime? LastUsedAt, DateTime? RevokedAt);
 
-/// <summary>L6: a member's API keys in one organization; only hashes are stored.</summary>
+/// <summary>A member's API keys in one organization; only hashes are stored.</summary>
 public sealed class ApiKeyRepository(NpgsqlDataSource db)
 {
     public async Task<IReadOnlyList<ApiKeyRow>> ListAsync(long organizationId, long userId)

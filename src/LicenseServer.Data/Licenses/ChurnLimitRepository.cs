@@ -5,7 +5,7 @@ using Npgsql;
 
 namespace LicenseServer.Data.Licenses;
 
-/// <summary>L10: the server admin's churn limit per product, overriding the configured default.</summary>
+/// <summary>The server admin's churn limit per product, overriding the configured default.</summary>
 public sealed class ChurnLimitRepository(NpgsqlDataSource db)
 {
     internal static Task<ChurnLimit?> ForProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode) =>

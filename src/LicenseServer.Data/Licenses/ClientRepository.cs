@@ -16,7 +16,7 @@ public sealed record ActivationGrant(long OrganizationId, string OrganizationNam
 /// <summary>A bearer token's caller, with the grant when <see cref="ClientRepository.RenewByTokenAsync"/> renewed an active machine.</summary>
 public sealed record TokenRenewal(ClientCaller Caller, ActivationGrant? Grant);
 
-/// <summary>The client API's reads and writes (C1, C2): tokens, API keys, machine activations, session heartbeats.</summary>
+/// <summary>The client API's reads and writes: tokens, API keys, machine activations, session heartbeats.</summary>
 public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
 {
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
@@ -68,7 +68,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// C1's hot case in one round trip and one implicit transaction: the bearer token's lookup, the checks
+    /// Per-user activation's hot case in one round trip and one implicit transaction: the bearer token's lookup, the checks
     /// of <see cref="ActivateAsync"/> and the renewal of the machine when it is active. Renews only when
     /// every check passes; the caller then has its grant. Otherwise nothing was written, and the caller
     /// runs <see cref="ActivateAsync"/>, which says why or activates the machine. Null when the token was
@@ -138,9 +138,9 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         """;
 
     /// <summary>
-    /// C1: activates (or renews) a per-user product on a machine. Refused without a license of the
-    /// product, on a disabled machine (L11), when the user's other machines already reach
-    /// <paramref name="machinesPerUser"/>, or when machines became active too often lately (L10:
+    /// Activates (or renews) a per-user product on a machine. Refused without a license of the
+    /// product, on a disabled machine, when the user's other machines already reach
+    /// <paramref name="machinesPerUser"/>, or when machines became active too often lately (
     /// <paramref name="churn"/>, unless the server admin set another limit for the product, which holds
     /// within <paramref name="vendorChurn"/>, the vendor's).
     /// </summary>
@@ -224,7 +224,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         """;
 
     /// <summary>
-    /// L10: refuses a machine becoming active when the window already holds the limit's number of activations.
+    /// Refuses a machine becoming active when the window already holds the limit's number of activations.
     /// The server admin's limit for the product never goes beyond the vendor's, even one set under an earlier .lic.
     /// </summary>
     private async Task RequireChurnAllowsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId,

@@ -4,7 +4,7 @@ using NpgsqlTypes;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// C2, the hottest path, batched (<see cref="SessionBatcher"/>): a heartbeat that is not renewed (unknown or
+/// Floating sessions, the hottest path, batched (<see cref="SessionBatcher"/>): a heartbeat that is not renewed (unknown or
 /// revoked key, a session that ended or expired, a license that ended) comes back null, and the caller
 /// finds out why.
 /// </summary>

@@ -23,7 +23,7 @@ public sealed record FloatingMachineRow(string MachineId, DateTime FirstSeenAt, 
 
 public sealed record OfflineRow(Guid Id, string ProductCode, string MachineId, DateTime ExpiresAt, DateTime CreatedAt, string CreatedBy, string FileName);
 
-/// <summary>A4: a product whose organizations' shares add up to more seats than the server's license holds now.</summary>
+/// <summary>A product whose organizations' shares add up to more seats than the server's license holds now.</summary>
 public sealed record OverAllocationRow(string Code, string Name, int Licensed, long Shared, long InUse);
 
 public sealed record AllocationRow(string Code, string Name, int LicenseQuota, long OrganizationId, string OrganizationName, int Quota, int InUse);
@@ -116,7 +116,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
             """, new { organizationId, productCode, now = Now })).AsList();
     }
 
-    /// <summary>L4: frees a registered machine's place; refused while it runs a live session.</summary>
+    /// <summary>Frees a registered machine's place; refused while it runs a live session.</summary>
     public async Task<bool?> RemoveFloatingMachineAsync(long organizationId, string productCode, string machineId, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -154,7 +154,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
             "SELECT file_name, file_text FROM offline_license WHERE organization_id = @organizationId AND id = @id", new { organizationId, id });
     }
 
-    /// <summary>L3: deactivates one machine of the Online Licenses list; the user keeps the license.</summary>
+    /// <summary>Deactivates one machine of the Online Licenses list; the user keeps the license.</summary>
     public async Task<bool> DeactivateMachineAsync(long organizationId, string productCode, long activationId, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -169,7 +169,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return true;
     }
 
-    /// <summary>L4: an admin ends a floating session; its seat is free at once.</summary>
+    /// <summary>An admin ends a floating session; its seat is free at once.</summary>
     public async Task<bool> EndSessionAsync(long organizationId, string productCode, Guid sessionId, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -185,7 +185,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return true;
     }
 
-    /// <summary>A4: the products that a smaller license left over-allocated, with the seats in use across organizations.</summary>
+    /// <summary>The products that a smaller license left over-allocated, with the seats in use across organizations.</summary>
     public async Task<IReadOnlyList<OverAllocationRow>> OverAllocationsAsync()
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -222,7 +222,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// L2: sets an organization's share of a product. The product row is locked so that concurrent
+    /// Sets an organization's share of a product. The product row is locked so that concurrent
     /// changes cannot together hand out more than the license holds; a share below the seats in use is refused.
     /// </summary>
     public async Task SetAllocationAsync(long organizationId, string productCode, int quota, long actor)

@@ -10,7 +10,7 @@ public sealed record AllowedMachineRow(string MachineId, DateTime AddedAt, strin
 public sealed record DisabledMachineRow(string MachineId, string? Reason, DateTime DisabledAt, string? DisabledBy);
 
 /// <summary>
-/// L11: the allow-list of machines per floating product, and machines disabled in an organization.
+/// The allow-list of machines per floating product, and machines disabled in an organization.
 /// The seat ledger and the activation path enforce them; this stores and lists them.
 /// </summary>
 public sealed class MachineRuleRepository(NpgsqlDataSource db, TimeProvider clock)

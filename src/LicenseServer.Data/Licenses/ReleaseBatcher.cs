@@ -3,7 +3,7 @@ using Npgsql;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// L4's releases with an API key, batched (<see cref="SessionBatcher"/>): each ends its session's own row
+/// The releases with an API key, batched (<see cref="SessionBatcher"/>): each ends its session's own row
 /// (its pool's count follows at the pool's next checkout). True also when the session had ended or expired
 /// already: release is idempotent. False when the key was refused or the session is not the caller's.
 /// </summary>

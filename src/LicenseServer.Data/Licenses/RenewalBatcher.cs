@@ -9,7 +9,7 @@ using NpgsqlTypes;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// C1's hot case, batched (<see cref="BatchQueue{T}"/>): the renewals by bearer token that arrive while a
+/// Per-user activation's hot case, batched (<see cref="BatchQueue{T}"/>): the renewals by bearer token that arrive while a
 /// batch is in the database go together into the next one, one round trip of one statement per renewal
 /// (<see cref="ClientRepository.RenewalSql"/>, each with every check it makes alone) in one transaction,
 /// committed once with its flush before any lease is signed. What a batch saves is what every transaction

@@ -8,7 +8,7 @@ namespace LicenseServer.Data.Licenses;
 /// <summary>One product as a team's page shows it: the organization's share, this team's reservation and how full it is.</summary>
 public sealed record TeamProductRow(string Code, string Name, int Share, int Seats, int Filled, int ReservedInTotal);
 
-/// <summary>O5: seats of a product reserved for a team. The seat ledger enforces them; this stores and lists them.</summary>
+/// <summary>Seats of a product reserved for a team. The seat ledger enforces them; this stores and lists them.</summary>
 public sealed class ReservationRepository(NpgsqlDataSource db, TimeProvider clock)
 {
     /// <summary>Every licensed product with this team's reservation (0 when none).</summary>

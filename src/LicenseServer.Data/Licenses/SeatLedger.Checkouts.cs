@@ -8,7 +8,7 @@ using NpgsqlTypes;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// L4's hot path, batched: the checkouts with an API key that arrive while a batch is in the database go
+/// Floating checkout's hot path, batched: the checkouts with an API key that arrive while a batch is in the database go
 /// together into the next one, a single statement that runs <c>kit_checkout_decide</c> for each of them
 /// in one transaction. No request waits for a timer: a lone checkout is written at once. Each call still
 /// decides its seat under its pool's lock with the same rules, and nothing is answered before the batch

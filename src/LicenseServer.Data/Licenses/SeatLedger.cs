@@ -12,8 +12,8 @@ namespace LicenseServer.Data.Licenses;
 /// (the organization's allocation of the product) FOR UPDATE with a lock timeout, counts the seats in
 /// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
 /// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
-/// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations (O5)
-/// and a checkout the machine's allow-list and disabled state (L11). Floating checkouts with an API key
+/// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations
+/// and a checkout the machine's allow-list and disabled state. Floating checkouts with an API key
 /// share their transaction with the others that arrived with them, one pool after the other
 /// (SeatLedger.Checkouts.cs).
 /// </summary>
@@ -157,7 +157,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
             """, new { organizationId, productCode, userId, now = now.UtcDateTime }, tx);
 
     /// <summary>
-    /// O5: the organization's reservations of a product, each with the seats its members hold (assignments
+    /// The organization's reservations of a product, each with the seats its members hold (assignments
     /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
     /// which of <c>@userIds</c> are in the team. Defined in the database (migration 0012), where the
     /// checkout applies it too.
@@ -196,7 +196,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
 
     private static void RequireSeats(Pool pool, int wanted)
     {
-        // A newer .lic may hold fewer seats than the organizations' shares add up to (A4): nothing is
+        // A newer .lic may hold fewer seats than the organizations' shares add up to: nothing is
         // dropped and seats can still be freed, but nothing new is granted until the shares are lowered.
         if (pool.Shared > pool.Licensed)
             throw new LicenseRuleException("over_allocated",
@@ -210,7 +210,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
                 $"{pool.Product.Code} has {pool.Available} of {pool.Quota} seats left, not enough for {wanted}. Nothing was granted.");
     }
 
-    /// <summary>L3: per-user licenses for several members at once, all or none.</summary>
+    /// <summary>Per-user licenses for several members at once, all or none.</summary>
     public async Task AssignAsync(long organizationId, string productCode, IReadOnlyList<(long UserId, string Email)> users, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -219,7 +219,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         await tx.CommitAsync();
     }
 
-    /// <summary>L5: several products for several members, granted or recalled together, all or nothing.</summary>
+    /// <summary>Several products for several members, granted or recalled together, all or nothing.</summary>
     public async Task BulkAsync(long organizationId, IReadOnlyList<string> productCodes, IReadOnlyList<(long UserId, string Email)> users, bool grant, long actor)
     {
         var now = clock.GetUtcNow();
@@ -306,7 +306,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     }
 
     /// <summary>
-    /// L3: takes the license back (and deactivates the user's machines for it). Returns when its seat is
+    /// Takes the license back (and deactivates the user's machines for it). Returns when its seat is
     /// free: now, or when the last lease the user's machines hold expires.
     /// </summary>
     public async Task<DateTimeOffset?> UnassignAsync(long organizationId, string productCode, (long UserId, string Email) user, long actor)
@@ -323,7 +323,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     }
 
     /// <summary>
-    /// L3: moves a license from one member to another in one step. The seat count does not change,
+    /// Moves a license from one member to another in one step. The seat count does not change,
     /// unless the old holder's machines still hold valid leases (see <see cref="NotFloatingInUseSql"/>).
     /// </summary>
     public async Task TransferAsync(long organizationId, string productCode, (long UserId, string Email) from, (long UserId, string Email) to, long actor)
@@ -351,7 +351,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @fromId;
             """, new { organizationId, productCode, fromId = from.UserId, toId = to.UserId, actor }, tx);
         if (moved == 0) throw new LicenseRuleException("not_licensed", $"{from.Email} has no {productCode} license to transfer.");
-        // O5: judged as if the seat were free (unless the old holder's leases keep it) and then granted to the new holder.
+        // Judged as if the seat were free (unless the old holder's leases keep it) and then granted to the new holder.
         var reservations = await ReservationsAsync(connection, tx, organizationId, productCode, [to.UserId], to.UserId, now);
         SeatReservations.Require(productCode, pool.Available + (leasesUntil is null ? 1 : 0), reservations, [to.UserId]);
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.transferred", to.Email, $"{productCode} from {from.Email}");
@@ -403,7 +403,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         """;
 
     /// <summary>
-    /// L4: a floating seat for one process, in one statement and so one round trip with its commit: the
+    /// A floating seat for one process, in one statement and so one round trip with its commit: the
     /// database function locks the pool, applies the rules in the order they are listed there, and writes
     /// only a granted seat, so the pool's lock is never held across a round trip to this server. A repeated
     /// session id of the same user and machine reuses its seat; a new machine is registered only while
@@ -419,7 +419,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
 
     /// <summary>
     /// The same for the owner of the API key whose hash is <paramref name="keyHash"/>, checked in the same
-    /// statement (C2's hot path): null when the key is unknown or revoked or its owner no longer an enabled
+    /// statement (floating sessions' hot path): null when the key is unknown or revoked or its owner no longer an enabled
     /// member; otherwise who the caller was, and the seat or the refusal.
     /// </summary>
     public Task<FloatingCheckout?> CheckoutFloatingAsync(byte[] keyHash, string productCode, string machineId, string processId, Guid? sessionId, TimeSpan lease) =>
@@ -527,7 +527,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     }
 
     /// <summary>
-    /// L7: takes a seat until <paramref name="expiresAt"/> for a machine, and stores the signed file that
+    /// Takes a seat until <paramref name="expiresAt"/> for a machine, and stores the signed file that
     /// <paramref name="sign"/> makes, in the same transaction.
     /// </summary>
     public async Task<Guid> CreateOfflineAsync(long organizationId, string productCode, string machineId, DateTimeOffset expiresAt, long actor,

@@ -9,7 +9,7 @@ public sealed record LicensedSeats(string ProductCode, int Quota);
 
 public sealed record SeatCounts(IReadOnlyList<ShareCount> Shares, IReadOnlyList<LicensedSeats> Licensed, DateTime? LicenseValidUntil);
 
-/// <summary>X2: every organization's seats in use and the license's quotas, read when /metrics is scraped.</summary>
+/// <summary>Every organization's seats in use and the license's quotas, read when /metrics is scraped.</summary>
 public sealed class SeatCountRepository(NpgsqlDataSource db)
 {
     /// <summary>

@@ -11,7 +11,7 @@ public sealed record NewInvitation(string Email, string Token);
 
 public enum AcceptOutcome { Accepted, NotOpen, PasswordAlreadySet, NoPassword }
 
-/// <summary>Invitations (O2, O3). Secrets are stored as hashes; the callers hash and make them.</summary>
+/// <summary>Invitations. Secrets are stored as hashes; the callers hash and make them.</summary>
 public sealed class InvitationRepository(NpgsqlDataSource db)
 {
     private const string Select = """

@@ -10,7 +10,7 @@ public sealed record MemberRow(long UserId, string Email, string Role, bool CanM
 public enum MemberChange { Done, NotAMember, LastOwner, NotAllowed }
 
 /// <summary>
-/// Membership changes (O4). Each locks its organization's row first, so concurrent changes are
+/// Membership changes. Each locks its organization's row first, so concurrent changes are
 /// serialised and the last-Owner rule cannot be raced past.
 /// </summary>
 public sealed class MemberRepository(NpgsqlDataSource db)

@@ -9,7 +9,7 @@ public sealed record MyOrganizationRow(long Id, string Name, string Role);
 
 public sealed class OrganizationRepository(NpgsqlDataSource db)
 {
-    /// <summary>O1: creates the organization with its creator as Owner.</summary>
+    /// <summary>Creates the organization with its creator as Owner.</summary>
     public async Task<long> CreateAsync(string name, long creatorId)
     {
         await using var connection = await db.OpenConnectionAsync();

@@ -8,7 +8,7 @@ public sealed record TeamRow(long Id, string Name, long Members);
 
 public sealed record TeamMemberRow(long UserId, string Email);
 
-/// <summary>Teams (O5). Every statement is scoped by organization, so another organization's team id finds nothing.</summary>
+/// <summary>Teams. Every statement is scoped by organization, so another organization's team id finds nothing.</summary>
 public sealed class TeamRepository(NpgsqlDataSource db)
 {
     public async Task<IReadOnlyList<TeamRow>> ListAsync(long organizationId)

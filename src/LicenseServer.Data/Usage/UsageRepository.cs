@@ -8,7 +8,7 @@ public sealed record UsageSample(DateTime SampledAt, int InUse, int Quota);
 
 public sealed record RefusalRow(DateTime At, string Code, string? Email, string? MachineId);
 
-/// <summary>L9: usage samples and seat refusals, for the Usage page and its CSV.</summary>
+/// <summary>Usage samples and seat refusals, for the Usage page and its CSV.</summary>
 public sealed class UsageRepository(NpgsqlDataSource db)
 {
     /// <summary>

@@ -21,7 +21,7 @@ public sealed record SetupResult(DefaultAccountOutcome Outcome, TimeSpan? RetryA
 public sealed class PasswordRuleException(string message) : Exception(message);
 
 /// <summary>
-/// Sign-in (U1), password changes (U2), the SQL fallback (U4), the default account (A3).
+/// Sign-in, password changes, the SQL fallback, the default account.
 /// Passwords: ASP.NET Core's PasswordHasher, PBKDF2-HMAC-SHA512 at 210,000 iterations.
 /// </summary>
 public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, SetupCodeService setupCodes, TimeProvider clock,
@@ -57,7 +57,7 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
     public static string Hash(string password) => Hasher.HashPassword(Nobody, password);
 
     /// <summary>
-    /// U1. The answer, and the work done for it, depend only on whether the password is right, never on
+    /// Sign-in. The answer, and the work done for it, depend only on whether the password is right, never on
     /// whether the email exists: throttled attempts are refused before the account is looked up, and every
     /// other attempt costs one PBKDF2 check.
     /// </summary>
@@ -91,7 +91,7 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
         if (string.IsNullOrEmpty(account.Password) || string.IsNullOrEmpty(password)) return false;
         if (!account.PasswordEncrypted)
         {
-            // U4: a plain password written by the documented SQL statement; accepted once, hashed at once.
+            // A plain password written by the documented SQL statement; accepted once, hashed at once.
             var matches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(account.Password), Encoding.UTF8.GetBytes(password));
             if (!matches) return false;
             var hashed = await accounts.HashPlainPasswordAsync(account.Id, account.Password, Hash(password));
@@ -116,7 +116,7 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
         return (await accounts.FindByIdAsync(userId))!;
     }
 
-    /// <summary>The reset-password command (U4 without SQL).</summary>
+    /// <summary>The reset-password command (without SQL).</summary>
     public async Task<bool> ResetPasswordAsync(string email, string newPassword)
     {
         CheckNewPassword(newPassword, newPassword);

@@ -3,9 +3,9 @@ using LicenseServer.Web.Accounts;
 namespace LicenseServer.Web.Activation;
 
 /// <summary>
-/// A1/A3: until the server is activated every console page leads to the Activate screen; after
+/// Until the server is activated every console page leads to the Activate screen; after
 /// activation and until the default account exists, to the Setup screen. A user who signed in with a
-/// password set by SQL (U4) is sent to change it first. System endpoints pass untouched.
+/// password set by SQL is sent to change it first. System endpoints pass untouched.
 /// </summary>
 internal sealed class ActivationGate(RequestDelegate next)
 {
@@ -24,7 +24,7 @@ internal sealed class ActivationGate(RequestDelegate next)
         var (activated, defaultAccount) = await activation.SetupStateAsync();
         if (!activated)
         {
-            // After the license was deleted (A5) the admin must still be able to sign in to upload one.
+            // After the license was deleted the admin must still be able to sign in to upload one.
             var onAccount = defaultAccount && path.StartsWith("/Account/", StringComparison.OrdinalIgnoreCase);
             if (!onActivate && !onAccount) { context.Response.Redirect("/Activate"); return; }
         }

@@ -8,7 +8,7 @@ namespace LicenseServer.Web.Activation;
 public sealed record ActivationState(bool Activated, ServerLicenseRow? License, IReadOnlyList<ProductRow> Products);
 
 /// <summary>
-/// Server activation (A1-A3): this installation's identity and server key, the license request file,
+/// Server activation: this installation's identity and server key, the license request file,
 /// and the upload of a vendor .lic, which is verified whole before anything is stored.
 /// </summary>
 public sealed class ActivationService(
@@ -43,7 +43,7 @@ public sealed class ActivationService(
     }
 
     /// <summary>
-    /// The server key that signs offline licenses and leases (C4). Its private half is only ever in memory
+    /// The server key that signs offline licenses and leases. Its private half is only ever in memory
     /// here; it is read and decrypted once, since an installation keeps its key for life.
     /// </summary>
     public async Task<PrivateKey> ServerKeyAsync()
@@ -86,7 +86,7 @@ public sealed class ActivationService(
         return payload;
     }
 
-    /// <summary>A5: removes the license and its products; organizations, shares and assignments stay for the next upload. False when there was none.</summary>
+    /// <summary>Removes the license and its products; organizations, shares and assignments stay for the next upload. False when there was none.</summary>
     public async Task<bool> DeleteAsync(long actor)
     {
         if (!await licenses.DeleteAsync(actor)) return false;
@@ -95,7 +95,7 @@ public sealed class ActivationService(
         return true;
     }
 
-    /// <summary>A6: the license and the products that end within 30 days or have ended, the most urgent first.</summary>
+    /// <summary>The license and the products that end within 30 days or have ended, the most urgent first.</summary>
     public static IReadOnlyList<ExpiryWarning> ExpiryWarnings(ActivationState state, DateTimeOffset now)
     {
         if (state.License is not { } license) return [];

@@ -5,7 +5,7 @@ using LicenseServer.Web.Mail;
 namespace LicenseServer.Web.Activation;
 
 /// <summary>
-/// A6: mails the server admins when the license or a product comes within 30, 7 and 1 days of its end,
+/// Mails the server admins when the license or a product comes within 30, 7 and 1 days of its end,
 /// once per step, checked hourly. Each warning is claimed in the database before it is sent, so several
 /// nodes send it once; a warning whose mail failed is given back and tried at the next check. The mail
 /// goes through the server's own mail server; without one, the banner on the dashboard is the only warning.

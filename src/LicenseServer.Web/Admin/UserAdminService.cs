@@ -7,7 +7,7 @@ public sealed record UserPage(IReadOnlyList<UserListRow> Rows, long Total, int P
     public int Pages => (int)Math.Max(1, (Total + PageSize - 1) / PageSize);
 }
 
-/// <summary>U5: the server admin lists all users, searches, pages, and disables or enables one.</summary>
+/// <summary>The server admin lists all users, searches, pages, and disables or enables one.</summary>
 public sealed class UserAdminService(UserAdminRepository users)
 {
     public const int PageSize = 25;

@@ -12,7 +12,7 @@ public sealed record AlertPayload(Guid DeliveryId, string Event, long Organizati
     int InUse, int Quota, int? Threshold, DateTimeOffset Time, string? RefusalCode);
 
 /// <summary>
-/// L12, in the background: for each product the <see cref="AlertTrigger"/> queued, decides whether an
+/// Usage alerts, in the background: for each product the <see cref="AlertTrigger"/> queued, decides whether an
 /// alert is due, claims it in the database (once an hour per product, across nodes), and delivers it:
 /// an email to the organization's Owners and Admins through its mail server, and the webhook where one
 /// is set. Each alert sent is audited as <c>alert.sent</c>.

@@ -8,7 +8,7 @@ namespace LicenseServer.Web.Alerts;
 public sealed record AlertCheck(long OrganizationId, string Product, AlertEvent Event, string? RefusalCode);
 
 /// <summary>
-/// L12, on the hot path: a checkout or grant only tells this class which product changed, and returns.
+/// Usage alerts, on the hot path: a checkout or grant only tells this class which product changed, and returns.
 /// No database round trip and no waiting here: the <see cref="AlertDispatcher"/> reads the settings,
 /// counts the seats, claims the hourly alert in the database and delivers it in the background.
 /// Two in-memory guards keep even that background work small: a product alerted within the hour (seen

@@ -17,7 +17,7 @@ public sealed record SessionResponse(Guid SessionId, int HeartbeatIntervalSecond
 public sealed record ServerResponse(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense);
 
 /// <summary>
-/// The versioned client API under /api/v1 (C1, C2) that the desktop IDE, the runtime engine,
+/// The versioned client API under /api/v1 that the desktop IDE, the runtime engine,
 /// LicenseServer.Client and the kit command use. Bearer tokens for people, X-Api-Key for runtime engines.
 /// </summary>
 public static class ClientApi
@@ -60,7 +60,7 @@ public static class ClientApi
         v1.MapDelete("/sessions/{sessionId:guid}", ReleaseAsync).WithName("Release").WithSummary("Releases a floating session (X-Api-Key).")
             .Produces(204).ProducesProblem(401).ProducesProblem(404);
         v1.MapGet("/server", ServerAsync).WithName("Server")
-            .WithSummary("Server version, installation ID, the server public key and the vendor's license that vouches for it (C4).")
+            .WithSummary("Server version, installation ID, the server public key and the vendor's license that vouches for it.")
             .Produces<ServerResponse>();
         app.MapPluginApi();
         // Routes declare that they accept JSON; a body of another type falls through to here.
@@ -143,7 +143,7 @@ public static class ClientApi
         }
         catch (Exception e)
         {
-            counters.Refused(e); // X2; the refusal itself is answered by ApiProblems
+            counters.Refused(e); // Metrics; the refusal itself is answered by ApiProblems
             throw;
         }
     }

@@ -4,7 +4,7 @@ using Npgsql;
 namespace LicenseServer.Web.Hosting;
 
 /// <summary>
-/// Decides which PostgreSQL the server uses (I4, I5): the configured URL, or, with none, an embedded cluster in
+/// Decides which PostgreSQL the server uses: the configured URL, or, with none, an embedded cluster in
 /// the data directory. Checks its version, then migrates.
 /// Every kit-server process (the server and each one-off command) records itself in the data directory. The
 /// embedded cluster is started by the first process that needs it and stopped by the last one that ends, so a

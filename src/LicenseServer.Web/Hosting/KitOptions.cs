@@ -23,7 +23,7 @@ public sealed class KitOptions
 
 public sealed class DatabaseOptions
 {
-    /// <summary>Empty: the embedded PostgreSQL in the data directory (I5).</summary>
+    /// <summary>Empty: the embedded PostgreSQL in the data directory.</summary>
     public string Url { get; set; } = "";
     public string Username { get; set; } = "";
     public string Password { get; set; } = "";
@@ -52,7 +52,7 @@ public sealed class DemoOptions
 }
 
 /// <summary>
-/// The client API's timings and limits (C1, C2). The limits that make seats scarce are the vendor's, in the
+/// The client API's timings and limits. The limits that make seats scarce are the vendor's, in the
 /// .lic: unset (null) follows the .lic; a value may only tighten it (see <see cref="Licenses.EffectiveLimits"/>).
 /// </summary>
 public sealed class ClientOptions
@@ -67,20 +67,20 @@ public sealed class ClientOptions
     public int HeartbeatSeconds { get; set; } = 60;
     /// <summary>How long a floating session counts after its last heartbeat (at most the .lic's; by default 5 minutes plus 30 s drift).</summary>
     public int? SessionLeaseSeconds { get; set; }
-    /// <summary>L10: how many times a user's machines may become active per product within <see cref="ChurnWindowDays"/> (at most the .lic's; the server admin may set another limit per product).</summary>
+    /// <summary>How many times a user's machines may become active per product within <see cref="ChurnWindowDays"/> (at most the .lic's; the server admin may set another limit per product).</summary>
     public int? ChurnLimit { get; set; }
     /// <summary>At least the .lic's: a shorter window would let more activations through.</summary>
     public int? ChurnWindowDays { get; set; }
 }
 
-/// <summary>The local plugin repository (P1-P3).</summary>
+/// <summary>The local plugin repository.</summary>
 public sealed class PluginOptions
 {
     /// <summary>The largest package an upload may be; uploads are streamed to a temporary file and then into the database, never held in memory.</summary>
     public int MaxUploadMegabytes { get; set; } = 200;
 }
 
-/// <summary>L9: how often seats in use are sampled for the Usage page, and how long samples are kept.</summary>
+/// <summary>How often seats in use are sampled for the Usage page, and how long samples are kept.</summary>
 public sealed class UsageOptions
 {
     /// <summary>Seconds between samples; also the time bucket that keeps one sample per bucket across nodes.</summary>
@@ -89,7 +89,7 @@ public sealed class UsageOptions
     public int RetentionDays { get; set; } = 90;
 }
 
-/// <summary>L12: delivery of usage alerts by webhook.</summary>
+/// <summary>Delivery of usage alerts by webhook.</summary>
 public sealed class AlertOptions
 {
     /// <summary>Attempts per webhook delivery; network errors and 5xx answers are retried, 4xx never.</summary>
@@ -113,7 +113,7 @@ public sealed class HttpsOptions
     public int HstsMaxAgeDays { get; set; } = 365;
 }
 
-/// <summary>X2: the Prometheus endpoint GET /metrics.</summary>
+/// <summary>The Prometheus endpoint GET /metrics.</summary>
 public sealed class MetricsOptions
 {
     public bool Enabled { get; set; } = true;

@@ -5,7 +5,7 @@ using NLog.Web;
 namespace LicenseServer.Web.Hosting;
 
 /// <summary>
-/// I7: NLog, configured by the nlog.config beside the settings file when there is one, else by the built-in one
+/// NLog, configured by the nlog.config beside the settings file when there is one, else by the built-in one
 /// (a rolling file in the logs directory and the console). Either gets the logs directory and the console level
 /// from the settings as the variables <c>logDirectory</c> and <c>consoleLevel</c>.
 /// </summary>

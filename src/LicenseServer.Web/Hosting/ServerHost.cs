@@ -160,7 +160,7 @@ public static class ServerHost
         services.AddSingleton<AlertDispatcher>();
         if (ready)
         {
-            // L9 and L12 in the background, on a migrated database only (not during a restore).
+            // Usage and usage alerts in the background, on a migrated database only (not during a restore).
             services.AddHostedService(sp => sp.GetRequiredService<UsageSampler>());
             services.AddHostedService(sp => sp.GetRequiredService<AlertDispatcher>());
         }

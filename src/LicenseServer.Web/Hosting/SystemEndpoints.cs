@@ -3,7 +3,7 @@ using Npgsql;
 
 namespace LicenseServer.Web.Hosting;
 
-/// <summary>I6: liveness, readiness (the database answers) and the version; and the one stylesheet.</summary>
+/// <summary>Liveness, readiness (the database answers) and the version; and the one stylesheet.</summary>
 internal static class SystemEndpoints
 {
     public static void MapKitSystemEndpoints(this WebApplication app)

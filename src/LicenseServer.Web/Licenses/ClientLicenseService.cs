@@ -17,7 +17,7 @@ public sealed record IssuedLease(string Product, string MachineId, long Organiza
 /// <summary>A floating seat: its session, and the grant signed with the server key that a client verifies with the vendor key.</summary>
 public sealed record IssuedSession(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt, string Grant);
 
-/// <summary>What the client API does (C1, C2): sign-in for tokens, per-user activations with signed leases, floating sessions.</summary>
+/// <summary>What the client API does: sign-in for tokens, per-user activations with signed leases, floating sessions.</summary>
 public sealed class ClientLicenseService(
     AccountService accounts,
     ClientRepository clients,
@@ -61,14 +61,14 @@ public sealed class ClientLicenseService(
 
     public Task<IReadOnlyList<MyOrganizationRow>> OrganizationsAsync(ClientCaller caller) => organizations.ListForUserAsync(caller.UserId);
 
-    /// <summary>C1: activates (idempotently) and returns a lease signed with the server key, with the vendor's proof for it.</summary>
+    /// <summary>Activates (idempotently) and returns a lease signed with the server key, with the vendor's proof for it.</summary>
     public async Task<IssuedLease> ActivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
     {
         clockGuard.Require();
         var now = clock.GetUtcNow();
         var inForce = await limits.ForAsync(product);
         var expiresAt = now.AddDays(inForce.Effective.LeaseDays);
-        // The seat is the user's assignment: an activation takes none, but its refusals are recorded (L9).
+        // The seat is the user's assignment: an activation takes none, but its refusals are recorded.
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
             () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, inForce.Effective.MachinesPerUser,
                 inForce.Churn, inForce.VendorChurn), takesSeat: false);
@@ -76,7 +76,7 @@ public sealed class ClientLicenseService(
     }
 
     /// <summary>
-    /// C1 for a bearer token, in one round trip when the machine is active and every check passes (a
+    /// Per-user activation for a bearer token, in one round trip when the machine is active and every check passes (a
     /// renewal, the hot case); otherwise as <see cref="ActivateAsync"/>, with the caller found in that
     /// round trip. Null when the token was refused.
     /// </summary>
@@ -121,7 +121,7 @@ public sealed class ClientLicenseService(
     }
 
     /// <summary>
-    /// L4 for the owner of an API key, checked in the same statement that takes the seat. Null when the key
+    /// Floating checkout for the owner of an API key, checked in the same statement that takes the seat. Null when the key
     /// was refused: the caller's key checks say why.
     /// </summary>
     public async Task<IssuedSession?> CheckoutAsync(string apiKey, string product, string machineId, string processId, Guid? sessionId)
@@ -143,7 +143,7 @@ public sealed class ClientLicenseService(
     }
 
     /// <summary>
-    /// C2's hot path: the key is checked in the same batched statement that renews the session. Null when
+    /// Floating sessions' hot path: the key is checked in the same batched statement that renews the session. Null when
     /// it was not renewed: the caller's key checks say why, or else <see cref="SessionExpired"/>.
     /// </summary>
     public async Task<IssuedSession?> HeartbeatAsync(string apiKey, Guid sessionId)

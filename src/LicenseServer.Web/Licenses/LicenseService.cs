@@ -11,12 +11,12 @@ using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.Web.Licenses;
 
-/// <summary>L10 for one per-user product: the server admin's own limit, the default without one, and the vendor's.</summary>
+/// <summary>The churn limit for one per-user product: the server admin's own limit, the default without one, and the vendor's.</summary>
 public sealed record ChurnLimitRow(string Code, string Name, ChurnLimit? Own, ChurnLimit Default, ChurnLimit Vendor);
 
 public sealed record OfflineDraft(LicensedProductTerms Product, string MachineId, DateTimeOffset ExpiresAt, string FileName);
 
-/// <summary>L1-L7 for the console: reads the pools, resolves emails to members, and calls the seat ledger.</summary>
+/// <summary>License Management for the console: reads the pools, resolves emails to members, and calls the seat ledger.</summary>
 public sealed class LicenseService(
     SeatLedger ledger,
     LicenseRepository licenses,
@@ -115,7 +115,7 @@ public sealed class LicenseService(
             throw new LicenseRuleException("not_found", "That session has ended already.");
     }
 
-    /// <summary>L7, first step: checks everything and shows what will be created; nothing is stored.</summary>
+    /// <summary>Offline licenses, first step: checks everything and shows what will be created; nothing is stored.</summary>
     public async Task<OfflineDraft> DraftOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
         var terms = await licenses.ProductTermsAsync(product)
@@ -130,7 +130,7 @@ public sealed class LicenseService(
     }
 
     /// <summary>
-    /// L7, confirmed: takes a seat until the expiry and stores the file signed with the server key, carrying the
+    /// Offline licenses, confirmed: takes a seat until the expiry and stores the file signed with the server key, carrying the
     /// vendor's proof. The file is verified as the user's client will verify it before anything is stored: the
     /// database says what the products are, but only the vendor's .lic counts on the user's machine.
     /// </summary>
@@ -183,7 +183,7 @@ public sealed class LicenseService(
 
     public Task<IReadOnlyList<ApiKeyRow>> ApiKeysAsync(Membership actor) => apiKeys.ListAsync(actor.OrganizationId, actor.UserId);
 
-    /// <summary>L6: the key is returned once, to show; only its hash is stored.</summary>
+    /// <summary>The key is returned once, to show; only its hash is stored.</summary>
     public async Task<string> CreateApiKeyAsync(Membership actor, string? name)
     {
         name = (name ?? "").Trim();
@@ -200,12 +200,12 @@ public sealed class LicenseService(
             throw new LicenseRuleException("not_found", "That key does not exist or is revoked already.");
     }
 
-    /// <summary>O5: the product's team reservations, as the License Management page shows them.</summary>
+    /// <summary>The product's team reservations, as the License Management page shows them.</summary>
     public Task<IReadOnlyList<TeamReservation>> ReservationsAsync(Membership actor, string product) => reservations.ForProductAsync(actor.OrganizationId, product);
 
     public Task<IReadOnlyList<AllowedMachineRow>> AllowedMachinesAsync(Membership actor, string product) => machineRules.AllowedAsync(actor.OrganizationId, product);
 
-    /// <summary>L11: the first machine on the list restricts the floating product to the listed machines.</summary>
+    /// <summary>The first machine on the list restricts the floating product to the listed machines.</summary>
     public Task AllowMachineAsync(Membership actor, string product, string? machineId) =>
         machineRules.AllowAsync(actor.OrganizationId, product, OfflineRules.CheckMachineId(machineId), actor.UserId);
 
@@ -214,7 +214,7 @@ public sealed class LicenseService(
 
     public Task<IReadOnlyList<DisabledMachineRow>> DisabledMachinesAsync(Membership actor) => machineRules.DisabledAsync(actor.OrganizationId);
 
-    /// <summary>L11: refused everywhere in the organization from now on; its live sessions end. Returns how many ended.</summary>
+    /// <summary>Refused everywhere in the organization from now on; its live sessions end. Returns how many ended.</summary>
     public Task<int> DisableMachineAsync(Membership actor, string? machineId, string? reason) =>
         machineRules.DisableAsync(actor.OrganizationId, OfflineRules.CheckMachineId(machineId), MachineRules.CheckReason(reason), actor.UserId);
 
@@ -222,7 +222,7 @@ public sealed class LicenseService(
         machineRules.EnableAsync(actor.OrganizationId, OfflineRules.CheckMachineId(machineId), actor.UserId);
 
     /// <summary>
-    /// L10 for each per-user product: the server admin's own limit, if any; the default it follows otherwise (the
+    /// The churn limit for each per-user product: the server admin's own limit, if any; the default it follows otherwise (the
     /// server's setting within the vendor's license); and the vendor's, beyond which no limit goes.
     /// </summary>
     public async Task<IReadOnlyList<ChurnLimitRow>> ChurnLimitsAsync()
@@ -236,7 +236,7 @@ public sealed class LicenseService(
         return rows;
     }
 
-    /// <summary>L10: a product's own churn limit, within the vendor's; both fields empty go back to the default.</summary>
+    /// <summary>A product's own churn limit, within the vendor's; both fields empty go back to the default.</summary>
     public async Task SetChurnLimitAsync(long actor, string product, string? activations, string? days)
     {
         var inForce = await limits.ForAsync(product);

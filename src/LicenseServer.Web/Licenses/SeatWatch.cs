@@ -5,7 +5,7 @@ using LicenseServer.Web.Alerts;
 namespace LicenseServer.Web.Licenses;
 
 /// <summary>
-/// Wraps every path that takes a seat, at the service layer, for L9 and L12: a refusal for lack of seats
+/// Wraps every path that takes a seat, at the service layer, for usage and usage alerts: a refusal for lack of seats
 /// or limits (<see cref="SeatRefusals"/>) is recorded on a connection of its own, since the ledger's
 /// transaction has rolled back, and rethrown; seats taken may raise a usage alert. Neither ever waits
 /// for an alert to be delivered.

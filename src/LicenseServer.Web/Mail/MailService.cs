@@ -10,7 +10,7 @@ namespace LicenseServer.Web.Mail;
 
 public enum MailProtocol { Plain, StartTls, Smtps }
 
-/// <summary>The mail server settings of the console form (O6), with the password in clear only in memory.</summary>
+/// <summary>The mail server settings of the console form, with the password in clear only in memory.</summary>
 public sealed record MailSettings(string Host, int Port, string? Username, string? Password, MailProtocol Protocol, string Sender);
 
 public sealed class MailFailedException(string message, Exception inner) : Exception(message, inner);

@@ -6,7 +6,7 @@ using LicenseServer.Web.Api;
 namespace LicenseServer.Web.Metrics;
 
 /// <summary>
-/// X2: floating checkouts (POST /api/v1/sessions) this node granted, and refused by their problem code.
+/// Floating checkouts (POST /api/v1/sessions) this node granted, and refused by their problem code.
 /// The codes are the server's own constants, so the label cannot grow with what clients send.
 /// </summary>
 public sealed class CheckoutCounters

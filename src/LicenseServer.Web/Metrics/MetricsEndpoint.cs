@@ -6,7 +6,7 @@ using LicenseServer.Web.Hosting;
 
 namespace LicenseServer.Web.Metrics;
 
-/// <summary>X2: GET /metrics in the Prometheus text exposition format 0.0.4.</summary>
+/// <summary>GET /metrics in the Prometheus text exposition format 0.0.4.</summary>
 internal static class MetricsEndpoint
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace LicenseServer.Web.Metrics;
 
 /// <summary>
-/// X2: how long this node takes to answer, by route template, method and status class. A request
+/// How long this node takes to answer, by route template, method and status class. A request
 /// costs a dictionary read and two interlocked adds: series are made once, the first time a route,
 /// method and status class are seen, and never locked after.
 /// </summary>

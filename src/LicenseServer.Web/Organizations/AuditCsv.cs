@@ -4,7 +4,7 @@ using LicenseServer.Data.Audit;
 
 namespace LicenseServer.Web.Organizations;
 
-/// <summary>L8: the audit log as CSV that opens in a spreadsheet with the rows the page shows.</summary>
+/// <summary>The audit log as CSV that opens in a spreadsheet with the rows the page shows.</summary>
 public static class AuditCsv
 {
     /// <summary>The request's address comes last, so that spreadsheets made from earlier exports keep their columns.</summary>

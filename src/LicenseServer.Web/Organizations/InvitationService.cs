@@ -29,7 +29,7 @@ public sealed record InvitationLink(LinkStatus Status, InvitationRow? Row)
     };
 }
 
-/// <summary>O2 and O3: invite one or many, Pending Activations, resend, revoke, accept.</summary>
+/// <summary>Invite one or many, Pending Activations, resend, revoke, accept.</summary>
 public sealed class InvitationService(InvitationRepository invitations, MailService mail, Links links, TimeProvider clock)
 {
     public async Task<IReadOnlyList<InvitationView>> ListAsync(Membership actor)

@@ -15,7 +15,7 @@ public sealed class RequiresAttribute(OrgPermission permission) : Attribute
 }
 
 /// <summary>
-/// O4, checked on the server in one place for every page under /Organizations/{orgId}: not a member
+/// Roles, checked on the server in one place for every page under /Organizations/{orgId}: not a member
 /// answers 404 (no hint that the organization exists), a missing permission 403.
 /// </summary>
 public sealed class OrganizationAccessFilter : IAsyncPageFilter

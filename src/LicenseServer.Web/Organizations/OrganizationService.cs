@@ -11,7 +11,7 @@ public sealed class OrganizationCreationClosedException() : Exception(Sentence)
     public const string Sentence = "Only a server admin can create organizations on this server. Ask a server admin to create one and invite you.";
 }
 
-/// <summary>O1 and O4: organizations and their members' roles.</summary>
+/// <summary>Organizations and their members' roles.</summary>
 public sealed class OrganizationService(OrganizationRepository organizations, MemberRepository members, Admin.ServerSettingsService settings)
 {
     public const int MaxNameLength = 100;

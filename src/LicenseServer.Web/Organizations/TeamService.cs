@@ -4,7 +4,7 @@ using LicenseServer.Data.Organizations;
 
 namespace LicenseServer.Web.Organizations;
 
-/// <summary>O5: teams inside an organization.</summary>
+/// <summary>Teams inside an organization.</summary>
 public sealed class TeamService(TeamRepository teams, ReservationRepository reservations)
 {
     public Task<IReadOnlyList<TeamRow>> ListAsync(Membership actor) => teams.ListAsync(actor.OrganizationId);

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages;
 
-/// <summary>A1/A2: open to anyone until the server is activated; afterwards to the server admin only.</summary>
+/// <summary>Open to anyone until the server is activated; afterwards to the server admin only.</summary>
 [RequestSizeLimit(ActivationService.MaxLicenseFileBytes + 64 * 1024)]
 public sealed class ActivateModel(ActivationService activation, AccountService accounts, AuditRepository audit) : PageModel
 {
@@ -64,7 +64,7 @@ public sealed class ActivateModel(ActivationService activation, AccountService a
         return Page();
     }
 
-    /// <summary>A5: back to the un-licensed state; everything else is kept for the next upload.</summary>
+    /// <summary>Back to the un-licensed state; everything else is kept for the next upload.</summary>
     public async Task<IActionResult> OnPostDeleteAsync(string? confirm)
     {
         if (await DenyAsync() is { } denied) return denied;
@@ -91,7 +91,7 @@ public sealed class ActivateModel(ActivationService activation, AccountService a
 
     /// <summary>
     /// Once the default account exists, only a signed-in server admin may see or change the license,
-    /// also after the license was deleted (A5). Before that, the first activation is open.
+    /// also after the license was deleted. Before that, the first activation is open.
     /// </summary>
     private async Task<IActionResult?> DenyAsync()
     {

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages;
 
-/// <summary>O3: a new user sets a password and joins; an existing user signs in and joins.</summary>
+/// <summary>A new user sets a password and joins; an existing user signs in and joins.</summary>
 public sealed class InvitationModel(InvitationService invitations) : PageModel
 {
     public InvitationLink Link { get; private set; } = new(LinkStatus.Invalid, null);

@@ -4,7 +4,7 @@ using LicenseServer.Data.Usage;
 namespace LicenseServer.Web.Usage;
 
 /// <summary>
-/// L9: the geometry of the Usage page's SVG line chart, drawn on the server (the CSP allows no script
+/// The geometry of the Usage page's SVG line chart, drawn on the server (the CSP allows no script
 /// and no inline style). Up to <see cref="MaxPoints"/> samples are drawn one point each; beyond that
 /// each point is the highest sample of its slice, so a peak is never smoothed away.
 /// </summary>

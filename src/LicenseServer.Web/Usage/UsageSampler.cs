@@ -4,7 +4,7 @@ using LicenseServer.Web.Hosting;
 namespace LicenseServer.Web.Usage;
 
 /// <summary>
-/// L9: samples every organization's seats in use every <c>Kit:Usage:SampleSeconds</c>. Each node runs
+/// Samples every organization's seats in use every <c>Kit:Usage:SampleSeconds</c>. Each node runs
 /// one; samples are keyed by their time bucket, so several nodes write one row per bucket between them.
 /// </summary>
 public sealed class UsageSampler(UsageRepository usage, KitOptions options, TimeProvider clock, ILogger<UsageSampler> logger) : BackgroundService

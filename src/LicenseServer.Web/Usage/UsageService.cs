@@ -12,7 +12,7 @@ public sealed record UsagePeriod(string Key, string Label, TimeSpan Length);
 public sealed record UsageReport(string Product, UsagePeriod Period, DateTimeOffset From, DateTimeOffset To,
     IReadOnlyList<UsageSample> Samples, UsageSample? Peak, long RefusalCount, IReadOnlyList<RefusalRow> LatestRefusals);
 
-/// <summary>L9: seats in use over a period, its peak, and the seats refused in it.</summary>
+/// <summary>Seats in use over a period, its peak, and the seats refused in it.</summary>
 public sealed class UsageService(UsageRepository usage, TimeProvider clock)
 {
     public const int LatestRefusals = 20;

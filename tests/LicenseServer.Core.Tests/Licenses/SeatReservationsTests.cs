@@ -2,7 +2,7 @@ using LicenseServer.Core.Licenses;
 
 namespace LicenseServer.Core.Tests.Licenses;
 
-/// <summary>O5: the unfilled part of a team's reservation is withheld from everyone outside the team.</summary>
+/// <summary>The unfilled part of a team's reservation is withheld from everyone outside the team.</summary>
 public class SeatReservationsTests
 {
     private static TeamReservation Team(long id, int seats, int filled, params long[] members) => new(id, $"T{id}", seats, filled, members);

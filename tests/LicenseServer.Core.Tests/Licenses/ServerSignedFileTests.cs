@@ -6,7 +6,7 @@ using LicenseServer.Core.Licenses;
 
 namespace LicenseServer.Core.Tests.Licenses;
 
-/// <summary>C4: leases and offline licenses verified with the vendor key alone, each failure with its own message.</summary>
+/// <summary>Leases and offline licenses verified with the vendor key alone, each failure with its own message.</summary>
 public class ServerSignedFileTests
 {
     private static readonly TestClock Clock = TestClock.StoppedAt(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));

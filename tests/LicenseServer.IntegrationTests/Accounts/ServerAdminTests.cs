@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Accounts;
 
-/// <summary>U5: the server admin's list of all users.</summary>
+/// <summary>The server admin's list of all users.</summary>
 public class ServerAdminTests : ConsoleTest
 {
     [Test]

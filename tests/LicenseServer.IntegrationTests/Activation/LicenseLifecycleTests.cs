@@ -10,7 +10,7 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Activation;
 
-/// <summary>A4-A6: a newer license in place, deleting licenses, and the expiry warnings, on a clock the test controls.</summary>
+/// <summary>A newer license in place, deleting licenses, and the expiry warnings, on a clock the test controls.</summary>
 public partial class LicenseLifecycleTests : LicenseTest
 {
     private async Task<byte[]> LicenseWithAsync(int kseQuota, DateTimeOffset issuedAt, DateTimeOffset? validUntil = null, DateTimeOffset? productsEnd = null)

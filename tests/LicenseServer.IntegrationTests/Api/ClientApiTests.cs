@@ -10,7 +10,7 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Api;
 
-/// <summary>C1, C2 through LicenseServer.Client against the real server and PostgreSQL.</summary>
+/// <summary>Per-user activation, floating sessions through LicenseServer.Client against the real server and PostgreSQL.</summary>
 public class ClientApiTests : LicenseTest
 {
     // Short leases so that expiry can be seen in a test; the lease leaves a heartbeat two chances. The tests that
@@ -103,7 +103,7 @@ public class ClientApiTests : LicenseTest
         Assert.That((gone.Status, gone.Code), Is.EqualTo((404, "not_activated")));
         Assert.That(await Admin.GetTextAsync(Page()), Does.Not.Contain("<code>MACHINE-1</code>"), "a deactivated machine leaves the Online Licenses list");
 
-        // L10: MACHINE-1's lease stays valid offline for days, so it still counts: churning cannot mint more leases.
+        // MACHINE-1's lease stays valid offline for days, so it still counts: churning cannot mint more leases.
         var churn = Refused(() => client.ActivateAsync(Org, "KSE", "MACHINE-3"));
         Assert.That((churn.Status, churn.Code), Is.EqualTo((409, "machine_limit")));
         Assert.That(churn.Message, Does.Contain("still hold a lease valid offline"));

@@ -8,7 +8,7 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Api;
 
-/// <summary>C3: the kit command against the real server: what it prints and its exit codes.</summary>
+/// <summary>The kit command against the real server: what it prints and its exit codes.</summary>
 [NonParallelizable]
 public class KitCommandTests : LicenseTest
 {

@@ -5,7 +5,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Audit;
 
-/// <summary>L8: the audit log page, its filters, and a CSV with the same rows.</summary>
+/// <summary>The audit log page, its filters, and a CSV with the same rows.</summary>
 public partial class AuditLogTests : LicenseTest
 {
     private string AuditPage => $"/Organizations/{Org}/Audit";

@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Browser;
 
-/// <summary>A4 and A6 as an admin sees them in Chromium: the over-allocation banner after a smaller license, and the expiry banner.</summary>
+/// <summary>Over-allocation and expiry warnings as an admin sees them in Chromium: the over-allocation banner after a smaller license, and the expiry banner.</summary>
 public class LicenseBannerTests : BrowserTest
 {
     [Test]

@@ -18,7 +18,7 @@ using Npgsql;
 namespace LicenseServer.IntegrationTests.Database;
 
 /// <summary>
-/// X1: backup, then restore into an empty database, gives back the same data. The backup file holds the Data
+/// Backup, then restore into an empty database, gives back the same data. The backup file holds the Data
 /// Protection key ring, so only its owner reads it; restore refuses an archive this server did not write
 /// before it touches the database or the data directory.
 /// </summary>

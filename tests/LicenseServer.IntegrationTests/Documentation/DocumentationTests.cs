@@ -33,7 +33,7 @@ public class DocumentationTests
     [Test]
     public void No_document_names_an_internal_feature_id_or_an_issue_number()
     {
-        // Feature ids are a letter of the plan's areas and a number (I4, L12, P1–P3); issues are "issue 9", "#12".
+        // Feature ids are a letter of the plan's areas and a number; issues are "issue 9", "#12".
         var internalId = new Regex(@"\b[IAUOLCPX]\d{1,2}\b|\bissues? #?\d+|(?<![\w&/])#\d+\b", RegexOptions.IgnoreCase);
         var found = Documents
             .SelectMany(d => Read(d).Split('\n').Select((line, i) => (d, i, line)))
@@ -44,6 +44,24 @@ public class DocumentationTests
 
         // Feature ids are upper case: "p1" in a path or "c1" in a hash is not one.
         static string CaseSensitiveIds(string line) => Regex.Replace(line, @"\b[iaulocpx]\d{1,2}\b", "");
+    }
+
+    [Test]
+    public void No_source_comment_names_a_requirement_code()
+    {
+        // Comments name things ("the churn limit"), not the planning codes of the product's requirements.
+        var code = new Regex(@"\b[IAUOLCPX]\d{1,2}\b");
+        var comment = new Regex(@"(//|^\s*--|@\*).*$");
+        var folders = new[] { "src", "bench", "tests", "db-migrations/functions" }.Select(RepoPaths.File).Where(Directory.Exists);
+        var found = folders
+            .SelectMany(folder => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+            .Where(f => f.EndsWith(".cs") || f.EndsWith(".cshtml") || f.EndsWith(".sql"))
+            .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj" or "TestResults"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => comment.Match(x.line) is { Success: true } m && code.IsMatch(m.Value))
+            .Select(x => $"{Path.GetRelativePath(RepoPaths.Root, x.f)}:{x.i + 1}: {x.line.Trim()}")
+            .ToList();
+        Assert.That(found, Is.Empty);
     }
 
     [Test]

@@ -6,7 +6,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Faults;
 
 /// <summary>
-/// X3: two server processes on one database, each with a data directory of its own, share nothing in memory or
+/// Two server processes on one database, each with a data directory of its own, share nothing in memory or
 /// on disk. Data Protection keys live in PostgreSQL, so a console cookie and a form's antiforgery token made by
 /// one node are good on the other; a client's token, its activations and its floating seats are the same on
 /// either node, and the quota holds across both.

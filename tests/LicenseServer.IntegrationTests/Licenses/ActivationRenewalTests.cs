@@ -9,7 +9,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// C1's hot case, the renewal of an active machine, which the server does in one round trip: it answers,
+/// Per-user activation's hot case, the renewal of an active machine, which the server does in one round trip: it answers,
 /// stores and refuses exactly as a first activation's checks do, and a renewal it cannot make in that round
 /// trip goes the whole way.
 /// </summary>
@@ -59,7 +59,7 @@ public class ActivationRenewalTests : SeatRuleTest
         Assert.That(row.LeaseExpiresAt, Is.GreaterThan(first.LeaseExpiresAt));
         Assert.That(new DateTimeOffset(DateTime.SpecifyKind(row.LeaseExpiresAt, DateTimeKind.Utc)), Is.GreaterThanOrEqualTo(payload.ExpiresAt.AddTicks(-10)),
             "a deactivated machine counts while its lease can be checked offline: the stored lease reaches the signed one");
-        Assert.That(await EventsAsync(), Is.EqualTo(events), "L10 counts machines becoming active, not renewals");
+        Assert.That(await EventsAsync(), Is.EqualTo(events), "the churn limit counts machines becoming active, not renewals");
         Assert.That(await AuditAsync("license.machine_activated"), Is.EqualTo(audit));
         Assert.That(await CountAsync("SELECT count(*) FROM machine_activation"), Is.EqualTo(1));
     }
@@ -118,7 +118,7 @@ public class ActivationRenewalTests : SeatRuleTest
         var row = await RowAsync("MACHINE-1");
         Assert.That(row.DeactivatedAt, Is.Null);
         Assert.That(row.ActivatedAt, Is.GreaterThan(deactivated.ActivatedAt), "it became active again");
-        Assert.That(await EventsAsync(), Is.EqualTo(2), "L10 counts it");
+        Assert.That(await EventsAsync(), Is.EqualTo(2), "the churn limit counts it");
         Assert.That(await AuditAsync("license.machine_activated"), Has.Count.EqualTo(2));
     }
 

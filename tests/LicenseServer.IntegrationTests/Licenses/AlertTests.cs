@@ -13,7 +13,7 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>L12 against a real SMTP server (MailDev) and a webhook receiver on loopback.</summary>
+/// <summary>Usage alerts against a real SMTP server (MailDev) and a webhook receiver on loopback.</summary>
 public class AlertTests : LicenseTest
 {
     private const string Secret = "test-webhook-secret-0123456789";

@@ -4,7 +4,7 @@ using Npgsql;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// L4: the calls of a batch of checkouts, one transaction, as the batch runs them (migration 0021): each call
+/// The calls of a batch of checkouts, one transaction, as the batch runs them (migration 0021): each call
 /// leaves its session and its pool's count to the batch, except where the organization reserves seats for teams.
 /// </summary>
 public class CheckoutBatchTests : SeatRuleTest

@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>L10: how often a user's machines may become active per product is capped.</summary>
+/// <summary>How often a user's machines may become active per product is capped.</summary>
 public class ChurnLimitTests : SeatRuleTest
 {
     // A small limit to reach, and room for machines so that the machine limit stays out of the way.

@@ -5,7 +5,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>L4 at the seat ledger, the path the client API's checkout takes.</summary>
+/// <summary>Floating checkout at the seat ledger, the path the client API's checkout takes.</summary>
 public class FloatingSeatTests : LicenseTest
 {
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(5.5);

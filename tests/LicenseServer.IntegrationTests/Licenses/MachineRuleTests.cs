@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>L11: an allow-list of machines for floating seats, and disabling a machine without deleting its history.</summary>
+/// <summary>An allow-list of machines for floating seats, and disabling a machine without deleting its history.</summary>
 public class MachineRuleTests : SeatRuleTest
 {
     [Test]

@@ -4,7 +4,7 @@ using Npgsql;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// L4: the sessions that left a pool (released, ended, expired) come off its count at most every 200 ms, and
+/// The sessions that left a pool (released, ended, expired) come off its count at most every 200 ms, and
 /// always before the count refuses a seat (migration 0022). Each checkout here is a transaction of its own, at
 /// a time given, as a lone checkout runs it.
 /// </summary>

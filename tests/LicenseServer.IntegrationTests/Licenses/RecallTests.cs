@@ -6,7 +6,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// L3 with L10: a per-user license taken back while its machines hold offline-valid leases keeps its
+/// Per-user assignment with the churn limit: a per-user license taken back while its machines hold offline-valid leases keeps its
 /// seat until they expire, and a grant racing a member's removal never leaves a license on a non-member.
 /// </summary>
 public class RecallTests : LicenseTest

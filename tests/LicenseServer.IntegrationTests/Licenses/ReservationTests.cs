@@ -4,7 +4,7 @@ using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>O5: seats of a product reserved for a team are not granted to others.</summary>
+/// <summary>Seats of a product reserved for a team are not granted to others.</summary>
 public class ReservationTests : SeatRuleTest
 {
     [Test]

@@ -9,7 +9,7 @@ using LicenseServer.Web.Usage;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
-/// <summary>L9: samples of seats in use taken from real checkouts, the peak, refusals, and the CSV of the chart's rows.</summary>
+/// <summary>Samples of seats in use taken from real checkouts, the peak, refusals, and the CSV of the chart's rows.</summary>
 public partial class UsageTests : LicenseTest
 {
     // Hourly buckets keep the background sampler out of the way (it would first run an hour from now);

@@ -8,7 +8,7 @@ using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Metrics;
 
-/// <summary>X2: /metrics against real traffic: counters move by exactly what was done, gauges match the database.</summary>
+/// <summary>/metrics against real traffic: counters move by exactly what was done, gauges match the database.</summary>
 public class MetricsTests : LicenseTest
 {
     private HttpClient _http = null!;

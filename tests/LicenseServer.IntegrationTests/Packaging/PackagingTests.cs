@@ -8,7 +8,7 @@ using LicenseServer.IntegrationTests.Support;
 namespace LicenseServer.IntegrationTests.Packaging;
 
 /// <summary>
-/// I1, I3: builds the .deb and the linux archive with packaging/build.sh, installs the archive with
+/// Builds the .deb and the linux archive with packaging/build.sh, installs the archive with
 /// install.sh into a temporary root (--no-systemd: no systemd runs here), upgrades it, uninstalls it; installs
 /// the .deb into another root with dpkg --root (its maintainer scripts honour DPKG_ROOT) and runs lintian on it.
 /// </summary>

@@ -123,8 +123,8 @@ public sealed class HostileInputTests : SecurityTest
             }
             if (handler.IsPost && textFields.FirstOrDefault() is { } first)
             {
-                // The raw bytes C3 28 are not UTF-8 (a browser encodes every byte of a form as %XX; an encoded sequence
-                // that is not UTF-8, such as %C3%28, ASP.NET Core keeps as the literal text it is).
+                // The raw bytes 0xC3 0x28 are not UTF-8 (a browser encodes every byte of a form as %XX; an encoded sequence
+                // that is not UTF-8, such as %c3%28, ASP.NET Core keeps as the literal text it is).
                 var body = string.Join('&', fields.Select(f => $"{f.Key}={(f.Key == first ? "\u00C3(" : Uri.EscapeDataString(f.Value))}").Append("__RequestVerificationToken=" + Uri.EscapeDataString(token)));
                 using var response = await Admin.PostRawAsync(handler.Url(VictimRoute, product), new ByteArrayContent(Encoding.Latin1.GetBytes(body))
                 {

@@ -59,7 +59,7 @@ public sealed class HostileLinkTests : SecurityTest
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM password_reset WHERE used_at IS NULL"), Is.Zero, "and the link is used up");
     }
 
-    /// <summary>A reset link as the forgot-password form makes one (U3), without the mail that carries it.</summary>
+    /// <summary>A reset link as the forgot-password form makes one, without the mail that carries it.</summary>
     private async Task<string> ResetTokenAsync(long userId)
     {
         var token = SecretToken.New();

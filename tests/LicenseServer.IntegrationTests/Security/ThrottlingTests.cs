@@ -10,7 +10,7 @@ using LicenseServer.Web.Accounts;
 namespace LicenseServer.IntegrationTests.Security;
 
 /// <summary>
-/// U1 against guessing: 5 failures in 15 minutes per (address, email), and at most 100 an hour per email
+/// Sign-in against guessing: 5 failures in 15 minutes per (address, email), and at most 100 an hour per email
 /// whatever the address (each client here connects from its own loopback address, so the server sees
 /// many). Neither the answers nor their timing tell whether an email has an account, on the sign-in
 /// page, in the client API, and on the forgot-password page.

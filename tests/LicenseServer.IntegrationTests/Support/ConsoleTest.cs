@@ -98,7 +98,7 @@ public abstract partial class ConsoleTest
         return long.Parse(response.RedirectPath().Split('/')[^1]);
     }
 
-    /// <summary>Points the organization's mail server (O6) at this class's MailDev, through its Settings page.</summary>
+    /// <summary>Points the organization's mail server at this class's MailDev, through its Settings page.</summary>
     protected async Task UseMailDevAsync(long organizationId)
     {
         var settings = $"/Organizations/{organizationId}/Settings";

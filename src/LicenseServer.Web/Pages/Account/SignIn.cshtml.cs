@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Account;
 
-/// <summary>U1: sign-in, throttled per (address, email) with a 429 answer.</summary>
+/// <summary>Sign-in, throttled per (address, email) with a 429 answer.</summary>
 public sealed class SignInModel(AccountService accounts, ActivationService activation, TimeProvider clock) : PageModel
 {
     public string? Email { get; private set; }
@@ -32,7 +32,7 @@ public sealed class SignInModel(AccountService accounts, ActivationService activ
             case SignInStatus.Success:
                 await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, KitClaims.For(result.Account!, clock.GetUtcNow()));
                 if (result.Account!.MustChangePassword) return RedirectToPage("/Account/ChangePassword");
-                // A6: once the license or a product has expired, a server admin lands where a renewed one is uploaded.
+                // Once the license or a product has expired, a server admin lands where a renewed one is uploaded.
                 if (result.Account.IsServerAdmin && (await activation.ExpiryWarningsAsync()).Any(w => w.Expired))
                     return RedirectToPage("/Activate");
                 return LocalRedirect(Url.IsLocalUrl(returnUrl) ? returnUrl! : "/");

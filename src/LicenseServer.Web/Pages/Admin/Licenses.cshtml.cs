@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Admin;
 
-/// <summary>L2: the server admin splits each product's quota among organizations; L10: and sets churn limits per product.</summary>
+/// <summary>The server admin splits each product's quota among organizations, and sets churn limits per product.</summary>
 public sealed class AdminLicensesModel(LicenseService licenses) : PageModel
 {
     public IReadOnlyList<AllocationRow> Rows { get; private set; } = [];

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Admin;
 
-/// <summary>U5: every user on the server, with search and paging; disable or enable. /Admin is for the server admin only.</summary>
+/// <summary>Every user on the server, with search and paging; disable or enable. /Admin is for the server admin only.</summary>
 public sealed class AdminUsersModel(UserAdminService users) : PageModel
 {
     public UserPage Result { get; private set; } = null!;

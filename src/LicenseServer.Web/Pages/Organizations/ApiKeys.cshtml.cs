@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L6: a member's own API keys: create (shown once), list with prefix and last use, revoke.</summary>
+/// <summary>A member's own API keys: create (shown once), list with prefix and last use, revoke.</summary>
 public sealed class ApiKeysModel(LicenseService licenses) : OrganizationPageModel
 {
     public IReadOnlyList<ApiKeyRow> Keys { get; private set; } = [];

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L8: every membership and license action with who, when and from which address; filter; CSV export of the same rows.</summary>
+/// <summary>Every membership and license action with who, when and from which address; filter; CSV export of the same rows.</summary>
 public sealed class AuditModel(AuditRepository audit) : OrganizationPageModel
 {
     public const int PageSize = 50;

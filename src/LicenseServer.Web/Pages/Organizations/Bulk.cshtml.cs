@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L5: several per-user products for several selected users at once, all or nothing.</summary>
+/// <summary>Several per-user products for several selected users at once, all or nothing.</summary>
 public sealed class BulkModel(LicenseService licenses, OrganizationService organizations) : OrganizationPageModel
 {
     public IReadOnlyList<PoolRow> Products { get; private set; } = [];

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L1, L3, L4, L7, L11 (and O5's reservations, shown): one product of the organization at a time (?product=CODE).</summary>
+/// <summary>License Management, per-user assignment, floating checkout, offline licenses, the machine rules (and the reservations, shown): one product of the organization at a time (?product=CODE).</summary>
 public sealed class LicensesModel(LicenseService licenses) : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }

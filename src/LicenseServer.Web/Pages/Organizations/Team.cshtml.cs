@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>O5: one team: rename, add and remove members, reserve seats of products.</summary>
+/// <summary>One team: rename, add and remove members, reserve seats of products.</summary>
 public sealed class TeamModel(TeamService teams) : OrganizationPageModel
 {
     [FromRoute] public long TeamId { get; set; }

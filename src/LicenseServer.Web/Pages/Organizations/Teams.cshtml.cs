@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>O5: the teams of an organization.</summary>
+/// <summary>The teams of an organization.</summary>
 public sealed class TeamsModel(TeamService teams) : OrganizationPageModel
 {
     public IReadOnlyList<TeamRow> Teams { get; private set; } = [];

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>L9: seats in use over time for one product (?product=CODE&amp;period=24h|7d|30d), its peak, refusals, CSV.</summary>
+/// <summary>Seats in use over time for one product (?product=CODE&amp;period=24h|7d|30d), its peak, refusals, CSV.</summary>
 public sealed class UsageModel(LicenseService licenses, UsageService usage, UsageSampler sampler) : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>O2, O4: members with their roles, invitations and Pending Activations.</summary>
+/// <summary>Members with their roles, invitations and Pending Activations.</summary>
 public sealed class UsersModel(OrganizationService organizations, InvitationService invitations) : OrganizationPageModel
 {
     public IReadOnlyList<MemberRow> Members { get; private set; } = [];
