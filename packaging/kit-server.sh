@@ -16,7 +16,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 if [ ! -r "$KIT_CONFIG" ]; then
   case "${1:-}" in
-    version|help|--help|-h) ;;
+    version|--version|--help|-h|'-?') ;;
     *) echo "kit-server: $(id -un) cannot read the settings $KIT_CONFIG: run it as root (sudo kit-server ...), which runs it as the kit user." >&2
        exit 1 ;;
   esac

@@ -1,8 +1,10 @@
+using System.CommandLine;
 using System.Globalization;
+using System.Numerics;
 
 namespace LicenseServer.Bench;
 
-/// <summary>The command line: <c>kit-bench [--smoke] [--seconds N] [--clients N] [--out FILE.json] [--scale N] [--keep-data]</c>.</summary>
+/// <summary>What a run measures, from the command line (<see cref="Command"/>): <c>kit-bench [--smoke] [--seconds N] [--clients N] [--out FILE.json] [--scale N] [--keep-data]</c>.</summary>
 public sealed record BenchOptions
 {
     public bool Smoke { get; init; }
@@ -26,42 +28,47 @@ public sealed record BenchOptions
     /// <summary>Keep the temporary data directory (the cluster, the server's logs) for inspection.</summary>
     public bool KeepData { get; init; }
 
-    public const string Usage = """
-        Usage: kit-bench [--smoke] [--seconds N] [--warmup N] [--clients N] [--scale N] [--out FILE.json] [--keep-data]
-          --smoke      a few seconds per phase, 8 clients, 1,000 sessions for the large scale (the tests run this)
-          --seconds    measured seconds per phase (default 20; smoke 2)
-          --warmup     seconds of load before each phase is measured (default 2; smoke 0.5)
-          --clients    concurrent HTTP clients, and pgbench clients for the floor (default 64; smoke 8)
-          --scale      live sessions in the database for the large-scale runs (default 100000; smoke 1000)
-          --out        the JSON results; a Markdown table is written beside it (default bench/results/latest.json)
-          --keep-data  keep the temporary data directory (cluster, server logs) instead of deleting it
+    private const string About = """
+        kit-bench: the benchmark of the client API's hot paths (floating checkouts, heartbeats, per-user activations)
+        against the floor PostgreSQL sets for the same SQL, on a fresh server on the embedded PostgreSQL.
+        Exit codes: 0 the bench ran (targets may be MISSED: see the table), 1 the harness failed, 2 usage,
+        3 over-allocation: seats in use exceeded a quota at some sample.
         """;
 
-    public static BenchOptions Parse(string[] args)
+    /// <summary>The command line, whose action runs <paramref name="run"/> with the options given.</summary>
+    public static RootCommand Command(Func<BenchOptions, Task<int>> run)
     {
-        var smoke = args.Contains("--smoke");
-        var options = smoke
-            ? new BenchOptions { Smoke = true, Seconds = 2, WarmupSeconds = 0.5, ServerWarmupSeconds = 1, Clients = 8, LargeScale = 1000 }
-            : new BenchOptions();
-        for (var i = 0; i < args.Length; i++)
+        var smoke = new Option<bool>("--smoke") { Description = "a few seconds per phase, 8 clients, 1,000 sessions for the large scale (the tests run this)" };
+        var seconds = Positive(new Option<double>("--seconds") { Description = "measured seconds per phase (default 20; smoke 2)" });
+        var warmup = new Option<double>("--warmup") { Description = "seconds of load before each phase is measured (default 2; smoke 0.5)" };
+        var clients = Positive(new Option<int>("--clients") { Description = "concurrent HTTP clients, and pgbench clients for the floor (default 64; smoke 8)" });
+        var scale = Positive(new Option<int>("--scale") { Description = "live sessions in the database for the large-scale runs (default 100000; smoke 1000)" });
+        var output = new Option<string>("--out") { Description = "the JSON results; a Markdown table is written beside it (default bench/results/latest.json)" };
+        var keepData = new Option<bool>("--keep-data") { Description = "keep the temporary data directory (cluster, server logs) instead of deleting it" };
+        var root = new RootCommand(About) { smoke, seconds, warmup, clients, scale, output, keepData };
+        root.SetAction(parsed =>
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.\n{Usage}");
-            options = args[i] switch
-            {
-                "--smoke" => options,
-                "--keep-data" => options with { KeepData = true },
-                "--seconds" => options with { Seconds = Positive(Value(), "--seconds") },
-                "--warmup" => options with { WarmupSeconds = double.Parse(Value(), CultureInfo.InvariantCulture) },
-                "--clients" => options with { Clients = (int)Positive(Value(), "--clients") },
-                "--scale" => options with { LargeScale = (int)Positive(Value(), "--scale") },
-                "--out" => options with { Out = Value() },
-                _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
-            };
-        }
-        return options;
+            var options = parsed.GetValue(smoke)
+                ? new BenchOptions { Smoke = true, Seconds = 2, WarmupSeconds = 0.5, ServerWarmupSeconds = 1, Clients = 8, LargeScale = 1000 }
+                : new BenchOptions();
+            if (parsed.GetResult(seconds) is not null) options = options with { Seconds = parsed.GetValue(seconds) };
+            if (parsed.GetResult(warmup) is not null) options = options with { WarmupSeconds = parsed.GetValue(warmup) };
+            if (parsed.GetResult(clients) is not null) options = options with { Clients = parsed.GetValue(clients) };
+            if (parsed.GetResult(scale) is not null) options = options with { LargeScale = parsed.GetValue(scale) };
+            if (parsed.GetValue(output) is { } path) options = options with { Out = path };
+            return run(options with { KeepData = parsed.GetValue(keepData) });
+        });
+        return root;
     }
 
-    private static double Positive(string text, string name) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
-            ? value : throw new ArgumentException($"{name} must be a positive number, not \"{text}\".");
+    private static Option<T> Positive<T>(Option<T> option) where T : struct, INumber<T>
+    {
+        option.Validators.Add(result =>
+        {
+            // A value that is not a number at all is the parser's own error.
+            if (result.Tokens is [var token] && T.TryParse(token.Value, CultureInfo.InvariantCulture, out var value) && value <= T.Zero)
+                result.AddError($"{option.Name} must be a positive number, not {token.Value}.");
+        });
+        return option;
+    }
 }

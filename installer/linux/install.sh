@@ -265,7 +265,7 @@ for _ in $(seq 1 180); do
     echo "  sudo cat $data/setup-code    (also in $logs/kit-server.log)"
     echo "Keep a copy of the secrets key file $secrets_key safe, apart from the backups, and copy it to every other node."
     echo "The server's commands run with its settings and as the kit user with: sudo kit-server <command>, e.g."
-    echo "  sudo kit-server backup --out /var/backups/kit.tar.gz    (a folder the kit user can write; kit-server help lists them)"
+    echo "  sudo kit-server backup --out /var/backups/kit.tar.gz    (a folder the kit user can write; kit-server --help lists them)"
     exit 0
   else
     status=$?

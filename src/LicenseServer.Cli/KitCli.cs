@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Text.Json;
 using LicenseServer.Client;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
+using LicenseServer.Tooling;
 
 namespace LicenseServer.Cli;
 
@@ -12,54 +14,27 @@ namespace LicenseServer.Cli;
 /// </summary>
 public static class KitCli
 {
-    public const int Ok = 0, Refused = 1, Usage = 2, Unreachable = 3;
+    public const int Ok = 0, Refused = 1, Usage = CommandLineTool.UsageError, Unreachable = 3;
 
-    public const string Help = """
-        Usage: kit <command> [options]
-          machine-id                                   print this machine's ID (per machine and OS account)
-          login    --server URL --email E [--password P]  sign in; the token is saved for the next commands
-          orgs                                         list my organizations and my role
-          activate   --org ID --product CODE [--machine-id M] [--out FILE]   activate a per-user product; saves the lease
-          deactivate --org ID --product CODE [--machine-id M]
-          checkout   --product CODE [--machine-id M] [--for SECONDS]   hold a floating seat (API key) until Ctrl-C or SECONDS
-          release    --session ID                      release a floating session (API key)
-          verify     FILE [--vendor-key FILE] [--machine-id M]   check a lease or offline .lic with the vendor key alone
-          plugins list [--search TEXT]                 the plugins I may use (signed in, or KIT_API_KEY)
-          plugins download --id ID --version V [--out FILE]   download a plugin package, its SHA-256 checked
-        Server and credentials: --server URL or KIT_SERVER; KIT_API_KEY for floating sessions; the login token is kept in
-        $KIT_HOME (default ~/.kit)/credentials.json, readable by you only.
-        Leases and floating seats count only when they verify with the vendor's public key: the one built in, or
-        --vendor-key FILE (or KIT_VENDOR_KEY) for a demo server's key.
+    private const string About = """
+        kit: sign in to a Kit License Server, activate per-user products, hold floating seats, verify leases and
+        offline licenses with the vendor key alone, and download plugins.
+        Server and credentials: --server URL or KIT_SERVER; KIT_API_KEY (or --api-key) for floating sessions and plugins;
+        the login token is kept in $KIT_HOME (default ~/.kit)/credentials.json, readable by you only. Leases and
+        floating seats count only when they verify with the vendor's public key: the one built in, or --vendor-key FILE
+        (or KIT_VENDOR_KEY) for a demo server's key.
         Exit codes: 0 done, 1 refused or invalid (the reason's code is printed), 2 usage, 3 server unreachable.
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancel = default)
     {
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
-        {
-            output.WriteLine(Help);
-            return args.Length == 0 ? Usage : Ok;
-        }
         try
         {
-            var options = Options.Parse(args[1..]);
-            return args[0] switch
-            {
-                "machine-id" => Print(output, MachineId.Current()),
-                "login" => await LoginAsync(options, output, cancel),
-                "orgs" => await OrgsAsync(options, output, cancel),
-                "activate" => await ActivateAsync(options, output, cancel),
-                "deactivate" => await DeactivateAsync(options, output, cancel),
-                "checkout" => await CheckoutAsync(options, output, cancel),
-                "release" => await ReleaseAsync(options, output, cancel),
-                "verify" => Verify(options, output),
-                "plugins" => await PluginsAsync(options, output, cancel),
-                _ => throw new UsageException($"Unknown command \"{args[0]}\"."),
-            };
+            return await CommandLineTool.InvokeAsync(CommandLineTool.Parse(Commands(output), args), output, error, cancel);
         }
         catch (UsageException e)
         {
-            error.WriteLine($"{e.Message}\n\n{Help}");
+            error.WriteLine(e.Message);
             return Usage;
         }
         catch (KitApiException e)
@@ -87,6 +62,57 @@ public static class KitCli
             error.WriteLine(e.Message);
             return Usage;
         }
+    }
+
+    /// <summary>Every command of kit with its options; each action writes to <paramref name="output"/>.</summary>
+    private static RootCommand Commands(TextWriter output)
+    {
+        Option<string> Server() => CommandLineTool.Value("--server", "the license server's URL (else KIT_SERVER, else the one signed in to)");
+        Option<string> VendorKeyFile() => CommandLineTool.Value("--vendor-key", "the vendor public key to verify with (else KIT_VENDOR_KEY, else the built-in key)");
+        Option<string> ApiKey() => CommandLineTool.Value("--api-key", "an API key from the console's API Keys page (else KIT_API_KEY)");
+        Option<string> MachineIdOption() => CommandLineTool.Value("--machine-id", "the machine ID (default: this machine's, see kit machine-id)");
+        Option<string> Org() => CommandLineTool.Value("--org", "the Organization ID (see kit orgs)", required: true);
+        Option<string> Product() => CommandLineTool.Value("--product", "the product code, e.g. KSE", required: true);
+
+        var machineId = new Command("machine-id", "Print this machine's ID (per machine and OS account).");
+        machineId.SetAction(_ => Print(output, MachineId.Current()));
+
+        var login = new Command("login", "Sign in; the token is saved for the next commands. The password is asked for without being shown, " +
+                                         "or read from --password, KIT_PASSWORD or standard input.")
+            { Server(), CommandLineTool.Value("--email", "your email", required: true), CommandLineTool.Value("--password", "your password (else KIT_PASSWORD, a prompt, or standard input)"), VendorKeyFile() };
+        login.SetAction((parsed, cancel) => LoginAsync(new Options(parsed), output, cancel));
+
+        var orgs = new Command("orgs", "List my organizations and my role in each.") { Server(), VendorKeyFile() };
+        orgs.SetAction((parsed, cancel) => OrgsAsync(new Options(parsed), output, cancel));
+
+        var activate = new Command("activate", "Activate a per-user product on this machine and save its lease.")
+            { Org(), Product(), MachineIdOption(), CommandLineTool.Value("--out", "where to save the lease (default ~/.kit/<product>_<machine>.lease)"), Server(), VendorKeyFile() };
+        activate.SetAction((parsed, cancel) => ActivateAsync(new Options(parsed), output, cancel));
+
+        var deactivate = new Command("deactivate", "Deactivate a per-user product on this machine.") { Org(), Product(), MachineIdOption(), Server(), VendorKeyFile() };
+        deactivate.SetAction((parsed, cancel) => DeactivateAsync(new Options(parsed), output, cancel));
+
+        var checkout = new Command("checkout", "Hold a floating seat, heartbeating, until Ctrl-C or --for seconds (needs an API key).")
+            { Product(), MachineIdOption(), CommandLineTool.Value("--for", "release after this many seconds"), ApiKey(), Server(), VendorKeyFile() };
+        checkout.SetAction((parsed, cancel) => CheckoutAsync(new Options(parsed), output, cancel));
+
+        var release = new Command("release", "Release a floating session (needs an API key).")
+            { CommandLineTool.Value("--session", "the session id that checkout printed", required: true), ApiKey(), Server(), VendorKeyFile() };
+        release.SetAction((parsed, cancel) => ReleaseAsync(new Options(parsed), output, cancel));
+
+        var verify = new Command("verify", "Check a lease, an offline .lic or a floating grant with the vendor key alone.")
+            { new Argument<string>("file") { Description = "the file to check" }, VendorKeyFile(), MachineIdOption() };
+        verify.SetAction(parsed => Verify(new Options(parsed), output));
+
+        var list = new Command("list", "The plugins I may use (signed in, or with an API key).") { CommandLineTool.Value("--search", "part of a plugin's id or name"), ApiKey(), Server(), VendorKeyFile() };
+        list.SetAction((parsed, cancel) => PluginListAsync(new Options(parsed), output, cancel));
+        var download = new Command("download", "Download a plugin package; its SHA-256 is checked.")
+            { CommandLineTool.Value("--id", "the plugin's id", required: true), CommandLineTool.Value("--version", "the version to download", required: true),
+              CommandLineTool.Value("--out", "where to save it (default <id>-<version>.zip)"), ApiKey(), Server(), VendorKeyFile() };
+        download.SetAction((parsed, cancel) => PluginDownloadAsync(new Options(parsed), output, cancel));
+        var plugins = new Command("plugins", "List and download plugin packages.") { list, download };
+
+        return new RootCommand(About) { machineId, login, orgs, activate, deactivate, checkout, release, verify, plugins };
     }
 
     private static int Print(TextWriter output, string text)
@@ -132,7 +158,7 @@ public static class KitCli
     {
         var server = ServerUrl(options);
         var email = options.Require("email");
-        var password = options.Get("password") ?? Environment.GetEnvironmentVariable("KIT_PASSWORD") ?? Console.In.ReadLine() ?? "";
+        var password = CommandLineTool.ReadPassword(options.Get("password"), "KIT_PASSWORD", $"Password for {email}: ", Console.Error);
         using var client = new KitClient(server, VendorKey(options));
         var login = await client.LoginAsync(email, password, cancel);
         Directory.CreateDirectory(Home);
@@ -207,34 +233,35 @@ public static class KitCli
         return Ok;
     }
 
-    private static async Task<int> PluginsAsync(Options options, TextWriter output, CancellationToken cancel)
+    private static KitClient PluginClient(Options options) =>
+        (options.Get("api-key") ?? Environment.GetEnvironmentVariable("KIT_API_KEY")) is not null ? WithApiKey(options) : SignedIn(options);
+
+    private static async Task<int> PluginListAsync(Options options, TextWriter output, CancellationToken cancel)
     {
-        using var client = (options.Get("api-key") ?? Environment.GetEnvironmentVariable("KIT_API_KEY")) is not null ? WithApiKey(options) : SignedIn(options);
-        switch (options.Positional)
+        using var client = PluginClient(options);
+        foreach (var plugin in await client.PluginsAsync(options.Get("search"), cancel))
+            output.WriteLine($"{plugin.Id}\t{plugin.Name}\t{string.Join(",", plugin.Versions.Select(v => v.Version))}");
+        return Ok;
+    }
+
+    private static async Task<int> PluginDownloadAsync(Options options, TextWriter output, CancellationToken cancel)
+    {
+        using var client = PluginClient(options);
+        var (id, version) = (options.Require("id"), options.Require("version"));
+        var path = options.Get("out") ?? $"{id}-{version}.zip";
+        var partial = path + ".partial";
+        string sha;
+        try
         {
-            case "list":
-                foreach (var plugin in await client.PluginsAsync(options.Get("search"), cancel))
-                    output.WriteLine($"{plugin.Id}\t{plugin.Name}\t{string.Join(",", plugin.Versions.Select(v => v.Version))}");
-                return Ok;
-            case "download":
-                var (id, version) = (options.Require("id"), options.Require("version"));
-                var path = options.Get("out") ?? $"{id}-{version}.zip";
-                var partial = path + ".partial";
-                string sha;
-                try
-                {
-                    await using (var file = File.Create(partial)) sha = await client.DownloadPluginAsync(id, version, file, cancel);
-                    File.Move(partial, path, overwrite: true);
-                }
-                finally
-                {
-                    File.Delete(partial); // never a half-downloaded package under the real name
-                }
-                output.WriteLine($"Downloaded {id} {version} to {path} (SHA-256 {sha}).");
-                return Ok;
-            default:
-                throw new UsageException("plugins takes list or download.");
+            await using (var file = File.Create(partial)) sha = await client.DownloadPluginAsync(id, version, file, cancel);
+            File.Move(partial, path, overwrite: true);
         }
+        finally
+        {
+            File.Delete(partial); // never a half-downloaded package under the real name
+        }
+        output.WriteLine($"Downloaded {id} {version} to {path} (SHA-256 {sha}).");
+        return Ok;
     }
 
     private static int Verify(Options options, TextWriter output)
@@ -247,24 +274,12 @@ public static class KitCli
         return Ok;
     }
 
-    private sealed class Options
+    /// <summary>The values of the command's options by name, and its one argument (the file of verify).</summary>
+    private sealed class Options(ParseResult parsed)
     {
-        private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
-        public string? Positional { get; private set; }
-
-        public static Options Parse(string[] args)
-        {
-            var options = new Options();
-            for (var i = 0; i < args.Length; i++)
-            {
-                if (!args[i].StartsWith("--", StringComparison.Ordinal)) { options.Positional ??= args[i]; continue; }
-                if (i + 1 >= args.Length) throw new UsageException($"{args[i]} needs a value.");
-                options._values[args[i][2..]] = args[++i];
-            }
-            return options;
-        }
-
-        public string? Get(string name) => _values.GetValueOrDefault(name);
+        public string? Positional => parsed.CommandResult.Command.Arguments.FirstOrDefault() is Argument<string> file ? parsed.GetValue(file) : null;
+        public string? Get(string name) => parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name) is Option<string> option
+            ? parsed.GetValue(option) : null;
         public string Require(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
     }
 }

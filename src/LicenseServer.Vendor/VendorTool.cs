@@ -1,6 +1,8 @@
+using System.CommandLine;
 using System.Globalization;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
+using LicenseServer.Tooling;
 
 namespace LicenseServer.Vendor;
 
@@ -10,45 +12,22 @@ namespace LicenseServer.Vendor;
 /// </summary>
 public static class VendorTool
 {
-    public const string Usage = """
-        Usage:
-          kit-vendor keygen --out PREFIX
-              writes PREFIX.key (private, keep it secret) and PREFIX.pub
-          kit-vendor issue --key PREFIX.key --customer NAME --product CODE:kind:quota:subscription[:name] [--product ...]
-                           [--request REQUEST.json | --installation-id ID --server-key BASE64] [--company-id ID]
-                           [--valid-from yyyy-MM-dd] [--valid-until yyyy-MM-dd | --days N] --out FILE.lic
-                           [--lease-days N] [--machines-per-user N] [--churn-limit N] [--churn-window-days N]
-                           [--session-lease-seconds N] [--limit CODE.name=value ...]
-              kind: per-user or floating; subscription: annual or perpetual (annual needs an end date)
-              limits (a server's settings may only tighten them; unset: 7 lease days, 2 machines per user,
-              10 activations in 30 days, 330 session lease seconds): --lease-days and the others hold for
-              every product; --limit sets one product's own, e.g. --limit KSE.leaseDays=3
-              (names: leaseDays, machinesPerUser, churnLimit, churnWindowDays, sessionLeaseSeconds)
-          kit-vendor verify --pub PREFIX.pub [--installation-id ID] FILE.lic
+    private const string About = """
+        kit-vendor: the vendor's tool. keygen makes a vendor key pair; issue signs a .lic from a customer's license
+        request file or from parameters; verify checks a .lic against a vendor public key.
+        Exit codes: 0 done, 1 refused, invalid or failed (the reason is printed), 2 usage.
         """;
 
     public static int Run(string[] args, TextWriter output, TextWriter error, TimeProvider clock)
     {
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
-        {
-            output.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
         try
         {
-            var options = Options.Parse(args[1..]);
-            return args[0] switch
-            {
-                "keygen" => Keygen(options, output),
-                "issue" => Issue(options, output, clock),
-                "verify" => Verify(options, output, clock),
-                _ => throw new UsageException($"Unknown command \"{args[0]}\"."),
-            };
+            return CommandLineTool.InvokeAsync(CommandLineTool.Parse(Commands(output, clock), args), output, error).GetAwaiter().GetResult();
         }
         catch (UsageException e)
         {
-            error.WriteLine($"{e.Message}\n\n{Usage}");
-            return 2;
+            error.WriteLine(e.Message);
+            return CommandLineTool.UsageError;
         }
         catch (LicenseRejectedException e)
         {
@@ -60,6 +39,51 @@ public static class VendorTool
             error.WriteLine(e.Message);
             return 1;
         }
+    }
+
+    private static RootCommand Commands(TextWriter output, TimeProvider clock)
+    {
+        var keygen = new Command("keygen", "Make a vendor key pair: PREFIX.key (private, keep it secret) and PREFIX.pub.")
+            { CommandLineTool.Value("--out", "PREFIX of the two files", required: true) };
+        keygen.SetAction(parsed => Keygen(new Options(parsed), output));
+
+        var issue = new Command("issue", """
+            Sign a .lic. A product is CODE:kind:quota:subscription[:name]; kind is per-user or floating, subscription
+            annual (needs an end: --valid-until or --days) or perpetual. Limits (a server's settings may only tighten
+            them; unset: 7 lease days, 2 machines per user, 10 activations in 30 days, 330 session lease seconds) hold
+            for every product; --limit sets one product's own, e.g. --limit KSE.leaseDays=3 (names: leaseDays,
+            machinesPerUser, churnLimit, churnWindowDays, sessionLeaseSeconds).
+            """)
+        {
+            CommandLineTool.Value("--key", "the vendor private key (PREFIX.key)", required: true),
+            CommandLineTool.Value("--customer", "the customer's name", required: true),
+            new Option<string[]>("--product") { Description = "a product, CODE:kind:quota:subscription[:name]; give one per product", AllowMultipleArgumentsPerToken = false },
+            CommandLineTool.Value("--request", "the customer's license request file: binds the license to that installation and vouches for its server key"),
+            CommandLineTool.Value("--installation-id", "the installation to bind to, without a request file"),
+            CommandLineTool.Value("--server-key", "the installation's server public key (base64), without a request file"),
+            CommandLineTool.Value("--company-id", "the customer's company ID"),
+            CommandLineTool.Value("--valid-from", "first day, yyyy-MM-dd (default: now)"),
+            CommandLineTool.Value("--valid-until", "last moment, yyyy-MM-dd"),
+            CommandLineTool.Value("--days", "days from --valid-from instead of --valid-until"),
+            CommandLineTool.Value("--out", "the .lic file to write", required: true),
+            CommandLineTool.Value("--lease-days", "how long a per-user lease may be checked offline"),
+            CommandLineTool.Value("--machines-per-user", "machines one user may activate per product"),
+            CommandLineTool.Value("--churn-limit", "activations per user and product within the churn window"),
+            CommandLineTool.Value("--churn-window-days", "the churn window in days"),
+            CommandLineTool.Value("--session-lease-seconds", "how long a floating session and its grant last after a heartbeat"),
+            new Option<string[]>("--limit") { Description = "one product's own limit, CODE.name=value; repeat for more" },
+        };
+        issue.SetAction(parsed => Issue(new Options(parsed), output, clock));
+
+        var verify = new Command("verify", "Check a .lic against a vendor public key and print what it grants, with the limits in force.")
+        {
+            CommandLineTool.Value("--pub", "the vendor public key (PREFIX.pub)", required: true),
+            CommandLineTool.Value("--installation-id", "also check that the license is for this installation"),
+            new Argument<string>("file") { Description = "the .lic file" },
+        };
+        verify.SetAction(parsed => Verify(new Options(parsed), output, clock));
+
+        return new RootCommand(About) { keygen, issue, verify };
     }
 
     private static int Keygen(Options options, TextWriter output)
@@ -169,25 +193,24 @@ public static class VendorTool
         writer.Write(content);
     }
 
-    private sealed class Options
+    /// <summary>The values of the command's options by name (the last one given wins), and its file argument.</summary>
+    private sealed class Options(ParseResult parsed)
     {
-        private readonly List<(string Name, string Value)> _values = [];
-        public string? Positional { get; private set; }
+        private Option? Find(string name) => parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name);
 
-        public static Options Parse(string[] args)
+        public string? Positional => parsed.CommandResult.Command.Arguments.FirstOrDefault() is Argument<string> file ? parsed.GetValue(file) : null;
+        public string? Get(string name) => Find(name) switch
         {
-            var options = new Options();
-            for (var i = 0; i < args.Length; i++)
-            {
-                if (!args[i].StartsWith("--", StringComparison.Ordinal)) { options.Positional = args[i]; continue; }
-                if (i + 1 >= args.Length) throw new UsageException($"{args[i]} needs a value.");
-                options._values.Add((args[i][2..], args[++i]));
-            }
-            return options;
-        }
-
-        public string? Get(string name) => _values.LastOrDefault(v => v.Name == name).Value;
-        public IEnumerable<string> All(string name) => _values.Where(v => v.Name == name).Select(v => v.Value);
+            Option<string> one => parsed.GetValue(one),
+            Option<string[]> many => parsed.GetValue(many)?.LastOrDefault(),
+            _ => null,
+        };
+        public IEnumerable<string> All(string name) => Find(name) switch
+        {
+            Option<string[]> many => parsed.GetValue(many) ?? [],
+            Option<string> one when parsed.GetResult(one) is { } result => result.Tokens.Select(t => t.Value),
+            _ => [],
+        };
         public string Require(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
 
         public DateTimeOffset? Date(string name) => Get(name) is not { } text ? null

@@ -6,7 +6,7 @@ using LicenseServer.IntegrationTests.Licenses;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Licenses;
 
-namespace LicenseServer.IntegrationTests.Api;
+namespace LicenseServer.IntegrationTests.Cli;
 
 /// <summary>The kit command against the real server: what it prints and its exit codes.</summary>
 [NonParallelizable]
@@ -100,6 +100,29 @@ public class KitCommandTests : LicenseTest
 
         var perUser = await KitAsync("checkout", "--product", "KSE", "--for", "0");
         Assert.That((perUser.Code, perUser.Err.Split(':')[0]), Is.EqualTo((KitCli.Refused, "refused (not_floating)")));
+    }
+
+    [Test]
+    public async Task Login_reads_the_password_from_standard_input_when_no_person_types_it()
+    {
+        await AddMemberAsync(Org, "dev@acme.test");
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [RepoPaths.File($"src/LicenseServer.Cli/bin/{configuration}/net10.0/kit.dll"), "login", "--email", "dev@acme.test"])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        start.Environment["KIT_HOME"] = _home;
+        start.Environment["KIT_SERVER"] = Server.BaseUrl;
+        start.Environment.Remove("KIT_PASSWORD");
+        using var kit = System.Diagnostics.Process.Start(start)!;
+        await kit.StandardInput.WriteLineAsync(Password);
+        kit.StandardInput.Close();
+        var output = await kit.StandardOutput.ReadToEndAsync();
+        var error = await kit.StandardError.ReadToEndAsync();
+        await kit.WaitForExitAsync();
+        Assert.That(kit.ExitCode, Is.EqualTo(KitCli.Ok), error);
+        Assert.That(output, Does.Contain("Signed in as dev@acme.test."));
+        Assert.That(output + error, Does.Not.Contain(Password), "the password is never echoed");
     }
 
     [Test]
