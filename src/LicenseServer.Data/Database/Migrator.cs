@@ -7,8 +7,9 @@ namespace LicenseServer.Data.Database;
 public sealed class NewerSchemaException(string message) : Exception(message);
 
 /// <summary>
-/// Applies the scripts of db-migrations/ (embedded in this assembly) with DbUp, each in a transaction,
-/// journaled in public.schemaversions. Refuses a database that has scripts this build does not know.
+/// Applies the numbered scripts of db-migrations/ (embedded in this assembly) with DbUp, each in a transaction,
+/// journaled in public.schemaversions, then the database functions of db-migrations/functions/ that changed
+/// (<see cref="DatabaseFunctions"/>). Refuses a database that has numbered scripts this build does not know.
 /// </summary>
 public static class Migrator
 {
@@ -18,7 +19,7 @@ public static class Migrator
         .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal))
         .Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>Returns the names of the scripts it applied (none when the schema was up to date).</summary>
+    /// <summary>Returns the names of the scripts and function files it applied (none when the database was up to date).</summary>
     public static IReadOnlyList<string> Migrate(string connectionString, ILogger logger)
     {
         var upgrader = DeployChanges.To.PostgresqlDatabase(connectionString)
@@ -36,7 +37,7 @@ public static class Migrator
         var result = upgrader.PerformUpgrade();
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error?.Message}", result.Error);
-        return result.Scripts.Select(s => s.Name).ToArray();
+        return [.. result.Scripts.Select(s => s.Name), .. DatabaseFunctions.Apply(connectionString, logger)];
     }
 
     private sealed class DbUpLog(ILogger logger) : IUpgradeLog

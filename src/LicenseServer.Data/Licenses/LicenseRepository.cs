@@ -192,7 +192,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return (await connection.QueryAsync<OverAllocationRow>("""
             SELECT p.code, p.name, p.quota AS licensed, s.shared,
                    (SELECT count(*) FROM license_assignment WHERE product_code = p.code)
-                 -- recalled licenses whose leases still verify offline, as kit_seats_not_floating (migration 0012) counts them per organization
+                 -- recalled licenses whose leases still verify offline, as kit_seats_not_floating counts them per organization
                  + (SELECT count(DISTINCT (m.organization_id, m.user_id)) FROM machine_activation m
                     WHERE m.product_code = p.code AND m.lease_expires_at > @now
                       AND NOT EXISTS (SELECT 1 FROM license_assignment a

@@ -30,11 +30,11 @@ public sealed partial class SeatLedger
 
     /// <summary>
     /// The calls, each with what it reads before any pool's lock (its caller, the server's license, the product,
-    /// the machine's state: <c>kit_checkout_read_caller</c>, migration 0022, read for all of them at once), in
+    /// the machine's state: <c>kit_checkout_read_caller</c>, read for all of them at once), in
     /// the order of the pools they lock (organization, product), the same order in every batch: two batches that
     /// need the same pools wait for one another but never deadlock. An unknown key's call locks nothing.
     /// Evaluated one call after the other (a nested loop over the materialized, sorted calls), so each call sees
-    /// what the calls before it decided. The calls leave what they grant to the batch (migration 0021): after the
+    /// what the calls before it decided. The calls leave what they grant to the batch: after the
     /// last call, the pool locked last has its count written (<c>kit_checkout_flush</c>; each other pool had it
     /// written when the next one was locked), and the granted sessions are inserted in one statement.
     /// </summary>

@@ -112,7 +112,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
 
     /// <summary>
     /// Takes the pool's sessions that ended (by any path) or expired since the last checkout off its
-    /// count (<c>kit_uncount_sessions</c>, migration 0012); the value is how many. Runs under the pool
+    /// count (<c>kit_uncount_sessions</c>); the value is how many. Runs under the pool
     /// lock; a session's own end never takes that lock (see the migration of <c>floating_live</c>).
     /// </summary>
     private const string UncountSql = """
@@ -137,7 +137,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     /// Seats in use other than floating sessions: assignments, recalled licenses whose machines still hold
     /// leases valid offline (each holds its seat until the last such lease expires, so a recall cannot hand
     /// out more seats than the quota), and unexpired offline licenses. Defined once, in the database
-    /// (migration 0012), for every path that counts seats.
+    /// (db-migrations/functions/), for every path that counts seats.
     /// </summary>
     private const string NotFloatingInUseSql = "kit_seats_not_floating(@organizationId, @productCode, @now)";
 
@@ -159,7 +159,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     /// <summary>
     /// The organization's reservations of a product, each with the seats its members hold (assignments
     /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
-    /// which of <c>@userIds</c> are in the team. Defined in the database (migration 0012), where the
+    /// which of <c>@userIds</c> are in the team. Defined in the database (db-migrations/functions/), where the
     /// checkout applies it too.
     /// </summary>
     private const string ReservationsSql = """
@@ -366,7 +366,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
     public sealed record FloatingCheckout(long OrganizationId, long UserId, Guid? SessionId, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt,
         LicenseRuleException? Refusal, DateTime? LicenseIssuedAt);
 
-    /// <summary>What <c>kit_checkout_decide</c> (migration 0022; before it <c>kit_checkout_floating</c>, 0012) answers: the outcome, and what its rules read.</summary>
+    /// <summary>What <c>kit_checkout_decide</c> answers: the outcome, and what its rules read.</summary>
     private sealed class CheckoutRow
     {
         /// <summary>The call's place in its batch (<see cref="CheckoutBatchSql"/>); unused alone.</summary>
@@ -394,7 +394,7 @@ public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) 
         public bool[] TeamHasUser { get; init; } = [];
     }
 
-    /// <summary>One checkout: its caller read (<c>kit_checkout_read_caller</c>), then decided and written (migration 0022).</summary>
+    /// <summary>One checkout: its caller read (<c>kit_checkout_read_caller</c>), then decided and written (<c>kit_checkout_decide</c>).</summary>
     private const string CheckoutSql = """
         SELECT d.*
         FROM kit_checkout_read_caller(@keyHash, @organizationId, @userId, @productCode, @machineId) c

@@ -4,7 +4,7 @@ using Npgsql;
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// The calls of a batch of checkouts, one transaction, as the batch runs them (migration 0021): each call
+/// The calls of a batch of checkouts, one transaction, as the batch runs them: each call
 /// leaves its session and its pool's count to the batch, except where the organization reserves seats for teams.
 /// </summary>
 public class CheckoutBatchTests : SeatRuleTest
@@ -12,8 +12,9 @@ public class CheckoutBatchTests : SeatRuleTest
     /// <summary>One call of a batch, on behalf of <paramref name="userId"/> on machine CI-1.</summary>
     private static Task<(string Outcome, bool Pending)> CallAsync(NpgsqlConnection db, long organizationId, long userId) =>
         db.QuerySingleAsync<(string, bool)>("""
-            SELECT outcome, session_pending
-            FROM kit_checkout_floating(NULL, @organizationId, @userId, 'KRE', 'CI-1', 'p', @id, NULL, now(), now() + interval '5 minutes', 60, true)
+            SELECT d.outcome, d.session_pending
+            FROM kit_checkout_read_caller(NULL, @organizationId, @userId, 'KRE', 'CI-1') c
+            CROSS JOIN LATERAL kit_checkout_decide(c, false, 'KRE', 'CI-1', 'p', @id, NULL, now(), now() + interval '5 minutes', 60, true) d
             """, new { organizationId, userId, id = Guid.NewGuid() });
 
     private static Task<int> PoolCountAsync(NpgsqlConnection db, long organizationId) =>

@@ -5,7 +5,7 @@ namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
 /// The sessions that left a pool (released, ended, expired) come off its count at most every 200 ms, and
-/// always before the count refuses a seat (migration 0022). Each checkout here is a transaction of its own, at
+/// always before the count refuses a seat. Each checkout here is a transaction of its own, at
 /// a time given, as a lone checkout runs it.
 /// </summary>
 public class PoolSweepTests : SeatRuleTest
@@ -17,8 +17,9 @@ public class PoolSweepTests : SeatRuleTest
     /// <summary>A checkout for <paramref name="userId"/> on its own machine, at <paramref name="seconds"/> after T0: the outcome and the session.</summary>
     private static Task<(string Outcome, Guid? Session)> CheckoutAsync(NpgsqlConnection db, long organizationId, long userId, double seconds) =>
         db.QuerySingleAsync<(string, Guid?)>("""
-            SELECT outcome, session_id
-            FROM kit_checkout_floating(NULL, @organizationId, @userId, 'KRE', 'CI-' || @userId, 'p', @id, NULL, @at, @at + interval '5 minutes', 60, false)
+            SELECT d.outcome, d.session_id
+            FROM kit_checkout_read_caller(NULL, @organizationId, @userId, 'KRE', 'CI-' || @userId) c
+            CROSS JOIN LATERAL kit_checkout_decide(c, false, 'KRE', 'CI-' || @userId, 'p', @id, NULL, @at, @at + interval '5 minutes', 60, false) d
             """, new { organizationId, userId, id = Guid.NewGuid(), at = At(seconds) });
 
     /// <summary>What a release does: the session's own row ends; the pool's count is left to a later checkout.</summary>
