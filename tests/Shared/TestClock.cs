@@ -30,6 +30,9 @@ public sealed class TestClock : TimeProvider
         set => SetNow(value);
     }
 
+    /// <summary>Stops the clock at <paramref name="at"/>: from now on it moves only when the test moves it.</summary>
+    public void Stop(DateTimeOffset at) => Interlocked.Exchange(ref _stoppedAtTicks, at.UtcTicks);
+
     /// <summary>Moves the clock so that now is <paramref name="at"/>.</summary>
     public void SetNow(DateTimeOffset at)
     {
