@@ -157,6 +157,7 @@ public static class ServerHost
         services.AddSingleton<AlertTrigger>();
         services.AddSingleton<AlertSettingsService>();
         services.AddSingleton<WebhookSender>();
+        services.AddKitHealthChecks();
         services.AddSingleton<AlertDispatcher>();
         if (ready)
         {

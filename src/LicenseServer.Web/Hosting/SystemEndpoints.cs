@@ -1,16 +1,31 @@
 using LicenseServer.Data.Database;
-using Npgsql;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace LicenseServer.Web.Hosting;
 
 /// <summary>Liveness, readiness (the database answers) and the version; and the one stylesheet.</summary>
 internal static class SystemEndpoints
 {
+    /// <summary>The health checks behind the routes: readiness is the database's.</summary>
+    public static IServiceCollection AddKitHealthChecks(this IServiceCollection services)
+    {
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [Ready], timeout: TimeSpan.FromSeconds(3));
+        return services;
+    }
+
     public static void MapKitSystemEndpoints(this WebApplication app)
     {
-        app.MapGet("/health/live", () => Results.Json(new { status = "live" }));
-        app.MapGet("/health/ready", Ready);
-        app.MapGet("/health", Ready);
+        // Liveness runs no check: the process answers. Readiness runs the database's.
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteLiveAsync });
+        var ready = new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(Ready),
+            ResultStatusCodes = { [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable, [HealthStatus.Degraded] = StatusCodes.Status200OK },
+            ResponseWriter = WriteReadyAsync,
+        };
+        app.MapHealthChecks("/health/ready", ready);
+        app.MapHealthChecks("/health", ready);
         app.MapGet("/version", () => Results.Json(new
         {
             product = ServerHost.ApplicationName,
@@ -21,25 +36,19 @@ internal static class SystemEndpoints
         app.MapGet("/css/site.css", () => Results.Text(css, "text/css"));
     }
 
-    private static async Task<IResult> Ready(HttpContext context, NpgsqlDataSource db, CancellationToken cancel)
+    private const string Ready = "ready";
+
+    private static Task WriteLiveAsync(HttpContext context, HealthReport report) =>
+        context.Response.WriteAsJsonAsync(new { status = "live" });
+
+    private static Task WriteReadyAsync(HttpContext context, HealthReport report)
     {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            // Retried like any read: the first probe after a database restart meets a dead pooled connection.
-            await DatabaseFaults.RetryAsync(db, async _ =>
-            {
-                await using var command = db.CreateCommand("SELECT 1");
-                return await command.ExecuteScalarAsync(timeout.Token);
-            });
-            return Results.Json(new { status = "ready", database = "up" });
-        }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        if (report.Status == HealthStatus.Unhealthy)
         {
             context.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds;
-            return Results.Json(new { status = "unavailable", database = "down" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return context.Response.WriteAsJsonAsync(new { status = "unavailable", database = "down" });
         }
+        return context.Response.WriteAsJsonAsync(new { status = "ready", database = "up" });
     }
 
     private static string ReadResource(string name)

@@ -101,9 +101,17 @@ public class DatabaseTests
         await using var server = await TestServer.StartAsync();
         using var http = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
         using (var live = await http.GetAsync("/health/live"))
+        {
             Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var ready = await http.GetFromJsonAsync<JsonElement>("/health/ready");
-        Assert.That(ready.GetProperty("database").GetString(), Is.EqualTo("up"));
+            Assert.That(await live.Content.ReadAsStringAsync(), Is.EqualTo("""{"status":"live"}"""));
+        }
+        foreach (var route in new[] { "/health/ready", "/health" })
+        {
+            using var ready = await http.GetAsync(route);
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), route);
+            Assert.That(await ready.Content.ReadAsStringAsync(), Is.EqualTo("""{"status":"ready","database":"up"}"""), route);
+            Assert.That(ready.Headers.CacheControl?.NoStore, Is.True, "a probe's answer is never cached");
+        }
         var version = await http.GetFromJsonAsync<JsonElement>("/version");
         Assert.That(version.GetProperty("version").GetString(), Is.EqualTo(ServerHost.Version));
         Assert.That(version.GetProperty("schema").GetString(), Is.EqualTo(Migrator.KnownScripts[^1].Replace("db-migrations.", "")));
