@@ -91,7 +91,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         if (row is null) return null;
         var caller = new ClientCaller(row.UserId, row.Email, null, null);
         if (!row.Renewed) return new TokenRenewal(caller, null);
-        var product = new SeatLedger.ProductRow(row.Code!, row.Name!, row.Kind!, row.Subscription!, row.ExpiresAt, row.Quota!.Value).Terms;
+        var product = new SeatPools.ProductTermsRow(row.Code!, row.Name!, row.Kind!, row.Subscription!, row.ExpiresAt, row.Quota!.Value).Terms;
         return new TokenRenewal(caller, new ActivationGrant(organizationId, row.OrganizationName!, product, row.Email, true, row.ValidUntil, row.FileText!));
     }
 
@@ -155,7 +155,7 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
         LicensedProductTerms product;
         bool renewed;
         // One round trip reads what the checks need and renews an active machine; a refusal rolls the renewal back.
-        await using (var batch = await SeatLedger.Batch.RunAsync(connection, ActivationSql, new
+        await using (var batch = await SeatPools.Batch.RunAsync(connection, ActivationSql, new
         {
             organizationId, userId, productCode, machineId, now = now.UtcDateTime, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
         }, tx))
@@ -163,8 +163,8 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             org = await batch.Grid.ReadSingleOrDefaultAsync<(string Name, string Email)?>()
                 ?? throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
             license = await batch.Grid.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil, string FileText)?>();
-            SeatLedger.RequireLicenseValid(license is { } l ? (l.IssuedAt, l.ValidUntil) : null, now);
-            product = (await batch.Grid.ReadSingleOrDefaultAsync<SeatLedger.ProductRow?>())?.Terms
+            SeatPools.RequireLicenseValid(license is { } l ? (l.IssuedAt, l.ValidUntil) : null, now);
+            product = (await batch.Grid.ReadSingleOrDefaultAsync<SeatPools.ProductTermsRow?>())?.Terms
                 ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
             if (product.Kind != Core.Activation.ProductKind.PerUser)
                 throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");

@@ -44,7 +44,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         var pools = new List<PoolRow>();
         foreach (var p in products)
             pools.Add(new PoolRow(p.Code, p.Name, p.Kind, p.Subscription, p.ExpiresAt, p.Quota,
-                await SeatLedger.InUseAsync(connection, null, organizationId, p.Code, clock.GetUtcNow())));
+                await SeatPools.InUseAsync(connection, null, organizationId, p.Code, clock.GetUtcNow())));
         return pools;
     }
 
@@ -52,7 +52,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
     public async Task<LicensedProductTerms?> ProductTermsAsync(string productCode)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await SeatLedger.ProductAsync(connection, null, productCode);
+        return await SeatPools.ProductAsync(connection, null, productCode);
     }
 
     public async Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(long organizationId, string productCode)
@@ -217,7 +217,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         var result = new List<AllocationRow>();
         foreach (var r in rows)
             result.Add(new AllocationRow(r.Code, r.Name, r.LicenseQuota, r.OrganizationId, r.OrganizationName, r.Quota,
-                await SeatLedger.InUseAsync(connection, null, r.OrganizationId, r.Code, clock.GetUtcNow())));
+                await SeatPools.InUseAsync(connection, null, r.OrganizationId, r.Code, clock.GetUtcNow())));
         return result;
     }
 
@@ -246,7 +246,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
                 $"The license holds {licenseQuota} {productCode} seats and other organizations have {others}: at most {Math.Max(0, licenseQuota - others)} are left for {organization}.");
         await connection.ExecuteAsync("SELECT 1 FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
             new { organizationId, productCode }, tx);
-        var inUse = await SeatLedger.InUseAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
+        var inUse = await SeatPools.InUseAsync(connection, tx, organizationId, productCode, clock.GetUtcNow());
         if (quota < inUse)
             throw new LicenseRuleException("below_in_use", $"{organization} uses {inUse} {productCode} seats; free some before lowering its share to {quota}.");
         await connection.ExecuteAsync("""

@@ -23,7 +23,7 @@ public sealed class ReservationRepository(NpgsqlDataSource db, TimeProvider cloc
         var rows = new List<TeamProductRow>();
         foreach (var p in products)
         {
-            var reservations = await SeatLedger.ReservationsAsync(connection, null, organizationId, p.Code, [], null, clock.GetUtcNow());
+            var reservations = await SeatPools.ReservationsAsync(connection, null, organizationId, p.Code, [], null, clock.GetUtcNow());
             var mine = reservations.FirstOrDefault(r => r.TeamId == teamId);
             rows.Add(new TeamProductRow(p.Code, p.Name, p.Share, mine?.Seats ?? 0, mine?.Filled ?? 0, reservations.Sum(r => r.Seats)));
         }
@@ -34,7 +34,7 @@ public sealed class ReservationRepository(NpgsqlDataSource db, TimeProvider cloc
     public async Task<IReadOnlyList<TeamReservation>> ForProductAsync(long organizationId, string productCode)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await SeatLedger.ReservationsAsync(connection, null, organizationId, productCode, [], null, clock.GetUtcNow());
+        return await SeatPools.ReservationsAsync(connection, null, organizationId, productCode, [], null, clock.GetUtcNow());
     }
 
     /// <summary>

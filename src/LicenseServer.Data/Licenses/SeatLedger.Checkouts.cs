@@ -3,6 +3,7 @@ using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
 using Npgsql;
+using static LicenseServer.Data.Licenses.SeatPools;
 using NpgsqlTypes;
 
 namespace LicenseServer.Data.Licenses;

@@ -25,7 +25,7 @@ public sealed class UsageRepository(NpgsqlDataSource db)
         var written = 0;
         foreach (var share in shares)
         {
-            var inUse = await SeatLedger.InUseAsync(connection, null, share.OrganizationId, share.ProductCode, now);
+            var inUse = await SeatPools.InUseAsync(connection, null, share.OrganizationId, share.ProductCode, now);
             written += await connection.ExecuteAsync("""
                 INSERT INTO usage_sample (organization_id, product_code, sampled_at, in_use, quota)
                 VALUES (@OrganizationId, @ProductCode, @bucket, @inUse, @Quota)
@@ -42,7 +42,7 @@ public sealed class UsageRepository(NpgsqlDataSource db)
         var quota = await connection.ExecuteScalarAsync<int?>(
             "SELECT quota FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode",
             new { organizationId, productCode }) ?? 0;
-        return (await SeatLedger.InUseAsync(connection, null, organizationId, productCode, now), quota);
+        return (await SeatPools.InUseAsync(connection, null, organizationId, productCode, now), quota);
     }
 
     /// <summary>The samples of [from, to], oldest first: the chart's points and the CSV's rows.</summary>

@@ -47,24 +47,6 @@ public class DocumentationTests
     }
 
     [Test]
-    public void No_source_comment_names_a_requirement_code()
-    {
-        // Comments name things ("the churn limit"), not the planning codes of the product's requirements.
-        var code = new Regex(@"\b[IAUOLCPX]\d{1,2}\b");
-        var comment = new Regex(@"(//|^\s*--|@\*).*$");
-        var folders = new[] { "src", "bench", "tests", "db-migrations/functions" }.Select(RepoPaths.File).Where(Directory.Exists);
-        var found = folders
-            .SelectMany(folder => Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
-            .Where(f => f.EndsWith(".cs") || f.EndsWith(".cshtml") || f.EndsWith(".sql"))
-            .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj" or "TestResults"))
-            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
-            .Where(x => comment.Match(x.line) is { Success: true } m && code.IsMatch(m.Value))
-            .Select(x => $"{Path.GetRelativePath(RepoPaths.Root, x.f)}:{x.i + 1}: {x.line.Trim()}")
-            .ToList();
-        Assert.That(found, Is.Empty);
-    }
-
-    [Test]
     public void Every_link_between_documents_resolves_to_a_file_and_heading()
     {
         var link = new Regex(@"!?\[[^\]]*\]\(([^)\s]+)\)");

@@ -1,0 +1,207 @@
+using Dapper;
+using LicenseServer.Core.Activation;
+using LicenseServer.Core.Licenses;
+using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
+using Npgsql;
+
+namespace LicenseServer.Data.Licenses;
+
+/// <summary>
+/// An organization's pool of a product (its share, <c>product_allocation</c>): locked for a transaction, counted,
+/// and judged, for every path that takes a seat (<see cref="SeatLedger"/>) and the reads that show seats in use.
+/// </summary>
+internal static class SeatPools
+{
+    private const string LockTimeout = "3s";
+
+    /// <summary>
+    /// A pool locked for this transaction: its product's terms, quota and seats in use, and the seats the
+    /// server's license holds against the shares of all organizations together.
+    /// </summary>
+    internal sealed record Pool(LicensedProductTerms Product, int Quota, int InUse, int Licensed, long Shared)
+    {
+        public int Available => Math.Max(0, Quota - InUse);
+    }
+
+    /// <summary>
+    /// Locks the pool and reads everything a grant decides on, in one round trip: the server's license,
+    /// the product's terms, the organization's share and seats in use, and the shares of all
+    /// organizations. The pool's ended and expired floating sessions leave its count here (see
+    /// <see cref="UncountSql"/>), so the count is then its live sessions.
+    /// </summary>
+    internal static async Task<Pool> LockPoolAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, DateTimeOffset now)
+    {
+        try
+        {
+            await using var batch = await Batch.RunAsync(connection, LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+            return await ReadPoolAsync(batch.Grid, productCode, now);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw Busy();
+        }
+    }
+
+    /// <summary>
+    /// Reads a batch's remaining results before it is committed: Dapper cancels the command of a batch
+    /// disposed unread, which could cancel a statement whose write the commit is meant to keep.
+    /// </summary>
+    internal static async Task DrainAsync(SqlMapper.GridReader batch)
+    {
+        while (!batch.IsConsumed) await batch.ReadAsync();
+    }
+
+    /// <summary>
+    /// A batch of statements, read in order. Disposed early (a check refused it half-way) it reads what is
+    /// left instead of letting Dapper cancel the command: a cancel request is sent on the side and could
+    /// reach the connection after the pool has handed it to its next user.
+    /// </summary>
+    internal sealed class Batch(SqlMapper.GridReader grid) : IAsyncDisposable
+    {
+        public SqlMapper.GridReader Grid => grid;
+
+        public static async Task<Batch> RunAsync(NpgsqlConnection connection, string sql, object args, NpgsqlTransaction tx) =>
+            new(await connection.QueryMultipleAsync(sql, args, tx));
+
+        public async ValueTask DisposeAsync()
+        {
+            try { await DrainAsync(grid); }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException) { } // the statement's own error was thrown already
+            await grid.DisposeAsync();
+        }
+    }
+
+    internal static LicenseRuleException Busy() => new("busy", "Too many license changes for this product at once. Try again in a moment.");
+
+    /// <summary>The statements of <see cref="LockPoolAsync"/>.</summary>
+    private static readonly string LockPoolSql = $"""
+        SET LOCAL lock_timeout = '{LockTimeout}';
+        SELECT issued_at, valid_until FROM server_license WHERE id = 1;
+        SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
+        SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
+        {UncountSql};
+        SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
+        SELECT {NotFloatingInUseSql};
+        """;
+
+    internal static async Task<Pool> ReadPoolAsync(SqlMapper.GridReader batch, string productCode, DateTimeOffset now)
+    {
+        RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
+        var product = await batch.ReadSingleOrDefaultAsync<ProductTermsRow?>()
+            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
+        var swept = await batch.ReadSingleAsync<int>();
+        var shared = await batch.ReadSingleAsync<long>();
+        var inUse = await batch.ReadSingleAsync<int>() + floatingLive - swept;
+        return new Pool(product.Terms, quota, inUse, product.Quota, shared);
+    }
+
+    /// <summary>A licensed_product row as the seat rules read it: the product's terms and its quota in the server's license.</summary>
+    internal sealed record ProductTermsRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
+    {
+        public LicensedProductTerms Terms => new(Code, Name, Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
+            Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
+            ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null);
+    }
+
+    /// <summary>
+    /// Takes the pool's sessions that ended (by any path) or expired since the last checkout off its
+    /// count (<c>kit_uncount_sessions</c>); the value is how many. Runs under the pool
+    /// lock; a session's own end never takes that lock (see the migration of <c>floating_live</c>).
+    /// </summary>
+    private const string UncountSql = """
+        WITH gone AS (SELECT kit_uncount_sessions(@organizationId, @productCode, @now) AS n),
+        adjusted AS (
+            UPDATE product_allocation p SET floating_live = p.floating_live - gone.n FROM gone
+            WHERE p.organization_id = @organizationId AND p.product_code = @productCode AND gone.n > 0 RETURNING 1)
+        SELECT n FROM gone
+        """;
+
+    /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
+    internal static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
+    {
+        var license = row ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
+        if (license.ValidUntil is { } until && until <= now.UtcDateTime)
+            throw new LicenseRuleException("license_expired", $"The server's license expired on {until:yyyy-MM-dd}. An administrator must upload a renewed license.");
+        if (license.IssuedAt > now.UtcDateTime + LicenseVerifier.ClockSkew)
+            throw new LicenseRuleException("clock_tampering", "The server's clock is earlier than its license's issue date. Correct the system clock.");
+    }
+
+    /// <summary>
+    /// Seats in use other than floating sessions: assignments, recalled licenses whose machines still hold
+    /// leases valid offline (each holds its seat until the last such lease expires, so a recall cannot hand
+    /// out more seats than the quota), and unexpired offline licenses. Defined once, in the database
+    /// (db-migrations/functions/), for every path that counts seats.
+    /// </summary>
+    private const string NotFloatingInUseSql = "kit_seats_not_floating(@organizationId, @productCode, @now)";
+
+    /// <summary>Seats in use, counted without the pool lock (pages, samples): live floating sessions are counted one by one.</summary>
+    internal static Task<int> InUseAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId, string productCode, DateTimeOffset now) =>
+        connection.ExecuteScalarAsync<int>($"""
+            SELECT {NotFloatingInUseSql}
+                 + (SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND product_code = @productCode
+                        AND ended_at IS NULL AND expires_at > @now)
+            """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+
+    /// <summary>When the last offline-valid lease of a user's machines for the product expires; null when none is valid now.</summary>
+    internal static Task<DateTime?> LeasesValidUntilAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, DateTimeOffset now) =>
+        connection.ExecuteScalarAsync<DateTime?>("""
+            SELECT max(lease_expires_at) FROM machine_activation
+            WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND lease_expires_at > @now
+            """, new { organizationId, productCode, userId, now = now.UtcDateTime }, tx);
+
+    /// <summary>
+    /// The organization's reservations of a product, each with the seats its members hold (assignments
+    /// and live floating sessions; the assignment of <c>@exceptUserId</c> left out, for a transfer), and
+    /// which of <c>@userIds</c> are in the team. Defined in the database (db-migrations/functions/), where the
+    /// checkout applies it too.
+    /// </summary>
+    private const string ReservationsSql = """
+        SELECT team_id, team_name, seats, filled, members
+        FROM kit_team_reservations(@organizationId, @productCode, @userIds, @exceptUserId, @now) t
+        """;
+
+    // Classes with setters, not positional records: Dapper matches constructors by the reader's field
+    // types, and Npgsql reports an array column as System.Array.
+    private sealed class ReservationRow
+    {
+        public long TeamId { get; init; }
+        public string TeamName { get; init; } = "";
+        public int Seats { get; init; }
+        public int Filled { get; init; }
+        public long[] Members { get; init; } = [];
+    }
+
+    internal static async Task<IReadOnlyList<TeamReservation>> ReservationsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long organizationId,
+        string productCode, long[] userIds, long? exceptUserId, DateTimeOffset now) =>
+        (await connection.QueryAsync<ReservationRow>(ReservationsSql + " ORDER BY lower(t.team_name)",
+            new { organizationId, productCode, userIds, exceptUserId = exceptUserId ?? 0, now = now.UtcDateTime }, tx))
+        .Select(r => new TeamReservation(r.TeamId, r.TeamName, r.Seats, r.Filled, r.Members)).ToList();
+
+    internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode) =>
+        (await connection.QuerySingleOrDefaultAsync<ProductTermsRow?>(
+            "SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode", new { productCode }, tx))?.Terms;
+
+    internal static void RequireUsable(Pool pool, DateTimeOffset now)
+    {
+        if (pool.Product.ExpiresAt is { } end && end <= now)
+            throw new LicenseRuleException("license_expired", $"The {pool.Product.Code} license expired on {LicenseVerifier.Format(end)}.");
+    }
+
+    internal static void RequireSeats(Pool pool, int wanted)
+    {
+        // A newer .lic may hold fewer seats than the organizations' shares add up to: nothing is
+        // dropped and seats can still be freed, but nothing new is granted until the shares are lowered.
+        if (pool.Shared > pool.Licensed)
+            throw new LicenseRuleException("over_allocated",
+                $"The server's license holds {pool.Licensed} {pool.Product.Code} seats, but {pool.Shared} are shared among organizations. " +
+                "Nothing new is granted until the server admin lowers the shares under All licenses.");
+        if (pool.Quota == 0)
+            throw new LicenseRuleException("quota_exceeded",
+                $"No {pool.Product.Code} seats are allocated to this organization. The server admin allocates them under All licenses.");
+        if (wanted > pool.Available)
+            throw new LicenseRuleException("quota_exceeded",
+                $"{pool.Product.Code} has {pool.Available} of {pool.Quota} seats left, not enough for {wanted}. Nothing was granted.");
+    }
+}
