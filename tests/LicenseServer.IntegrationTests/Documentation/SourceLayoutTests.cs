@@ -21,6 +21,19 @@ public class SourceLayoutTests
     }
 
     [Test]
+    public void The_License_Management_page_is_one_partial_per_card_with_links_from_the_page_routes()
+    {
+        var page = RepoPaths.File("src/LicenseServer.Web/Pages/Organizations/Licenses.cshtml");
+        var cards = Directory.GetFiles(RepoPaths.File("src/LicenseServer.Web/Pages/Organizations/LicenseCards"), "_*.cshtml");
+        Assert.That(cards, Has.Length.GreaterThanOrEqualTo(7), "a partial per card");
+        Assert.That(File.ReadAllText(page), Does.Not.Contain("<div class=\"card\">"), "the page itself holds no card");
+        var handBuilt = cards.Append(page)
+            .SelectMany(f => File.ReadLines(f).Where(l => Regex.IsMatch(l, @"(href|action)=""/")).Select(l => $"{Path.GetFileName(f)}: {l.Trim()}"))
+            .ToList();
+        Assert.That(handBuilt, Is.Empty, "links and forms come from asp-page, asp-page-handler and asp-route-*");
+    }
+
+    [Test]
     public void No_source_comment_names_a_requirement_code()
     {
         // Comments name things ("the churn limit"), not the planning codes of the product's requirements.
