@@ -29,22 +29,10 @@ public static class SeatReservations
             var teams = user is { } id ? reservations.Where(r => r.Members.Contains(id)).Select(r => r.TeamId).ToList() : [];
             var unreserved = left - unfilled.Values.Sum();
             if (unreserved < 1 && !teams.Any(t => unfilled[t] > 0))
-                throw Refusal(productCode, available, reservations);
+                throw Refusals.Word("reserved", new RefusalFacts(productCode) { Available = available, Reservations = reservations });
             left--;
             // The seat fills every reservation of the teams its holder is in.
             foreach (var team in teams) unfilled[team] = Math.Max(0, unfilled[team] - 1);
         }
     }
-
-    private static LicenseRuleException Refusal(string productCode, int available, IReadOnlyList<TeamReservation> reservations)
-    {
-        var open = reservations.Where(r => r.Unfilled > 0).OrderBy(r => r.TeamName, StringComparer.OrdinalIgnoreCase).ToList();
-        var reserved = open.Sum(r => r.Unfilled);
-        var teams = string.Join(", ", open.Select(r => $"{r.Unfilled} for team {r.TeamName}"));
-        return new LicenseRuleException("reserved",
-            $"{productCode} has {Seats(available)} left, and {Seats(reserved)} {(reserved == 1 ? "is" : "are")} reserved for members of " +
-            $"{(open.Count == 1 ? "that team" : "those teams")} only ({teams}). Nothing was granted.");
-    }
-
-    private static string Seats(int count) => count == 1 ? "1 seat" : $"{count} seats";
 }

@@ -30,7 +30,7 @@ public sealed class ChurnLimitRepository(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var kind = await connection.ExecuteScalarAsync<string?>("SELECT kind FROM licensed_product WHERE code = @productCode", new { productCode }, tx)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         if (kind != "per-user") throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: machines are not activated for it, so no churn limit applies.");
         if (limit is null)
             await connection.ExecuteAsync("DELETE FROM product_churn_limit WHERE product_code = @productCode", new { productCode }, tx);

@@ -165,11 +165,11 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
             license = await batch.Grid.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil, string FileText)?>();
             SeatPools.RequireLicenseValid(license is { } l ? (l.IssuedAt, l.ValidUntil) : null, now);
             product = (await batch.Grid.ReadSingleOrDefaultAsync<SeatPools.ProductTermsRow?>())?.Terms
-                ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+                ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
             if (product.Kind != Core.Activation.ProductKind.PerUser)
                 throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: check out a session with an API key instead.");
             if (product.ExpiresAt is { } end && end <= now)
-                throw new LicenseRuleException("license_expired", $"The {productCode} license expired on {Core.Activation.LicenseVerifier.Format(end)}.");
+                throw Refusals.Word("product_expired", new RefusalFacts(productCode) { ProductEndedAt = end });
             if (!await batch.Grid.ReadSingleOrDefaultAsync<bool>())
                 throw new LicenseRuleException("not_licensed", $"You hold no {productCode} license in {org.Name}. Ask an Owner or Admin to assign you one.");
             var machine = await batch.Grid.ReadSingleAsync<(bool Disabled, string? Reason)>();

@@ -232,7 +232,7 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         await using var tx = await connection.BeginTransactionAsync();
         var licenseQuota = await connection.ExecuteScalarAsync<int?>(
             "SELECT quota FROM licensed_product WHERE code = @productCode FOR UPDATE", new { productCode }, tx)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         var organization = await connection.ExecuteScalarAsync<string?>("SELECT name FROM organization WHERE id = @organizationId", new { organizationId }, tx)
             ?? throw new LicenseRuleException("unknown_organization", "That organization does not exist.");
         var others = await connection.ExecuteScalarAsync<int>(

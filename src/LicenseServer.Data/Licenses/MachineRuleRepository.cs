@@ -33,7 +33,7 @@ public sealed class MachineRuleRepository(NpgsqlDataSource db, TimeProvider cloc
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var kind = await connection.ExecuteScalarAsync<string?>("SELECT kind FROM licensed_product WHERE code = @productCode", new { productCode }, tx)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         if (kind != "floating") throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: only floating products have an allow-list.");
         await LockPoolAsync(connection, tx, organizationId, productCode);
         var added = await connection.ExecuteAsync("""

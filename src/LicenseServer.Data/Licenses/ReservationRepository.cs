@@ -50,7 +50,7 @@ public sealed class ReservationRepository(NpgsqlDataSource db, TimeProvider cloc
             "SELECT name FROM team WHERE organization_id = @organizationId AND id = @teamId", new { organizationId, teamId }, tx)
             ?? throw new LicenseRuleException("not_found", "That team does not exist in this organization.");
         var known = await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM licensed_product WHERE code = @productCode)", new { productCode }, tx);
-        if (!known) throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+        if (!known) throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         var share = await connection.ExecuteScalarAsync<int?>(
             "SELECT quota FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE",
             new { organizationId, productCode }, tx) ?? 0;

@@ -95,7 +95,7 @@ public sealed partial class SeatLedger
             "api_key" => null,
             "granted" or "reused" => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, row.SessionId, now, call.ExpiresAt, null, row.LicenseIssuedAt),
             _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, now, call.ExpiresAt,
-                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value, now), row.LicenseIssuedAt),
+                CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value), row.LicenseIssuedAt),
         };
     }
 
@@ -141,41 +141,20 @@ public sealed partial class SeatLedger
         });
     }
 
-    private static LicenseRuleException CheckoutRefusal(CheckoutRow row, string productCode, string machineId, long userId, DateTimeOffset now)
-    {
-        try
+    /// <summary>The refusal the database function decided, worded from the numbers it read (<see cref="Refusals"/>).</summary>
+    private static LicenseRuleException CheckoutRefusal(CheckoutRow row, string productCode, string machineId, long userId) =>
+        Refusals.Word(row.Outcome, new RefusalFacts(productCode)
         {
-            switch (row.Outcome)
-            {
-                case "server_not_activated" or "license_expired" or "clock_tampering":
-                    RequireLicenseValid(row.LicenseIssuedAt is { } issued ? (issued, row.LicenseValidUntil) : null, now);
-                    break;
-                case "unknown_product":
-                    return new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
-                case "not_floating":
-                    return new LicenseRuleException("not_floating", $"{productCode} is a per-user license: activate it with your account instead.");
-                case "machine_disabled":
-                    return MachineRules.Disabled(machineId, row.DisabledReason);
-                case "machine_not_allowed":
-                    return MachineRules.NotAllowed(productCode, machineId);
-                case "machine_limit":
-                    return new LicenseRuleException("machine_limit",
-                        $"{productCode} is registered on {row.Registered} machines, its quota; an admin must remove one under License Management before {machineId} can use it.");
-                case "product_expired" or "over_allocated" or "quota_exceeded" or "reserved":
-                    var pool = new Pool(new ProductTermsRow(productCode, row.ProductName!, row.ProductKind!, row.ProductSubscription!, row.ProductExpiresAt, row.Licensed!.Value).Terms,
-                        row.Quota!.Value, row.InUse ?? 0, row.Licensed!.Value, row.Shared ?? 0);
-                    RequireUsable(pool, now);
-                    RequireSeats(pool, 1);
-                    SeatReservations.Require(productCode, pool.Available,
-                        row.TeamIds.Select((team, i) => new TeamReservation(team, row.TeamNames[i], row.TeamSeats[i], row.TeamFilled[i],
-                            row.TeamHasUser[i] ? [userId] : [])).ToList(), [userId]);
-                    break;
-            }
-        }
-        catch (LicenseRuleException refusal)
-        {
-            return refusal;
-        }
-        throw new InvalidOperationException($"The database refused a {productCode} checkout ({row.Outcome}) for a reason the seat rules here do not explain.");
-    }
+            LicenseValidUntil = row.LicenseValidUntil,
+            ProductEndedAt = row.ProductExpiresAt is { } end ? new DateTimeOffset(DateTime.SpecifyKind(end, DateTimeKind.Utc)) : null,
+            Licensed = row.Licensed ?? 0,
+            Shared = row.Shared ?? 0,
+            Quota = row.Quota ?? 0,
+            Available = Math.Max(0, (row.Quota ?? 0) - (row.InUse ?? 0)),
+            MachineId = machineId,
+            DisabledReason = row.DisabledReason,
+            Registered = row.Registered ?? 0,
+            Reservations = row.TeamIds.Select((team, i) => new TeamReservation(team, row.TeamNames[i], row.TeamSeats[i], row.TeamFilled[i],
+                row.TeamHasUser[i] ? [userId] : [])).ToList(),
+        });
 }

@@ -89,7 +89,7 @@ internal static class SeatPools
     {
         RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
         var product = await batch.ReadSingleOrDefaultAsync<ProductTermsRow?>()
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {productCode}.");
+            ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
         var swept = await batch.ReadSingleAsync<int>();
         var shared = await batch.ReadSingleAsync<long>();
@@ -121,11 +121,11 @@ internal static class SeatPools
     /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
     internal static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
     {
-        var license = row ?? throw new LicenseRuleException("server_not_activated", "The license server is not activated.");
+        var license = row ?? throw Refusals.Word("server_not_activated", new RefusalFacts());
         if (license.ValidUntil is { } until && until <= now.UtcDateTime)
-            throw new LicenseRuleException("license_expired", $"The server's license expired on {until:yyyy-MM-dd}. An administrator must upload a renewed license.");
+            throw Refusals.Word("license_expired", new RefusalFacts { LicenseValidUntil = until });
         if (license.IssuedAt > now.UtcDateTime + LicenseVerifier.ClockSkew)
-            throw new LicenseRuleException("clock_tampering", "The server's clock is earlier than its license's issue date. Correct the system clock.");
+            throw Refusals.Word("clock_tampering", new RefusalFacts());
     }
 
     /// <summary>
@@ -186,22 +186,22 @@ internal static class SeatPools
     internal static void RequireUsable(Pool pool, DateTimeOffset now)
     {
         if (pool.Product.ExpiresAt is { } end && end <= now)
-            throw new LicenseRuleException("license_expired", $"The {pool.Product.Code} license expired on {LicenseVerifier.Format(end)}.");
+            throw Refusals.Word("product_expired", new RefusalFacts(pool.Product.Code) { ProductEndedAt = end });
     }
 
+    /// <summary>
+    /// Enough seats for <paramref name="wanted"/>. A newer .lic may hold fewer seats than the organizations' shares add
+    /// up to: nothing is dropped and seats can still be freed, but nothing new is granted until the shares are lowered.
+    /// </summary>
     internal static void RequireSeats(Pool pool, int wanted)
     {
-        // A newer .lic may hold fewer seats than the organizations' shares add up to: nothing is
-        // dropped and seats can still be freed, but nothing new is granted until the shares are lowered.
-        if (pool.Shared > pool.Licensed)
-            throw new LicenseRuleException("over_allocated",
-                $"The server's license holds {pool.Licensed} {pool.Product.Code} seats, but {pool.Shared} are shared among organizations. " +
-                "Nothing new is granted until the server admin lowers the shares under All licenses.");
-        if (pool.Quota == 0)
-            throw new LicenseRuleException("quota_exceeded",
-                $"No {pool.Product.Code} seats are allocated to this organization. The server admin allocates them under All licenses.");
-        if (wanted > pool.Available)
-            throw new LicenseRuleException("quota_exceeded",
-                $"{pool.Product.Code} has {pool.Available} of {pool.Quota} seats left, not enough for {wanted}. Nothing was granted.");
+        var refused = pool.Shared > pool.Licensed ? "over_allocated"
+            : pool.Quota == 0 || wanted > pool.Available ? "quota_exceeded"
+            : null;
+        if (refused is not null)
+            throw Refusals.Word(refused, new RefusalFacts(pool.Product.Code)
+            {
+                Licensed = pool.Licensed, Shared = pool.Shared, Quota = pool.Quota, Available = pool.Available, Wanted = wanted,
+            });
     }
 }

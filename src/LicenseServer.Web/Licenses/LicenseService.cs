@@ -119,7 +119,7 @@ public sealed class LicenseService(
     public async Task<OfflineDraft> DraftOfflineAsync(Membership actor, string product, string? machineId, string? expiry)
     {
         var terms = await licenses.ProductTermsAsync(product)
-            ?? throw new LicenseRuleException("unknown_product", $"The server's license has no product {product}.");
+            ?? throw Refusals.Word("unknown_product", new RefusalFacts(product));
         var machine = OfflineRules.CheckMachineId(machineId);
         DateOnly? day = null;
         if (!string.IsNullOrWhiteSpace(expiry))
