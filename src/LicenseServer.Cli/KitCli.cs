@@ -278,8 +278,7 @@ public static class KitCli
     private sealed class Options(ParseResult parsed)
     {
         public string? Positional => parsed.CommandResult.Command.Arguments.FirstOrDefault() is Argument<string> file ? parsed.GetValue(file) : null;
-        public string? Get(string name) => parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name) is Option<string> option
-            ? parsed.GetValue(option) : null;
+        public string? Get(string name) => CommandLineTool.Text(parsed, name);
         public string Require(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
     }
 }

@@ -196,7 +196,7 @@ public static class VendorTool
     /// <summary>The values of the command's options by name (the last one given wins), and its file argument.</summary>
     private sealed class Options(ParseResult parsed)
     {
-        private Option? Find(string name) => parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name);
+        private Option? Find(string name) => CommandLineTool.Find(parsed, name);
 
         public string? Positional => parsed.CommandResult.Command.Arguments.FirstOrDefault() is Argument<string> file ? parsed.GetValue(file) : null;
         public string? Get(string name) => Find(name) switch

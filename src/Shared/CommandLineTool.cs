@@ -44,6 +44,13 @@ internal static class CommandLineTool
     public static string CommandPath(CommandResult command) =>
         command.Parent is CommandResult parent ? $"{CommandPath(parent)} {command.Command.Name}" : command.Command.Name;
 
+    /// <summary>The option named --<paramref name="name"/> of the command a parse ended in; null when it has none.</summary>
+    public static Option? Find(ParseResult parsed, string name) =>
+        parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name);
+
+    /// <summary>The value of a text option of the command a parse ended in; null when not given or when the command has no such option.</summary>
+    public static string? Text(ParseResult parsed, string name) => Find(parsed, name) is Option<string> option ? parsed.GetValue(option) : null;
+
     /// <summary>An option that takes a value, described for --help.</summary>
     public static Option<string> Value(string name, string description, bool required = false) =>
         new(name) { Description = description, Required = required };

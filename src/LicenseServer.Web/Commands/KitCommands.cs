@@ -202,8 +202,7 @@ public static class KitCommands
     /// <summary>The command being run: its name, what was parsed, and the arguments the configuration reads.</summary>
     private sealed record Invocation(string Verb, ParseResult Parsed, string[] All)
     {
-        public string? Get(string name) =>
-            Parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--" + name) is Option<string> option ? Parsed.GetValue(option) : null;
+        public string? Get(string name) => CommandLineTool.Text(Parsed, name);
 
         public string Require(string name) => Get(name) is { Length: > 0 } value ? value : throw new UsageException($"{Verb} needs --{name}.");
     }

@@ -20,25 +20,7 @@ public class CommandLineTests
     [TearDown]
     public void Clean() => Directory.Delete(_scratch, recursive: true);
 
-    /// <summary>One of the built programs, in a throwaway data directory and port should a command run by mistake.</summary>
-    private ProcessResult Run(string tool, params string[] args)
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = tool switch
-        {
-            "kit-server" => ServerProcess.ServerDll,
-            "kit" => RepoPaths.File($"src/LicenseServer.Cli/bin/{configuration}/net10.0/kit.dll"),
-            "kit-vendor" => RepoPaths.File($"src/LicenseServer.Vendor/bin/{configuration}/net10.0/kit-vendor.dll"),
-            _ => RepoPaths.File($"bench/LicenseServer.Bench/bin/{configuration}/net10.0/kit-bench.dll"),
-        };
-        Assert.That(File.Exists(dll), $"{dll} is built");
-        return ProcessRunner.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(1), new Dictionary<string, string>
-        {
-            ["Kit__DataDirectory"] = _scratch,
-            ["Kit__Database__EmbeddedPort"] = FreePort.Next().ToString(),
-            ["KIT_HOME"] = _scratch,
-        });
-    }
+    private ProcessResult Run(string tool, params string[] args) => BuiltTools.Run(tool, _scratch, args);
 
     /// <summary>The commands a help text lists under "Commands:".</summary>
     private static IEnumerable<string> Subcommands(string help) =>

@@ -106,8 +106,7 @@ public class KitCommandTests : LicenseTest
     public async Task Login_reads_the_password_from_standard_input_when_no_person_types_it()
     {
         await AddMemberAsync(Org, "dev@acme.test");
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [RepoPaths.File($"src/LicenseServer.Cli/bin/{configuration}/net10.0/kit.dll"), "login", "--email", "dev@acme.test"])
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [BuiltTools.Dll("kit"), "login", "--email", "dev@acme.test"])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
         };

@@ -127,26 +127,13 @@ public class DocumentationTests
         Assert.That(failures, Is.Empty);
     }
 
+    /// <summary>Help must not touch a database: should a command run anyway, it runs in a directory deleted after it.</summary>
     private static ProcessResult Run(string tool, string[] args)
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = tool switch
-        {
-            "kit-server" => ServerProcess.ServerDll,
-            "kit" => RepoPaths.File($"src/LicenseServer.Cli/bin/{configuration}/net10.0/kit.dll"),
-            _ => RepoPaths.File($"src/LicenseServer.Vendor/bin/{configuration}/net10.0/kit-vendor.dll"),
-        };
-        Assert.That(File.Exists(dll), $"{dll} is built");
-        // Help must not touch a database; should a command run anyway, it runs in a throwaway data directory and port.
         var scratch = Path.Combine(Path.GetTempPath(), "kit-doc-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            return ProcessRunner.Run("dotnet", [dll, .. args], TimeSpan.FromMinutes(1), new Dictionary<string, string>
-            {
-                ["Kit__DataDirectory"] = scratch,
-                ["Kit__Database__EmbeddedPort"] = FreePort.Next().ToString(),
-                ["KIT_HOME"] = scratch,
-            });
+            return BuiltTools.Run(tool, scratch, args);
         }
         finally
         {
