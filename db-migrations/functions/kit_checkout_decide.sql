@@ -66,9 +66,8 @@ BEGIN
     END IF;
     caller_org := v_org;
     caller_user := v_user;
-    IF NOT (p_caller).licensed THEN outcome := 'server_not_activated'; RETURN; END IF;
-    IF license_valid_until <= p_now THEN outcome := 'license_expired'; RETURN; END IF;
-    IF license_issued_at > p_now + make_interval(secs => p_clock_skew_seconds) THEN outcome := 'clock_tampering'; RETURN; END IF;
+    outcome := kit_license_refusal(license_issued_at, license_valid_until, p_now, p_clock_skew_seconds);
+    IF outcome IS NOT NULL THEN RETURN; END IF;
     IF product_kind IS NULL THEN outcome := 'unknown_product'; RETURN; END IF;
     IF product_kind <> 'floating' THEN outcome := 'not_floating'; RETURN; END IF;
     IF product_expires_at <= p_now THEN outcome := 'product_expired'; RETURN; END IF;

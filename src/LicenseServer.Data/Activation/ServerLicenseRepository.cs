@@ -1,6 +1,7 @@
 using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Licenses;
 using Npgsql;
 
 namespace LicenseServer.Data.Activation;
@@ -20,6 +21,14 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
             SELECT license_id, customer, issued_at, valid_from, valid_until, file_text, activated_at
             FROM server_license WHERE id = 1
             """);
+    }
+
+    /// <summary>Throws the refusal of <c>kit_license_refusal</c> when the server's license is not in force at <paramref name="now"/>.</summary>
+    public async Task RequireInForceAsync(DateTimeOffset now)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        SeatPools.RequireLicenseInForce(await connection.QuerySingleAsync<(string?, DateTime?)>(SeatPools.LicenseSql,
+            new { now = now.UtcDateTime, clockSkewSeconds = SeatPools.ClockSkewSeconds }));
     }
 
     /// <summary>Where the one-time setup stands, in one round trip: activated, and the default account made.</summary>

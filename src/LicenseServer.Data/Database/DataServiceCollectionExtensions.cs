@@ -65,6 +65,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
+        services.AddSingleton<MachineActivationRepository>();
         services.AddSingleton<HeartbeatBatcher>();
         services.AddSingleton<ReleaseBatcher>();
         services.AddSingleton<RenewalBatcher>();

@@ -15,7 +15,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
 
     /// <summary>
     /// Renews the sessions whose key is live, whose owner is still an enabled member of the key's
-    /// organization, and whose lease runs. A renewal lost in a database crash is harmless, so its commit
+    /// organization, whose lease runs, and whose server's license is in force (<c>kit_license_refusal</c>). A renewal lost in a database crash is harmless, so its commit
     /// does not wait for the disk (<see cref="ClientRepository.AsynchronousCommit"/>).
     /// </summary>
     private const string RenewSql = $"""
@@ -27,7 +27,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
             CROSS JOIN LATERAL kit_api_key_caller(b.key_hash) k
             JOIN floating_session s ON s.id = b.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id
             WHERE s.ended_at IS NULL AND s.expires_at > @now
-              AND EXISTS (SELECT 1 FROM server_license WHERE valid_until IS NULL OR valid_until > @now)
+              AND EXISTS (SELECT 1 FROM server_license l WHERE l.id = 1 AND kit_license_refusal(l.issued_at, l.valid_until, @now, @clockSkewSeconds) IS NULL)
               AND NOT EXISTS (SELECT 1 FROM licensed_product p WHERE p.code = s.product_code AND p.expires_at <= @now)
             ORDER BY s.id
             FOR UPDATE OF s)
@@ -38,6 +38,9 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
 
     protected override string Sql => RenewSql;
 
-    protected override void AddParameters(NpgsqlParameterCollection parameters, List<Call> batch) =>
+    protected override void AddParameters(NpgsqlParameterCollection parameters, List<Call> batch)
+    {
         parameters.Add(new NpgsqlParameter<DateTime[]>("expires", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = batch.Select(b => b.ExpiresAt.UtcDateTime).ToArray() });
+        parameters.Add(new NpgsqlParameter<int>("clockSkewSeconds", NpgsqlDbType.Integer) { TypedValue = SeatPools.ClockSkewSeconds });
+    }
 }

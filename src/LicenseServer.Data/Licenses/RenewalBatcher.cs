@@ -11,7 +11,7 @@ namespace LicenseServer.Data.Licenses;
 /// <summary>
 /// Per-user activation's hot case, batched (<see cref="BatchQueue{T}"/>): the renewals by bearer token that arrive while a
 /// batch is in the database go together into the next one, one round trip of one statement per renewal
-/// (<see cref="ClientRepository.RenewalSql"/>, each with every check it makes alone) in one transaction,
+/// (<see cref="MachineActivationRepository.RenewalSql"/>, each with every check it makes alone) in one transaction,
 /// committed once with its flush before any lease is signed. What a batch saves is what every transaction
 /// pays once: the round trip, the snapshot and the commit's flush. When one statement fails (a deadlock
 /// with an unassign, say), the batch rolls back and each renewal runs again alone.
@@ -40,32 +40,32 @@ public sealed class RenewalBatcher : IAsyncDisposable
     };
 
     // Declared before PositionalSql, which needs it when the class is initialized.
-    private static readonly string[] ParameterOrder = ["tokenHash", "organizationId", "productCode", "machineId", "now", "leaseExpiresAt", "latestIssue"];
+    private static readonly string[] ParameterOrder = ["tokenHash", "organizationId", "productCode", "machineId", "now", "leaseExpiresAt", "clockSkewSeconds"];
 
     /// <summary>
-    /// <see cref="ClientRepository.RenewalSql"/> with positional parameters ($1 = tokenHash, ...): Npgsql parses
+    /// <see cref="MachineActivationRepository.RenewalSql"/> with positional parameters ($1 = tokenHash, ...): Npgsql parses
     /// and rewrites a statement with named ones on every execution, for each statement of a batch (measured:
     /// 4% of the server's CPU per activation), and sends one with positional ones as it is.
     /// </summary>
-    private static readonly string PositionalSql = Regex.Replace(ClientRepository.RenewalSql, @"@(\w+)", m =>
+    private static readonly string PositionalSql = Regex.Replace(MachineActivationRepository.RenewalSql, @"@(\w+)", m =>
         Array.IndexOf(ParameterOrder, m.Groups[1].Value) is var i and >= 0
             ? "$" + (i + 1).ToString(CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"RenewalSql has a parameter @{m.Groups[1].Value} that the batch does not send."));
 
     private readonly NpgsqlDataSource _db;
     private readonly TimeProvider _clock;
-    private readonly ClientRepository _clients;
+    private readonly MachineActivationRepository _activations;
     private readonly BatchQueue<Call> _queue;
 
-    public RenewalBatcher(NpgsqlDataSource db, TimeProvider clock, ClientRepository clients)
+    public RenewalBatcher(NpgsqlDataSource db, TimeProvider clock, MachineActivationRepository activations)
     {
         _db = db;
         _clock = clock;
-        _clients = clients;
+        _activations = activations;
         _queue = new BatchQueue<Call>(MaxBatch, Writers, WriteAsync, (call, e) => call.Done.TrySetException(e));
     }
 
-    /// <summary>As <see cref="ClientRepository.RenewByTokenAsync"/>, batched with the renewals that arrive meanwhile.</summary>
+    /// <summary>As <see cref="MachineActivationRepository.RenewByTokenAsync"/>, batched with the renewals that arrive meanwhile.</summary>
     public Task<TokenRenewal?> RenewAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt)
     {
         var call = new Call(tokenHash, organizationId, productCode, machineId, leaseExpiresAt);
@@ -98,7 +98,7 @@ public sealed class RenewalBatcher : IAsyncDisposable
     {
         try
         {
-            call.Done.TrySetResult(await _clients.RenewByTokenAsync(call.TokenHash, call.OrganizationId, call.ProductCode, call.MachineId, call.LeaseExpiresAt));
+            call.Done.TrySetResult(await _activations.RenewByTokenAsync(call.TokenHash, call.OrganizationId, call.ProductCode, call.MachineId, call.LeaseExpiresAt));
         }
         catch (Exception e)
         {
@@ -110,7 +110,6 @@ public sealed class RenewalBatcher : IAsyncDisposable
     private async Task<TokenRenewal?[]> RenewBatchAsync(List<Call> batch)
     {
         var now = _clock.GetUtcNow();
-        var latestIssue = (now + LicenseVerifier.ClockSkew).UtcDateTime;
         await using var connection = await _db.OpenConnectionAsync();
         await using var statements = new NpgsqlBatch(connection);
         foreach (var call in batch)
@@ -124,7 +123,7 @@ public sealed class RenewalBatcher : IAsyncDisposable
                     new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = call.MachineId },
                     new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = now.UtcDateTime },
                     new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = call.LeaseExpiresAt.UtcDateTime },
-                    new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = latestIssue },
+                    new NpgsqlParameter<int> { NpgsqlDbType = NpgsqlDbType.Integer, TypedValue = SeatPools.ClockSkewSeconds },
                 },
             });
         var renewals = new TokenRenewal?[batch.Count];
@@ -134,7 +133,7 @@ public sealed class RenewalBatcher : IAsyncDisposable
             if (i > 0 && !await reader.NextResultAsync())
                 throw new InvalidOperationException("A batch of renewals answered fewer results than it had calls.");
             if (await reader.ReadAsync())
-                renewals[i] = ClientRepository.ToRenewal(reader.GetRowParser<ClientRepository.RenewalRow>()(reader), batch[i].OrganizationId);
+                renewals[i] = MachineActivationRepository.ToRenewal(reader.GetRowParser<MachineActivationRepository.CheckRow>()(reader), batch[i].OrganizationId, batch[i].ProductCode);
         }
         return renewals;
     }

@@ -34,7 +34,8 @@ internal static class SeatPools
     {
         try
         {
-            await using var batch = await Batch.RunAsync(connection, LockPoolSql, new { organizationId, productCode, now = now.UtcDateTime }, tx);
+            await using var batch = await Batch.RunAsync(connection, LockPoolSql,
+                new { organizationId, productCode, now = now.UtcDateTime, clockSkewSeconds = ClockSkewSeconds }, tx);
             return await ReadPoolAsync(batch.Grid, productCode, now);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
@@ -77,7 +78,7 @@ internal static class SeatPools
     /// <summary>The statements of <see cref="LockPoolAsync"/>.</summary>
     private static readonly string LockPoolSql = $"""
         SET LOCAL lock_timeout = '{LockTimeout}';
-        SELECT issued_at, valid_until FROM server_license WHERE id = 1;
+        {LicenseSql};
         SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
         SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
         {UncountSql};
@@ -87,7 +88,7 @@ internal static class SeatPools
 
     internal static async Task<Pool> ReadPoolAsync(SqlMapper.GridReader batch, string productCode, DateTimeOffset now)
     {
-        RequireLicenseValid(await batch.ReadSingleOrDefaultAsync<(DateTime IssuedAt, DateTime? ValidUntil)?>(), now);
+        RequireLicenseInForce(await batch.ReadSingleAsync<(string? Refusal, DateTime? ValidUntil)>());
         var product = await batch.ReadSingleOrDefaultAsync<ProductTermsRow?>()
             ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
@@ -118,14 +119,20 @@ internal static class SeatPools
         SELECT n FROM gone
         """;
 
-    /// <summary>The server's license itself must be in force: activated, and neither expired nor issued in the future.</summary>
-    internal static void RequireLicenseValid((DateTime IssuedAt, DateTime? ValidUntil)? row, DateTimeOffset now)
+    /// <summary>The clock skew allowed to the license's issue date (<c>kit_license_refusal</c>), in seconds: the license verifier's.</summary>
+    internal static readonly int ClockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds;
+
+    /// <summary>
+    /// The server's license judged by its rule (<c>kit_license_refusal</c>, with <c>@now</c> and <c>@clockSkewSeconds</c>):
+    /// the refusal's code, null while the license is in force, and its end.
+    /// </summary>
+    internal const string LicenseSql =
+        "SELECT kit_license_refusal(l.issued_at, l.valid_until, @now, @clockSkewSeconds) AS refusal, l.valid_until FROM (SELECT) AS one LEFT JOIN server_license l ON l.id = 1";
+
+    /// <summary>Throws the refusal of <see cref="LicenseSql"/>'s row, if it has one.</summary>
+    internal static void RequireLicenseInForce((string? Refusal, DateTime? ValidUntil) license)
     {
-        var license = row ?? throw Refusals.Word("server_not_activated", new RefusalFacts());
-        if (license.ValidUntil is { } until && until <= now.UtcDateTime)
-            throw Refusals.Word("license_expired", new RefusalFacts { LicenseValidUntil = until });
-        if (license.IssuedAt > now.UtcDateTime + LicenseVerifier.ClockSkew)
-            throw Refusals.Word("clock_tampering", new RefusalFacts());
+        if (license.Refusal is { } code) throw Refusals.Word(code, new RefusalFacts { LicenseValidUntil = license.ValidUntil });
     }
 
     /// <summary>

@@ -151,12 +151,13 @@ public static class ClientApi
     private static async Task<IResult> HeartbeatAsync(Guid sessionId, HttpContext context, ClientLicenseService service)
     {
         // One batched statement checks the key and renews the session; only when it was not renewed do
-        // the key checks run, to answer why: a bad key or a former member, else a session that is gone.
+        // the checks run again, to answer why: a bad key or a former member, the server's license, else a
+        // session that is gone.
         var session = KeyInQuery(context) ? null : await service.HeartbeatAsync(context.Request.Headers[ApiKeyHeader].ToString(), sessionId);
         if (session is null)
         {
             await ApiKeyAsync(context, service);
-            throw ClientLicenseService.SessionExpired();
+            throw await service.HeartbeatRefusedAsync();
         }
         return Results.Json(new SessionResponse(session.SessionId, session.HeartbeatIntervalSeconds, session.ExpiresAt, session.Grant), Json);
     }

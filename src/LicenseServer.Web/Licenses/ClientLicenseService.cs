@@ -21,6 +21,7 @@ public sealed record IssuedSession(Guid SessionId, int HeartbeatIntervalSeconds,
 public sealed class ClientLicenseService(
     AccountService accounts,
     ClientRepository clients,
+    MachineActivationRepository machines,
     OrganizationRepository organizations,
     SeatLedger ledger,
     ServerLicenseRepository serverLicense,
@@ -70,7 +71,7 @@ public sealed class ClientLicenseService(
         var expiresAt = now.AddDays(inForce.Effective.LeaseDays);
         // The seat is the user's assignment: an activation takes none, but its refusals are recorded.
         var grant = await seats.TakeAsync(organizationId, product, caller.UserId, machineId,
-            () => clients.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, inForce.Effective.MachinesPerUser,
+            () => machines.ActivateAsync(organizationId, caller.UserId, product, machineId, expiresAt, inForce.Effective.MachinesPerUser,
                 inForce.Churn, inForce.VendorChurn), takesSeat: false);
         return await LeaseAsync(grant, machineId, now, expiresAt);
     }
@@ -113,7 +114,7 @@ public sealed class ClientLicenseService(
 
     public async Task DeactivateAsync(ClientCaller caller, long organizationId, string product, string machineId)
     {
-        if (await clients.DeactivateAsync(organizationId, caller.UserId, product, machineId)) return;
+        if (await machines.DeactivateAsync(organizationId, caller.UserId, product, machineId)) return;
         // Only the caller's own activations are ever touched; a non-member is told so, as when activating.
         if (await organizations.MembershipAsync(organizationId, caller.UserId) is null)
             throw new LicenseRuleException("not_a_member", "You are not a member of this organization.");
@@ -179,8 +180,15 @@ public sealed class ClientLicenseService(
     /// <summary>At least two heartbeats within a session's lease, however short the vendor's license makes it.</summary>
     private int HeartbeatSeconds(int leaseSeconds) => Math.Max(1, Math.Min(Limits.HeartbeatSeconds, leaseSeconds / 2));
 
-    /// <summary>A heartbeat with a good key that renewed nothing: the session ended, expired, or its license did.</summary>
-    public static LicenseRuleException SessionExpired() => new("session_expired",
+    /// <summary>Why a heartbeat with a good key renewed nothing: the server's license is not in force, else the session is gone.</summary>
+    public async Task<LicenseRuleException> HeartbeatRefusedAsync()
+    {
+        await serverLicense.RequireInForceAsync(clock.GetUtcNow());
+        return SessionExpired();
+    }
+
+    /// <summary>A heartbeat with a good key that renewed nothing: the session ended or expired, or its product did.</summary>
+    private static LicenseRuleException SessionExpired() => new("session_expired",
         "This session has ended or missed its heartbeats past the grace period; its seat is free. Check out a new session.");
 
     /// <summary>Releases a session of the API key's owner; false when the key was refused or the session is not theirs.</summary>

@@ -251,6 +251,27 @@ public class ClientApiTests : LicenseTest
         Assert.That((release.Status, release.Code), Is.EqualTo((401, "api_key_revoked")), "a release says why its key was refused, not that the session is unknown");
     }
 
+    /// <summary>A heartbeat holds to the server's license as a checkout does, and says why it was refused.</summary>
+    [TestCase("UPDATE server_license SET valid_until = now() - interval '1 minute'", 403, "license_expired")]
+    [TestCase("UPDATE server_license SET issued_at = now() + interval '1 day'", 403, "clock_tampering")]
+    [TestCase("DELETE FROM server_license", 503, "server_not_activated")]
+    public async Task A_heartbeat_under_a_license_no_longer_in_force_renews_nothing_and_says_why(string change, int status, string code)
+    {
+        using var client = await RunnerClientAsync();
+        var session = await client.CheckoutAsync("KRE", "CI-01", "1", autoHeartbeat: false);
+        async Task<DateTime> ExpiresAtAsync()
+        {
+            await using var db = Db();
+            return await db.ExecuteScalarAsync<DateTime>("SELECT expires_at FROM floating_session WHERE id = @Id", new { session.Id });
+        }
+        var before = await ExpiresAtAsync();
+        await using (var db = Db()) await db.ExecuteAsync(change);
+
+        var refused = Refused(() => session.HeartbeatAsync());
+        Assert.That((refused.Status, refused.Code), Is.EqualTo((status, code)), refused.Message);
+        Assert.That(await ExpiresAtAsync(), Is.EqualTo(before), "the refused heartbeat renewed nothing");
+    }
+
     [Test, NonParallelizable]
     public async Task One_organizations_key_cannot_end_another_users_session()
     {

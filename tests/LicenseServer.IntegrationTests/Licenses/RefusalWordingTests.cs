@@ -13,7 +13,9 @@ public class RefusalWordingTests
     public void Every_refusal_the_checkout_function_answers_is_worded_by_the_one_table()
     {
         var function = File.ReadAllText(RepoPaths.File("db-migrations/functions/kit_checkout_decide.sql"));
-        var codes = Regex.Matches(function, @"outcome := '([a-z_]+)'").Select(m => m.Groups[1].Value)
+        var license = File.ReadAllText(RepoPaths.File("db-migrations/functions/kit_license_refusal.sql"));
+        Assert.That(function, Does.Contain("outcome := kit_license_refusal("), "the checkout asks the license's rule");
+        var codes = Regex.Matches(function, @"outcome := '([a-z_]+)'").Concat(Regex.Matches(license, @"THEN '([a-z_]+)'")).Select(m => m.Groups[1].Value)
             .Except(["granted", "reused", "api_key"]).Distinct().ToList();
         Assert.That(codes, Has.Count.GreaterThanOrEqualTo(10), "the function's refusals are found");
 
