@@ -11,8 +11,8 @@ LANGUAGE sql STABLE AS $$
            AND NOT EXISTS (SELECT 1 FROM floating_allowed_machine f
                            WHERE f.organization_id = coalesce(c.organization_id, p_org) AND f.product_code = p_product AND f.machine_id = p_machine)
     FROM (VALUES (1)) AS one (x)
-    LEFT JOIN (SELECT k.key_id, k.organization_id, k.user_id, a.last_used_at
-               FROM kit_api_key_caller(p_key_hash) k JOIN api_key a ON a.id = k.key_id) c ON true
+    LEFT JOIN (SELECT k.key_id, k.organization_id, k.user_id, k.last_used_at
+               FROM kit_api_key_caller(p_key_hash) k WHERE k.refusal IS NULL) c ON true
     LEFT JOIN server_license l ON l.id = 1
     LEFT JOIN licensed_product p ON p.code = p_product
     LEFT JOIN disabled_machine d ON d.organization_id = coalesce(c.organization_id, p_org) AND d.machine_id = p_machine

@@ -41,23 +41,19 @@ public sealed class ClientRepository(NpgsqlDataSource db, TimeProvider clock)
     }
 
     /// <summary>
-    /// An API key and its owner, whether revoked or not (the caller tells a revoked key apart), and
-    /// whether the owner is still an enabled member of the key's organization. Last use is written at
-    /// most once a minute, to keep the hot path to one read.
+    /// An API key's caller and why it may not act (<c>kit_api_key_caller</c>: <c>api_key_revoked</c>, <c>not_a_member</c>),
+    /// or a null refusal when it may; null for a key the server does not know. Last use is written at most once a
+    /// minute, and only for a key that may act.
     /// </summary>
-    public async Task<(ClientCaller Caller, bool Revoked, bool Member)?> FindByApiKeyAsync(byte[] keyHash)
+    public async Task<(ClientCaller Caller, string? Refusal)?> FindByApiKeyAsync(byte[] keyHash)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<(long Id, long UserId, string Email, long OrganizationId, bool Revoked, bool Member, DateTime? LastUsed)?>("""
-            SELECT k.id, k.user_id, u.email, k.organization_id, k.revoked_at IS NOT NULL,
-                   NOT u.disabled AND EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = k.organization_id AND m.user_id = k.user_id),
-                   k.last_used_at
-            FROM api_key k JOIN public.user_account u ON u.id = k.user_id WHERE k.key_hash = @keyHash
-            """, new { keyHash });
+        var row = await connection.QuerySingleOrDefaultAsync<(long KeyId, long UserId, string Email, long OrganizationId, DateTime? LastUsed, string? Refusal)?>(
+            "SELECT key_id, user_id, email, organization_id, last_used_at, refusal FROM kit_api_key_caller(@keyHash)", new { keyHash });
         if (row is not { } key) return null;
-        if (!key.Revoked && (key.LastUsed is null || key.LastUsed < Now.AddMinutes(-1)))
-            await connection.ExecuteAsync("UPDATE api_key SET last_used_at = @now WHERE id = @Id", new { key.Id, now = Now });
-        return (new ClientCaller(key.UserId, key.Email, key.OrganizationId, key.Id), key.Revoked, key.Member);
+        if (key.Refusal is null && (key.LastUsed is null || key.LastUsed < Now.AddMinutes(-1)))
+            await connection.ExecuteAsync("UPDATE api_key SET last_used_at = @now WHERE id = @KeyId", new { key.KeyId, now = Now });
+        return (new ClientCaller(key.UserId, key.Email, key.OrganizationId, key.KeyId), key.Refusal);
     }
 
     /// <summary>

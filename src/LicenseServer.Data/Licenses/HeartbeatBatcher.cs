@@ -25,7 +25,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
         due AS (
             SELECT s.id, b.expires_at FROM beat b
             CROSS JOIN LATERAL kit_api_key_caller(b.key_hash) k
-            JOIN floating_session s ON s.id = b.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id
+            JOIN floating_session s ON s.id = b.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id AND k.refusal IS NULL
             WHERE s.ended_at IS NULL AND s.expires_at > @now
               AND EXISTS (SELECT 1 FROM server_license l WHERE l.id = 1 AND kit_license_refusal(l.issued_at, l.valid_until, @now, @clockSkewSeconds) IS NULL)
               AND NOT EXISTS (SELECT 1 FROM licensed_product p WHERE p.code = s.product_code AND p.expires_at <= @now)

@@ -23,7 +23,7 @@ public sealed class ReleaseBatcher(NpgsqlDataSource db, TimeProvider clock) : Se
         mine AS (
             SELECT s.id, s.ended_at FROM release r
             CROSS JOIN LATERAL kit_api_key_caller(r.key_hash) k
-            JOIN floating_session s ON s.id = r.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id
+            JOIN floating_session s ON s.id = r.session_id AND s.organization_id = k.organization_id AND s.user_id = k.user_id AND k.refusal IS NULL
             ORDER BY s.id
             FOR UPDATE OF s),
         ended AS (

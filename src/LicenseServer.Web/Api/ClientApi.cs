@@ -229,8 +229,12 @@ public static class ClientApi
         var key = ApiKeyHeaderValue(context);
         var found = await service.CallerByApiKeyAsync(key)
             ?? throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_invalid", "This API key is not known to the server.");
-        if (found.Revoked) throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_revoked", "This API key has been revoked. Create a new one in the console.");
-        if (!found.Member) throw new ApiException(StatusCodes.Status403Forbidden, "not_a_member", "The owner of this API key is no longer an enabled member of its organization.");
-        return found.Caller;
+        return found.Refusal switch
+        {
+            null => found.Caller,
+            "api_key_revoked" => throw new ApiException(StatusCodes.Status401Unauthorized, "api_key_revoked", "This API key has been revoked. Create a new one in the console."),
+            "not_a_member" => throw new ApiException(StatusCodes.Status403Forbidden, "not_a_member", "The owner of this API key is no longer an enabled member of its organization."),
+            var code => throw new InvalidOperationException($"kit_api_key_caller answered a refusal this API does not word: {code}."),
+        };
     }
 }

@@ -57,8 +57,8 @@ public sealed class ClientLicenseService(
 
     public Task LogoutAsync(string token) => clients.RevokeTokenAsync(SecretToken.Hash(token));
 
-    public Task<(ClientCaller Caller, bool Revoked, bool Member)?> CallerByApiKeyAsync(string key) =>
-        ApiKeyToken.LooksValid(key) ? clients.FindByApiKeyAsync(ApiKeyToken.Hash(key)) : Task.FromResult<(ClientCaller, bool, bool)?>(null);
+    public Task<(ClientCaller Caller, string? Refusal)?> CallerByApiKeyAsync(string key) =>
+        ApiKeyToken.LooksValid(key) ? clients.FindByApiKeyAsync(ApiKeyToken.Hash(key)) : Task.FromResult<(ClientCaller, string?)?>(null);
 
     public Task<IReadOnlyList<MyOrganizationRow>> OrganizationsAsync(ClientCaller caller) => organizations.ListForUserAsync(caller.UserId);
 
