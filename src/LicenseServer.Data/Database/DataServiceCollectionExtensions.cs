@@ -7,6 +7,7 @@ using LicenseServer.Data.Organizations;
 using LicenseServer.Data.Settings;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Sessions;
 using LicenseServer.Data.Usage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -62,6 +63,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<UserAdminRepository>();
         services.AddSingleton<AuditRepository>();
         services.AddSingleton<SeatLedger>();
+        services.AddSingleton<FloatingSessions>();
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();

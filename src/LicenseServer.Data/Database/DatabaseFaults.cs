@@ -4,7 +4,7 @@ namespace LicenseServer.Data.Database;
 
 /// <summary>
 /// Tells a database that is away (stopped, restarting, unreachable, refusing connections) from every other
-/// database error, and retries the operations that are safe to repeat. Every outage path of the server
+/// database error, and repeats the operations that are safe to repeat. Every outage path of the server
 /// asks here: the web host answers 503 for these faults and only these.
 /// </summary>
 public static class DatabaseFaults
@@ -48,11 +48,19 @@ public static class DatabaseFaults
         TimeSpan.FromMilliseconds(50 * Math.Pow(3, attempt - 1) * (0.5 + Random.Shared.NextDouble()));
 
     /// <summary>
+    /// True for the faults that an operation safe to repeat should simply repeat: the database unavailable
+    /// (<see cref="IsUnavailable"/>), or its transaction chosen as a deadlock's victim (40P01), which the
+    /// other transaction's end resolves.
+    /// </summary>
+    public static bool IsWorthRepeating(Exception exception) =>
+        IsUnavailable(exception) || exception is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected };
+
+    /// <summary>
     /// Runs <paramref name="work"/> (given its attempt number, from 1) and repeats it after a jittered
-    /// pause while the database is unavailable, up to <see cref="Attempts"/> times; then the fault is
-    /// thrown. For operations that are safe to repeat only. After a restart the pool still holds
-    /// connections whose server is gone and the first command on one fails: the pool is cleared, so the
-    /// next attempt gets a fresh connection.
+    /// pause while its fault is worth repeating (<see cref="IsWorthRepeating"/>), up to <see cref="Attempts"/>
+    /// times; then the fault is thrown. For operations that are safe to repeat only. After a restart the
+    /// pool still holds connections whose server is gone and the first command on one fails: the pool is
+    /// cleared, so the next attempt gets a fresh connection.
     /// </summary>
     public static async Task<T> RetryAsync<T>(NpgsqlDataSource db, Func<int, Task<T>> work)
     {
@@ -62,9 +70,9 @@ public static class DatabaseFaults
             {
                 return await work(attempt);
             }
-            catch (Exception e) when (attempt < Attempts && IsUnavailable(e))
+            catch (Exception e) when (attempt < Attempts && IsWorthRepeating(e))
             {
-                db.Clear();
+                if (IsUnavailable(e)) db.Clear();
                 await Task.Delay(Backoff(attempt));
             }
         }

@@ -9,7 +9,7 @@ namespace LicenseServer.Data.Licenses;
 public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed,
     DateTime? LicenseValidUntil, string VendorLicense);
 
-/// <summary>A bearer token's caller, with the grant when <see cref="MachineActivationRepository.RenewByTokenAsync"/> renewed an active machine.</summary>
+/// <summary>A bearer token's caller, with the grant when <see cref="RenewalBatcher"/> renewed an active machine.</summary>
 public sealed record TokenRenewal(ClientCaller Caller, ActivationGrant? Grant);
 
 /// <summary>
@@ -38,8 +38,8 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
         """;
 
     /// <summary>
-    /// The statement of <see cref="RenewByTokenAsync"/>: the bearer token's caller (as <see cref="ClientRepository.FindByTokenAsync"/>
-    /// finds it), checked and renewed. No row when the token was refused.
+    /// The statement of a renewal by bearer token (batched by <see cref="RenewalBatcher"/>): the token's caller (as
+    /// <see cref="ClientRepository.FindByTokenAsync"/> finds it), checked and renewed. No row when the token was refused.
     /// </summary>
     internal const string RenewalSql = """
         WITH caller AS (
@@ -85,23 +85,6 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
                 DisabledReason = DisabledReason,
             }),
         };
-    }
-
-    /// <summary>
-    /// Per-user activation's hot case in one round trip and one implicit transaction: the bearer token's lookup, the checks
-    /// and the renewal of the machine when it is active. Renews only when every check passes; the caller then has its
-    /// grant. Otherwise nothing was written, and the caller runs <see cref="ActivateAsync"/>, which says why or
-    /// activates the machine. Null when the token was refused (unknown, expired, revoked, stamp changed, user disabled).
-    /// </summary>
-    public async Task<TokenRenewal?> RenewByTokenAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<CheckRow>(RenewalSql, new
-        {
-            tokenHash, organizationId, productCode, machineId, now = Now, leaseExpiresAt = leaseExpiresAt.UtcDateTime,
-            clockSkewSeconds = SeatPools.ClockSkewSeconds,
-        });
-        return ToRenewal(row, organizationId, productCode);
     }
 
     internal static TokenRenewal? ToRenewal(CheckRow? row, long organizationId, string productCode) => row is null ? null

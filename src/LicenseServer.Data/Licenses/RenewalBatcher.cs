@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Dapper;
-using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
 using Npgsql;
 using NpgsqlTypes;
@@ -9,29 +8,25 @@ using NpgsqlTypes;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// Per-user activation's hot case, batched (<see cref="BatchQueue{T}"/>): the renewals by bearer token that arrive while a
-/// batch is in the database go together into the next one, one round trip of one statement per renewal
+/// Per-user activation's hot case, batched (<see cref="BatchWriter{TCall,TResult}"/>): the renewals by bearer token that arrive
+/// while a batch is in the database go together into the next one, one round trip of one statement per renewal
 /// (<see cref="MachineActivationRepository.RenewalSql"/>, each with every check it makes alone) in one transaction,
 /// committed once with its flush before any lease is signed. What a batch saves is what every transaction
-/// pays once: the round trip, the snapshot and the commit's flush. When one statement fails (a deadlock
-/// with an unassign, say), the batch rolls back and each renewal runs again alone.
+/// pays once: the round trip, the snapshot and the commit's flush.
 /// </summary>
-public sealed class RenewalBatcher : IAsyncDisposable
+public sealed class RenewalBatcher(NpgsqlDataSource db, TimeProvider clock)
+    : BatchWriter<RenewalBatcher.Call, TokenRenewal?>(db, MaxBatch, queues: 1, writersPerQueue: 2) // one batch in the database while the next one fills
 {
     private const int MaxBatch = 64;
-    private const int Writers = 2; // one batch in the database while the next one fills
 
-    private sealed record Call(byte[] TokenHash, long OrganizationId, string ProductCode, string MachineId, DateTimeOffset LeaseExpiresAt)
-    {
-        public TaskCompletionSource<TokenRenewal?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    public sealed record Call(byte[] TokenHash, long OrganizationId, string ProductCode, string MachineId, DateTimeOffset LeaseExpiresAt);
 
     /// <summary>
     /// Token, then pool: a user's assignment (which each renewal locks) is locked in the same order in
     /// every batch while the user has one token, so concurrent batches mostly wait for one another rather
-    /// than deadlock; a deadlock anyway reruns the calls alone.
+    /// than deadlock.
     /// </summary>
-    private static readonly Comparison<Call> LockOrder = (a, b) =>
+    protected override Comparison<Call> LockOrder => (a, b) =>
     {
         var byToken = a.TokenHash.AsSpan().SequenceCompareTo(b.TokenHash);
         if (byToken != 0) return byToken;
@@ -52,65 +47,18 @@ public sealed class RenewalBatcher : IAsyncDisposable
             ? "$" + (i + 1).ToString(CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"RenewalSql has a parameter @{m.Groups[1].Value} that the batch does not send."));
 
-    private readonly NpgsqlDataSource _db;
-    private readonly TimeProvider _clock;
-    private readonly MachineActivationRepository _activations;
-    private readonly BatchQueue<Call> _queue;
+    /// <summary>
+    /// The bearer token's caller, with the grant when it renewed an active machine (every check passed); null when the
+    /// token was refused. A renewal that was not made wrote nothing: the caller activates, which says why.
+    /// </summary>
+    public Task<TokenRenewal?> RenewAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt) =>
+        PostAsync(new Call(tokenHash, organizationId, productCode, machineId, leaseExpiresAt));
 
-    public RenewalBatcher(NpgsqlDataSource db, TimeProvider clock, MachineActivationRepository activations)
+    /// <summary>The renewals of a batch, in its order; one implicit transaction (a batch without error barriers), safe to repeat.</summary>
+    protected override async Task<TokenRenewal?[]> WriteBatchAsync(IReadOnlyList<Call> batch, int attempt)
     {
-        _db = db;
-        _clock = clock;
-        _activations = activations;
-        _queue = new BatchQueue<Call>(MaxBatch, Writers, WriteAsync, (call, e) => call.Done.TrySetException(e));
-    }
-
-    /// <summary>As <see cref="MachineActivationRepository.RenewByTokenAsync"/>, batched with the renewals that arrive meanwhile.</summary>
-    public Task<TokenRenewal?> RenewAsync(byte[] tokenHash, long organizationId, string productCode, string machineId, DateTimeOffset leaseExpiresAt)
-    {
-        var call = new Call(tokenHash, organizationId, productCode, machineId, leaseExpiresAt);
-        if (!_queue.TryPost(call)) call.Done.SetException(new ObjectDisposedException(nameof(RenewalBatcher)));
-        return call.Done.Task;
-    }
-
-    private async Task WriteAsync(List<Call> batch)
-    {
-        if (batch.Count == 1)
-        {
-            await CompleteAloneAsync(batch[0]);
-            return;
-        }
-        batch.Sort(LockOrder);
-        TokenRenewal?[] renewals;
-        try
-        {
-            renewals = await RenewBatchAsync(batch);
-        }
-        catch (PostgresException)
-        {
-            foreach (var call in batch) _ = CompleteAloneAsync(call);
-            return;
-        }
-        for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(renewals[i]);
-    }
-
-    private async Task CompleteAloneAsync(Call call)
-    {
-        try
-        {
-            call.Done.TrySetResult(await _activations.RenewByTokenAsync(call.TokenHash, call.OrganizationId, call.ProductCode, call.MachineId, call.LeaseExpiresAt));
-        }
-        catch (Exception e)
-        {
-            call.Done.TrySetException(e);
-        }
-    }
-
-    /// <summary>The renewals of a batch, in its order; one implicit transaction (a batch without error barriers).</summary>
-    private async Task<TokenRenewal?[]> RenewBatchAsync(List<Call> batch)
-    {
-        var now = _clock.GetUtcNow();
-        await using var connection = await _db.OpenConnectionAsync();
+        var now = clock.GetUtcNow();
+        await using var connection = await Db.OpenConnectionAsync();
         await using var statements = new NpgsqlBatch(connection);
         foreach (var call in batch)
             statements.BatchCommands.Add(new NpgsqlBatchCommand(PositionalSql)
@@ -137,6 +85,4 @@ public sealed class RenewalBatcher : IAsyncDisposable
         }
         return renewals;
     }
-
-    public ValueTask DisposeAsync() => _queue.DisposeAsync();
 }

@@ -15,11 +15,10 @@ namespace LicenseServer.Data.Licenses;
 /// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
 /// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations
 /// and a checkout the machine's allow-list and disabled state. This file holds the grants and offline
-/// licenses; the pool's lock, count and rules are in SeatPools.cs, the floating checkout in
-/// SeatLedger.Floating.cs, and the batching of checkouts with an API key, which share their transaction
-/// with the others that arrived with them, one pool after the other, in SeatLedger.Checkouts.cs.
+/// licenses; the pool's lock, count and rules are in SeatPools.cs, and floating sessions, whose
+/// checkout locks the pool in the database, in Sessions/.
 /// </summary>
-public sealed partial class SeatLedger(NpgsqlDataSource db, TimeProvider clock) : IAsyncDisposable
+public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
     /// <summary>Per-user licenses for several members at once, all or none.</summary>
     public async Task AssignAsync(long organizationId, string productCode, IReadOnlyList<(long UserId, string Email)> users, long actor)

@@ -4,6 +4,7 @@ using LicenseServer.Core.Security;
 using LicenseServer.Data.Activation;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
+using LicenseServer.Data.Sessions;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Hosting;
@@ -23,7 +24,7 @@ public sealed class ClientLicenseService(
     ClientRepository clients,
     MachineActivationRepository machines,
     OrganizationRepository organizations,
-    SeatLedger ledger,
+    FloatingSessions floating,
     ServerLicenseRepository serverLicense,
     ActivationService activation,
     ClockGuard clockGuard,
@@ -130,7 +131,7 @@ public sealed class ClientLicenseService(
         if (!ApiKeyToken.LooksValid(apiKey)) return null;
         clockGuard.Require();
         var lease = (await limits.ForAsync(product)).Effective.SessionLeaseSeconds;
-        var checkout = await ledger.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
+        var checkout = await floating.CheckoutFloatingAsync(ApiKeyToken.Hash(apiKey), product, machineId, processId, sessionId,
             TimeSpan.FromSeconds(lease));
         if (checkout is null) return null;
         if (checkout.Refusal is { } refusal)

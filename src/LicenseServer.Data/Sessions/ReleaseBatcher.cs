@@ -1,6 +1,7 @@
+using LicenseServer.Data.Licenses;
 using Npgsql;
 
-namespace LicenseServer.Data.Licenses;
+namespace LicenseServer.Data.Sessions;
 
 /// <summary>
 /// The releases with an API key, batched (<see cref="SessionBatcher"/>): each ends its session's own row

@@ -1,12 +1,20 @@
 using System.Collections.Concurrent;
 using Dapper;
-using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Licenses;
 using Npgsql;
-using static LicenseServer.Data.Licenses.SeatPools;
 using NpgsqlTypes;
+using CheckoutRow = LicenseServer.Data.Sessions.FloatingSessions.CheckoutRow;
 
-namespace LicenseServer.Data.Licenses;
+namespace LicenseServer.Data.Sessions;
+
+/// <summary>One checkout: who asks (an API key's hash, or a member), for what, the session ids and the times.</summary>
+internal sealed record CheckoutCall(byte[]? KeyHash, long OrganizationId, long UserId, string ProductCode, string MachineId, string ProcessId,
+    Guid? SessionId, DateTimeOffset Now, DateTimeOffset ExpiresAt)
+{
+    /// <summary>The id proposed for a new session; a new one replaces it when it names a session that may not be reused.</summary>
+    public Guid Id { get; set; } = SessionId ?? Guid.NewGuid();
+}
 
 /// <summary>
 /// Floating checkout's hot path, batched: the checkouts with an API key that arrive while a batch is in the database go
@@ -18,16 +26,16 @@ namespace LicenseServer.Data.Licenses;
 /// and the user, and the commit (measured on the bench machine: half the database's time per checkout at
 /// 16 a batch).
 /// </summary>
-public sealed partial class SeatLedger
+internal sealed class CheckoutBatcher(NpgsqlDataSource db) : BatchWriter<CheckoutCall, CheckoutRow>(db, MaxBatch, Queues, writersPerQueue: 1)
 {
-    private const int MaxCheckoutBatch = 64;
+    private const int MaxBatch = 64;
 
     /// <summary>
-    /// Writers, each with its own queue. A checkout goes to the queue of its organization (known once a key
+    /// Queues, each with its own writer. A checkout goes to the queue of its organization (known once a key
     /// has been seen), so that batches in the database at the same time mostly lock different pools and do
     /// not wait for one another.
     /// </summary>
-    private const int CheckoutWriters = 2;
+    private const int Queues = 2;
 
     /// <summary>
     /// The calls, each with what it reads before any pool's lock (its caller, the server's license, the product,
@@ -61,77 +69,39 @@ public sealed partial class SeatLedger
         SELECT d.* FROM decided d, flushed
         """;
 
-    /// <summary>One checkout: who asks (an API key's hash, or a member), for what, the session ids and the times.</summary>
-    private sealed record CheckoutCall(byte[]? KeyHash, long OrganizationId, long UserId, string ProductCode, string MachineId, string ProcessId,
-        Guid? SessionId, Guid Id, DateTimeOffset Now, DateTimeOffset ExpiresAt)
-    {
-        public TaskCompletionSource<CheckoutRow> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private BatchQueue<CheckoutCall>[]? _checkoutQueues;
-    private readonly Lock _startLock = new();
+    /// <summary>One checkout: its caller read (<c>kit_checkout_read_caller</c>), then decided and written (<c>kit_checkout_decide</c>).</summary>
+    private const string CheckoutSql = """
+        SELECT d.*
+        FROM kit_checkout_read_caller(@keyHash, @organizationId, @userId, @productCode, @machineId) c
+        CROSS JOIN LATERAL kit_checkout_decide(c, @keyHash IS NOT NULL, @productCode, @machineId, @processId, @id, @existing,
+                                               @now, @expiresAt, @clockSkewSeconds, false) d
+        """;
 
     /// <summary>The organization of each API key seen (a key never changes organization), to pick its queue.</summary>
     private readonly ConcurrentDictionary<byte[], long> _keyOrganizations = new(KeyHashComparer.Instance);
 
     private const int MaxKnownKeys = 100_000;
 
-    private Task<CheckoutRow> EnqueueAsync(CheckoutCall call)
+    /// <summary>A checkout with an API key joins the next batch of its queue; one on behalf of a member runs alone.</summary>
+    public async Task<CheckoutRow> CheckoutAsync(CheckoutCall call)
     {
-        if (_checkoutQueues is null)
-            lock (_startLock)
-                _checkoutQueues ??= Enumerable.Range(0, CheckoutWriters)
-                    .Select(_ => new BatchQueue<CheckoutCall>(MaxCheckoutBatch, 1, WriteCheckoutsAsync, (c, e) => c.Done.TrySetException(e))).ToArray();
-        var queue = _keyOrganizations.TryGetValue(call.KeyHash!, out var org) ? (int)(org % CheckoutWriters) : 0;
-        if (!_checkoutQueues[queue].TryPost(call)) call.Done.TrySetException(new ObjectDisposedException(nameof(SeatLedger)));
-        return call.Done.Task;
+        if (call.KeyHash is not { } key) return await WriteAloneAsync(call);
+        var row = await PostAsync(call);
+        // ContainsKey first: Count takes every lock of the dictionary, so only a key not seen yet pays for it.
+        if (row.CallerOrg is { } org && !_keyOrganizations.ContainsKey(key) && _keyOrganizations.Count < MaxKnownKeys)
+            _keyOrganizations.TryAdd(key, org);
+        return row;
     }
 
-    private async Task WriteCheckoutsAsync(List<CheckoutCall> batch)
-    {
-        CheckoutRow[] rows;
-        try
-        {
-            rows = await CheckoutBatchAsync(batch);
-        }
-        catch (PostgresException)
-        {
-            // One call's statement error (an id held by another session, a lock timeout, a deadlock with
-            // another node) rolled back the whole batch: each call runs again alone, and gets the answer
-            // it would have had without batches.
-            foreach (var call in batch) _ = CompleteAloneAsync(call);
-            return;
-        }
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var row = rows[i];
-            // ContainsKey first: Count takes every lock of the dictionary, so only a key not seen yet pays for it.
-            if (row.CallerOrg is { } org && !_keyOrganizations.ContainsKey(batch[i].KeyHash!) && _keyOrganizations.Count < MaxKnownKeys)
-                _keyOrganizations.TryAdd(batch[i].KeyHash!, org);
-            batch[i].Done.TrySetResult(row);
-        }
-    }
-
-    private async Task CompleteAloneAsync(CheckoutCall call)
-    {
-        try
-        {
-            call.Done.TrySetResult(await CheckoutAloneAsync(call));
-        }
-        catch (Exception e)
-        {
-            call.Done.TrySetException(e);
-        }
-    }
+    protected override int QueueOf(CheckoutCall call) => _keyOrganizations.TryGetValue(call.KeyHash!, out var org) ? (int)(org % Queues) : 0;
 
     /// <summary>
-    /// Runs a batch and answers its rows in the batch's order. Safe to repeat while the database is
-    /// unavailable, as a lone checkout is: after a failed attempt every call names its own proposed id as
-    /// the session to reuse, so a commit that landed but whose answer was lost takes no second seat.
+    /// Runs a batch and answers its rows in the batch's order. After a failed attempt every call names its own
+    /// proposed id as the session to reuse, so a commit that landed but whose answer was lost takes no second seat.
     /// </summary>
-    private async Task<CheckoutRow[]> CheckoutBatchAsync(List<CheckoutCall> batch) => await DatabaseFaults.RetryAsync(db, async attempt =>
+    protected override async Task<CheckoutRow[]> WriteBatchAsync(IReadOnlyList<CheckoutCall> batch, int attempt)
     {
-        await using var connection = await db.OpenConnectionAsync();
+        await using var connection = await Db.OpenConnectionAsync();
         await using var command = new NpgsqlCommand(CheckoutBatchSql, connection);
         command.Parameters.Add(ArrayParameter("n", NpgsqlDbType.Integer, batch.Select((_, i) => i).ToArray()));
         command.Parameters.Add(ArrayParameter("hashes", NpgsqlDbType.Bytea, batch.Select(c => c.KeyHash!).ToArray()));
@@ -142,7 +112,7 @@ public sealed partial class SeatLedger
         command.Parameters.Add(ArrayParameter("existing", NpgsqlDbType.Uuid, batch.Select(c => attempt > 1 ? c.Id : c.SessionId).ToArray()));
         command.Parameters.Add(ArrayParameter("now", NpgsqlDbType.TimestampTz, batch.Select(c => c.Now.UtcDateTime).ToArray()));
         command.Parameters.Add(ArrayParameter("expires", NpgsqlDbType.TimestampTz, batch.Select(c => c.ExpiresAt.UtcDateTime).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<int>("clockSkewSeconds", NpgsqlDbType.Integer) { TypedValue = (int)LicenseVerifier.ClockSkew.TotalSeconds });
+        command.Parameters.Add(new NpgsqlParameter<int>("clockSkewSeconds", NpgsqlDbType.Integer) { TypedValue = SeatPools.ClockSkewSeconds });
         var rows = new CheckoutRow[batch.Count];
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -156,16 +126,46 @@ public sealed partial class SeatLedger
         return rows.Any(row => row is null)
             ? throw new InvalidOperationException("A batch of checkouts answered fewer rows than it had calls.")
             : rows;
-    });
+    }
+
+    /// <summary>
+    /// One checkout in a statement of its own. Every attempt after the first names the proposed session id as the
+    /// session to reuse, so an attempt whose commit landed but whose answer was lost is found again by the next one
+    /// instead of taking a second seat. An id already held by a session that may not be reused (ended, or not the
+    /// caller's) gives way to a new one.
+    /// </summary>
+    protected override async Task<CheckoutRow> WriteOneAsync(CheckoutCall call, int attempt)
+    {
+        var reuse = attempt > 1 ? call.Id : call.SessionId;
+        while (true)
+        {
+            try
+            {
+                await using var connection = await Db.OpenConnectionAsync();
+                return await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
+                {
+                    keyHash = call.KeyHash, organizationId = call.OrganizationId, userId = call.UserId, productCode = call.ProductCode,
+                    machineId = call.MachineId, processId = call.ProcessId, id = call.Id, existing = reuse,
+                    now = call.Now.UtcDateTime, expiresAt = call.ExpiresAt.UtcDateTime, clockSkewSeconds = SeatPools.ClockSkewSeconds,
+                });
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                throw SeatPools.Busy();
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "floating_session_pkey")
+            {
+                // The proposed id names a session that could not be reused: the client's ended one, or
+                // another caller's. A new id takes its place; the client's id is still named for reuse, since
+                // a request of the same client racing this one may have just created it.
+                call.Id = Guid.NewGuid();
+                reuse = call.SessionId;
+            }
+        }
+    }
 
     private static NpgsqlParameter<T[]> ArrayParameter<T>(string name, NpgsqlDbType type, T[] values) =>
         new(name, NpgsqlDbType.Array | type) { TypedValue = values };
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_checkoutQueues is { } queues)
-            foreach (var queue in queues) await queue.DisposeAsync();
-    }
 
     /// <summary>Compares API key hashes (SHA-256) by content; their first bytes are already a good hash.</summary>
     private sealed class KeyHashComparer : IEqualityComparer<byte[]>

@@ -4,13 +4,19 @@ using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
 using LicenseServer.Data.Database;
 using Npgsql;
-using static LicenseServer.Data.Licenses.SeatPools;
+using LicenseServer.Data.Licenses;
 
-namespace LicenseServer.Data.Licenses;
+namespace LicenseServer.Data.Sessions;
 
-/// <summary>A floating seat for one process: checked out alone or in a batch (SeatLedger.Checkouts.cs), and its refusal worded.</summary>
-public sealed partial class SeatLedger
+/// <summary>
+/// Floating seats, one for each process: checked out under the pool's lock by the database function
+/// <c>kit_checkout_decide</c> (the rules, in order, are there), alone or batched with the checkouts that arrive
+/// meanwhile (<see cref="CheckoutBatcher"/>), and the refusal worded here. Heartbeats and releases touch only the
+/// session's own row (<see cref="HeartbeatBatcher"/>, <see cref="ReleaseBatcher"/>).
+/// </summary>
+public sealed class FloatingSessions(NpgsqlDataSource db, TimeProvider clock) : IAsyncDisposable
 {
+    private readonly CheckoutBatcher _checkouts = new(db);
     /// <summary>
     /// A checkout's result: who asked, and the seat (<paramref name="SessionId"/>, from <paramref name="IssuedAt"/>
     /// until <paramref name="ExpiresAt"/>) or why not (<paramref name="Refusal"/>); and when the server's license
@@ -20,9 +26,9 @@ public sealed partial class SeatLedger
         LicenseRuleException? Refusal, DateTime? LicenseIssuedAt);
 
     /// <summary>What <c>kit_checkout_decide</c> answers: the outcome, and what its rules read.</summary>
-    private sealed class CheckoutRow
+    internal sealed class CheckoutRow
     {
-        /// <summary>The call's place in its batch (<see cref="CheckoutBatchSql"/>); unused alone.</summary>
+        /// <summary>The call's place in its batch (<see cref="CheckoutBatcher"/>); unused alone.</summary>
         public int N { get; init; }
         public string Outcome { get; init; } = "";
         public long? CallerOrg { get; init; }
@@ -46,14 +52,6 @@ public sealed partial class SeatLedger
         public int[] TeamFilled { get; init; } = [];
         public bool[] TeamHasUser { get; init; } = [];
     }
-
-    /// <summary>One checkout: its caller read (<c>kit_checkout_read_caller</c>), then decided and written (<c>kit_checkout_decide</c>).</summary>
-    private const string CheckoutSql = """
-        SELECT d.*
-        FROM kit_checkout_read_caller(@keyHash, @organizationId, @userId, @productCode, @machineId) c
-        CROSS JOIN LATERAL kit_checkout_decide(c, @keyHash IS NOT NULL, @productCode, @machineId, @processId, @id, @existing,
-                                               @now, @expiresAt, @clockSkewSeconds, false) d
-        """;
 
     /// <summary>
     /// A floating seat for one process, in one statement and so one round trip with its commit: the
@@ -80,16 +78,16 @@ public sealed partial class SeatLedger
 
     /// <summary>
     /// Null when the function refused the API key (<c>api_key</c>). A checkout with an API key, the client
-    /// API's hot path, joins the next batch (<see cref="CheckoutBatchAsync"/>); one on behalf of a member
-    /// runs alone (<see cref="CheckoutAloneAsync"/>). The id proposed for the session is the client's own
-    /// session id when it sent one, which makes the client's own retries of a lost answer safe.
+    /// API's hot path, joins the next batch; one on behalf of a member runs alone (<see cref="CheckoutBatcher"/>).
+    /// The id proposed for the session is the client's own session id when it sent one, which makes the
+    /// client's own retries of a lost answer safe.
     /// </summary>
     private async Task<FloatingCheckout?> CheckoutAsync(byte[]? keyHash, long organizationId, long userId, string productCode,
         string machineId, string processId, Guid? sessionId, TimeSpan lease)
     {
         var now = clock.GetUtcNow();
-        var call = new CheckoutCall(keyHash, organizationId, userId, productCode, machineId, processId, sessionId, sessionId ?? Guid.NewGuid(), now, now + lease);
-        var row = keyHash is null ? await CheckoutAloneAsync(call) : await EnqueueAsync(call);
+        var call = new CheckoutCall(keyHash, organizationId, userId, productCode, machineId, processId, sessionId, now, now + lease);
+        var row = await _checkouts.CheckoutAsync(call);
         return row.Outcome switch
         {
             "api_key" => null,
@@ -97,48 +95,6 @@ public sealed partial class SeatLedger
             _ => new FloatingCheckout(row.CallerOrg!.Value, row.CallerUser!.Value, null, now, call.ExpiresAt,
                 CheckoutRefusal(row, productCode, machineId, row.CallerUser!.Value), row.LicenseIssuedAt),
         };
-    }
-
-    /// <summary>
-    /// One checkout in a statement of its own. It is safe to repeat, so it is retried while the database
-    /// is unavailable (<see cref="DatabaseFaults.RetryAsync"/>): every attempt proposes the same session id
-    /// and names it as the session to reuse, so an attempt whose commit landed but whose answer was lost
-    /// is found again by the next one instead of taking a second seat. An id already held by a session
-    /// that may not be reused (ended, or not the caller's) gives way to a new one.
-    /// </summary>
-    private async Task<CheckoutRow> CheckoutAloneAsync(CheckoutCall call)
-    {
-        var id = call.Id;
-        var reuse = call.SessionId;
-        return await DatabaseFaults.RetryAsync(db, async attempt =>
-        {
-            if (attempt > 1) reuse = id;
-            while (true)
-            {
-                try
-                {
-                    await using var connection = await db.OpenConnectionAsync();
-                    return await connection.QuerySingleAsync<CheckoutRow>(CheckoutSql, new
-                    {
-                        keyHash = call.KeyHash, organizationId = call.OrganizationId, userId = call.UserId, productCode = call.ProductCode,
-                        machineId = call.MachineId, processId = call.ProcessId, id, existing = reuse,
-                        now = call.Now.UtcDateTime, expiresAt = call.ExpiresAt.UtcDateTime, clockSkewSeconds = (int)LicenseVerifier.ClockSkew.TotalSeconds,
-                    });
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
-                {
-                    throw Busy();
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "floating_session_pkey")
-                {
-                    // The proposed id names a session that could not be reused: the client's ended one, or
-                    // another caller's. A new id takes its place; the client's id is still named for reuse, since
-                    // a request of the same client racing this one may have just created it.
-                    id = Guid.NewGuid();
-                    reuse = call.SessionId;
-                }
-            }
-        });
     }
 
     /// <summary>The refusal the database function decided, worded from the numbers it read (<see cref="Refusals"/>).</summary>
@@ -157,4 +113,6 @@ public sealed partial class SeatLedger
             Reservations = row.TeamIds.Select((team, i) => new TeamReservation(team, row.TeamNames[i], row.TeamSeats[i], row.TeamFilled[i],
                 row.TeamHasUser[i] ? [userId] : [])).ToList(),
         });
+
+    public ValueTask DisposeAsync() => _checkouts.DisposeAsync();
 }

@@ -1,7 +1,8 @@
+using LicenseServer.Data.Licenses;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace LicenseServer.Data.Licenses;
+namespace LicenseServer.Data.Sessions;
 
 /// <summary>
 /// Floating sessions, the hottest path, batched (<see cref="SessionBatcher"/>): a heartbeat that is not renewed (unknown or
@@ -38,7 +39,7 @@ public sealed class HeartbeatBatcher(NpgsqlDataSource db, TimeProvider clock) : 
 
     protected override string Sql => RenewSql;
 
-    protected override void AddParameters(NpgsqlParameterCollection parameters, List<Call> batch)
+    protected override void AddParameters(NpgsqlParameterCollection parameters, IReadOnlyList<Call> batch)
     {
         parameters.Add(new NpgsqlParameter<DateTime[]>("expires", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = batch.Select(b => b.ExpiresAt.UtcDateTime).ToArray() });
         parameters.Add(new NpgsqlParameter<int>("clockSkewSeconds", NpgsqlDbType.Integer) { TypedValue = SeatPools.ClockSkewSeconds });
