@@ -14,21 +14,35 @@ public sealed record TokenRenewal(ClientCaller Caller, ActivationGrant? Grant);
 
 /// <summary>
 /// Per-user products on machines: activation, renewal by token, deactivation. Whether a machine may be active is
-/// decided by one database function, <c>kit_activation_check</c>, for both paths.
+/// decided by one database function, <c>kit_activation_refusal</c>, in one statement that both paths share.
 /// </summary>
 public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvider clock)
 {
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// The checks of <c>kit_activation_check</c> for the caller, then the renewal of the machine when it is active and
-    /// every check passed. The stored lease never moves back: renewals that cross (in one batch, or on two nodes)
-    /// keep the latest lease signed, which is what a deactivated machine is counted by.
+    /// What the activation's checks read for the caller, judged by <c>kit_activation_refusal</c> (the user's assignment
+    /// locked FOR UPDATE when its check is reached: one user's activations are serialised, and an unassign waits),
+    /// then the renewal of the machine when it is active and every check passed. The stored lease never moves back:
+    /// renewals that cross (in one batch, or on two nodes) keep the latest lease signed, which is what a deactivated
+    /// machine is counted by.
     /// </summary>
     private const string CheckAndRenewSql = """
         checked AS (
-            SELECT c.id AS user_id, k.* FROM caller c
-            CROSS JOIN LATERAL kit_activation_check(@organizationId, c.id, @productCode, @machineId, @now, @clockSkewSeconds) k),
+            SELECT c.id AS user_id, u.email, o.name AS organization_name, l.valid_until AS license_valid_until, l.file_text AS license_file_text,
+                   p.name AS product_name, p.kind AS product_kind, p.subscription AS product_subscription, p.expires_at AS product_expires_at,
+                   p.quota AS product_quota, d.reason AS disabled_reason,
+                   kit_activation_refusal(o.id IS NOT NULL, kit_license_refusal(l.issued_at, l.valid_until, @now, @clockSkewSeconds), p.kind, p.expires_at, @now,
+                       EXISTS (SELECT 1 FROM license_assignment a
+                               WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = c.id FOR UPDATE),
+                       d.machine_id IS NOT NULL) AS refusal
+            FROM caller c
+            JOIN public.user_account u ON u.id = c.id
+            LEFT JOIN organization_member m ON m.organization_id = @organizationId AND m.user_id = c.id
+            LEFT JOIN organization o ON o.id = m.organization_id
+            LEFT JOIN server_license l ON l.id = 1
+            LEFT JOIN licensed_product p ON p.code = @productCode
+            LEFT JOIN disabled_machine d ON d.organization_id = @organizationId AND d.machine_id = @machineId),
         renewed AS (
             UPDATE machine_activation SET last_seen_at = @now, lease_expires_at = greatest(lease_expires_at, @leaseExpiresAt)
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = (SELECT user_id FROM checked) AND machine_id = @machineId
@@ -50,7 +64,7 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
 
     private const string ActivationSql = "WITH caller AS (SELECT @userId::bigint AS id),\n" + CheckAndRenewSql;
 
-    /// <summary>What <c>kit_activation_check</c> answers, and whether the machine was renewed.</summary>
+    /// <summary>What the checks read and decided (<see cref="CheckAndRenewSql"/>), and whether the machine was renewed.</summary>
     internal sealed class CheckRow
     {
         public long UserId { get; init; }
@@ -91,7 +105,7 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
         : new TokenRenewal(new ClientCaller(row.UserId, row.Email, null, null), row.Renewed ? row.Grant(organizationId, productCode) : null);
 
     /// <summary>
-    /// Activates (or renews) a per-user product on a machine. Refused by the checks of <c>kit_activation_check</c>,
+    /// Activates (or renews) a per-user product on a machine. Refused by the checks of <c>kit_activation_refusal</c>,
     /// when the user's other machines already reach <paramref name="machinesPerUser"/>, or when machines became
     /// active too often lately (<paramref name="churn"/>, unless the server admin set another limit for the product,
     /// which holds within <paramref name="vendorChurn"/>, the vendor's).
