@@ -8,9 +8,9 @@ namespace LicenseServer.Data.Database;
 /// policy for what goes wrong, for every batched write (checkouts, renewals, heartbeats, releases):
 /// <list type="bullet">
 /// <item>a fault worth repeating (the database away, a deadlock) repeats the batch, as <see cref="DatabaseFaults.RetryAsync"/> does;</item>
-/// <item>any other statement error of a batch of several calls rolled back all of them: each call runs again alone,
+/// <item>any other statement error rolled back every call of the batch: each runs again alone (<see cref="WriteOneAsync"/>),
 /// and gets the answer it would have had without batches;</item>
-/// <item>anything else fails the calls of the batch.</item>
+/// <item>anything else, a fault worth repeating that persists among them, fails the calls of the batch.</item>
 /// </list>
 /// Every batched write is therefore safe to repeat.
 /// </summary>
@@ -37,7 +37,7 @@ public abstract class BatchWriter<TCall, TResult> : IAsyncDisposable
     /// <summary>Writes the calls, in this order, in one transaction; answers each call's result in the same order. <paramref name="attempt"/> counts from 1.</summary>
     protected abstract Task<TResult[]> WriteBatchAsync(IReadOnlyList<TCall> calls, int attempt);
 
-    /// <summary>Writes one call alone: by default, a batch of one.</summary>
+    /// <summary>Writes one call of a batch that failed, alone: by default, as a batch of one.</summary>
     protected virtual async Task<TResult> WriteOneAsync(TCall call, int attempt) => (await WriteBatchAsync([call], attempt))[0];
 
     /// <summary>The queue of a call, from 0; calls of one queue are batched together.</summary>
@@ -59,11 +59,6 @@ public abstract class BatchWriter<TCall, TResult> : IAsyncDisposable
 
     private async Task WriteAsync(List<Pending> batch)
     {
-        if (batch.Count == 1)
-        {
-            await CompleteAloneAsync(batch[0]);
-            return;
-        }
         if (LockOrder is { } order) batch.Sort((a, b) => order(a.Call, b.Call));
         TResult[] results;
         try
@@ -71,11 +66,17 @@ public abstract class BatchWriter<TCall, TResult> : IAsyncDisposable
             var calls = batch.ConvertAll(p => p.Call);
             results = await DatabaseFaults.RetryAsync(Db, attempt => WriteBatchAsync(calls, attempt));
         }
-        catch (PostgresException e) when (!DatabaseFaults.IsUnavailable(e))
+        catch (PostgresException e) when (!DatabaseFaults.IsWorthRepeating(e))
         {
-            // One call's statement error (an id held by another session, a lock timeout, a deadlock that came back)
-            // rolled back the whole batch. The calls run alone meanwhile; the queue goes on with the next batch.
+            // One call's statement error (an id held by another session, a lock timeout) rolled back the whole
+            // batch. The calls run alone meanwhile, each in the way a writer handles such an error for one call;
+            // the queue goes on with the next batch.
             foreach (var pending in batch) _ = CompleteAloneAsync(pending);
+            return;
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch) pending.Done.TrySetException(e);
             return;
         }
         if (results.Length != batch.Count) throw new InvalidOperationException($"A batch of {batch.Count} calls answered {results.Length} results.");
