@@ -8,7 +8,7 @@ namespace LicenseServer.Core.Licenses;
 /// </summary>
 public sealed record RefusalFacts(string ProductCode = "")
 {
-    public DateTime? LicenseValidUntil { get; init; }
+    public DateTimeOffset? LicenseValidUntil { get; init; }
     /// <summary>When the product's own subscription ended (the refusal product_expired).</summary>
     public DateTimeOffset? ProductEndedAt { get; init; }
     /// <summary>The product's seats in the server's license, and the shares of all organizations together.</summary>

@@ -27,7 +27,7 @@ public sealed class SignInFailureRepository(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync();
         // One attempt at a time per email (a hash collision only makes two emails wait for each other for a moment).
         await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended(lower(@email), 0))", new { email }, tx);
-        var counts = await connection.QuerySingleAsync<(long Pair, DateTime? PairOldest, long Account, DateTime? AccountOldest)>("""
+        var counts = await connection.QuerySingleAsync<(long Pair, DateTimeOffset? PairOldest, long Account, DateTimeOffset? AccountOldest)>("""
             SELECT count(*) FILTER (WHERE address = @address AND NOT cleared AND failed_at > @pairSince),
                    min(failed_at) FILTER (WHERE address = @address AND NOT cleared AND failed_at > @pairSince),
                    count(*) FILTER (WHERE failed_at > @accountSince),
@@ -37,8 +37,8 @@ public sealed class SignInFailureRepository(NpgsqlDataSource db)
             """, new { address, email, pairSince, accountSince }, tx);
         // Refused until the oldest failure in the window ages out (at a limit, the one whose going lifts it); if both
         // limits are reached, until both are lifted.
-        var pairRetry = counts.Pair >= limits.PairFailures ? Utc(counts.PairOldest!.Value) + limits.PairWindow : (DateTimeOffset?)null;
-        var accountRetry = counts.Account >= limits.AccountFailures ? Utc(counts.AccountOldest!.Value) + limits.AccountWindow : (DateTimeOffset?)null;
+        var pairRetry = counts.Pair >= limits.PairFailures ? counts.PairOldest!.Value + limits.PairWindow : (DateTimeOffset?)null;
+        var accountRetry = counts.Account >= limits.AccountFailures ? counts.AccountOldest!.Value + limits.AccountWindow : (DateTimeOffset?)null;
         if (pairRetry is not null || accountRetry is not null)
         {
             await tx.CommitAsync();
@@ -61,8 +61,6 @@ public sealed class SignInFailureRepository(NpgsqlDataSource db)
             UPDATE sign_in_failure SET cleared = true WHERE email = lower(@email) AND address = @address AND NOT cleared;
             """, new { id = attempt.Id, address, email });
     }
-
-    private static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 

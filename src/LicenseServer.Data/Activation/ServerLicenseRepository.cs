@@ -6,11 +6,10 @@ using Npgsql;
 
 namespace LicenseServer.Data.Activation;
 
-// timestamptz columns read back as UTC DateTime, which is what Npgsql returns and Dapper's constructor matching needs.
-public sealed record ServerLicenseRow(Guid LicenseId, string Customer, DateTime IssuedAt, DateTime ValidFrom,
-    DateTime? ValidUntil, string FileText, DateTime ActivatedAt);
+public sealed record ServerLicenseRow(Guid LicenseId, string Customer, DateTimeOffset IssuedAt, DateTimeOffset ValidFrom,
+    DateTimeOffset? ValidUntil, string FileText, DateTimeOffset ActivatedAt);
 
-public sealed record ProductRow(string Code, string Name, string Kind, int Quota, string Subscription, DateTime? ExpiresAt);
+public sealed record ProductRow(string Code, string Name, string Kind, int Quota, string Subscription, DateTimeOffset? ExpiresAt);
 
 public sealed class ServerLicenseRepository(NpgsqlDataSource db)
 {
@@ -27,7 +26,7 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
     public async Task RequireInForceAsync(DateTimeOffset now)
     {
         await using var connection = await db.OpenConnectionAsync();
-        SeatPools.RequireLicenseInForce(await connection.QuerySingleAsync<(string?, DateTime?)>(SeatPools.LicenseSql,
+        SeatPools.RequireLicenseInForce(await connection.QuerySingleAsync<(string?, DateTimeOffset?)>(SeatPools.LicenseSql,
             new { now = now.UtcDateTime, clockSkewSeconds = SeatPools.ClockSkewSeconds }));
     }
 

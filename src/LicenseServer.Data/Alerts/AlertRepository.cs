@@ -51,10 +51,10 @@ public sealed class AlertRepository(NpgsqlDataSource db)
     }
 
     /// <summary>When the product's last alert was sent, by any node.</summary>
-    public async Task<DateTime?> LastSentAsync(long organizationId, string productCode)
+    public async Task<DateTimeOffset?> LastSentAsync(long organizationId, string productCode)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<DateTime?>(
+        return await connection.ExecuteScalarAsync<DateTimeOffset?>(
             "SELECT last_sent_at FROM alert_state WHERE organization_id = @organizationId AND product_code = @productCode", new { organizationId, productCode });
     }
 

@@ -47,7 +47,7 @@ public static class DataServiceCollectionExtensions
     /// <summary>One NpgsqlDataSource for the process and every repository.</summary>
     public static IServiceCollection AddKitData(this IServiceCollection services, string connectionString)
     {
-        Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+        DapperTypes.Register();
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
         services.AddSingleton<InstallationRepository>();
         services.AddSingleton<ServerLicenseRepository>();

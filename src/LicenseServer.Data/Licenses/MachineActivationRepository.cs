@@ -7,7 +7,7 @@ namespace LicenseServer.Data.Licenses;
 
 /// <summary>An activation granted, with the server's license it was granted under (its end caps the lease; its text is the lease's proof).</summary>
 public sealed record ActivationGrant(long OrganizationId, string OrganizationName, LicensedProductTerms Product, string Email, bool Renewed,
-    DateTime? LicenseValidUntil, string VendorLicense);
+    DateTimeOffset? LicenseValidUntil, string VendorLicense);
 
 /// <summary>A bearer token's caller, with the grant when <see cref="RenewalBatcher"/> renewed an active machine.</summary>
 public sealed record TokenRenewal(ClientCaller Caller, ActivationGrant? Grant);
@@ -71,12 +71,12 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
         public string? Refusal { get; init; }
         public string Email { get; init; } = "";
         public string? OrganizationName { get; init; }
-        public DateTime? LicenseValidUntil { get; init; }
+        public DateTimeOffset? LicenseValidUntil { get; init; }
         public string? LicenseFileText { get; init; }
         public string? ProductName { get; init; }
         public string? ProductKind { get; init; }
         public string? ProductSubscription { get; init; }
-        public DateTime? ProductExpiresAt { get; init; }
+        public DateTimeOffset? ProductExpiresAt { get; init; }
         public int? ProductQuota { get; init; }
         public string? DisabledReason { get; init; }
         public bool Renewed { get; init; }
@@ -94,7 +94,7 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
             _ => Refusals.Word(Refusal!, new RefusalFacts(productCode)
             {
                 LicenseValidUntil = LicenseValidUntil,
-                ProductEndedAt = ProductExpiresAt is { } end ? new DateTimeOffset(DateTime.SpecifyKind(end, DateTimeKind.Utc)) : null,
+                ProductEndedAt = ProductExpiresAt,
                 MachineId = machineId,
                 DisabledReason = DisabledReason,
             }),
@@ -158,13 +158,13 @@ public sealed class MachineActivationRepository(NpgsqlDataSource db, TimeProvide
         ChurnLimit configured, ChurnLimit vendor)
     {
         var limit = await ChurnLimitRepository.ForProductAsync(connection, tx, productCode) is { } own ? own.Tighter(vendor) : configured;
-        var recent = (await connection.QueryAsync<DateTime>("""
+        var recent = (await connection.QueryAsync<DateTimeOffset>("""
             SELECT at FROM machine_activation_event
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND at > @since
             ORDER BY at DESC LIMIT @count
             """, new { organizationId, productCode, userId, since = Now - limit.Window, count = limit.Activations }, tx)).AsList();
         if (recent.Count >= limit.Activations)
-            throw MachineRules.Churned(productCode, limit, new DateTimeOffset(DateTime.SpecifyKind(recent[^1], DateTimeKind.Utc)) + limit.Window);
+            throw MachineRules.Churned(productCode, limit, recent[^1] + limit.Window);
     }
 
     public async Task<bool> DeactivateAsync(long organizationId, long userId, string productCode, string machineId)

@@ -9,14 +9,12 @@ using static LicenseServer.Data.Licenses.SeatPools;
 namespace LicenseServer.Data.Licenses;
 
 /// <summary>
-/// The one place where seats are taken. Each path opens one short transaction, locks the pool row
-/// (the organization's allocation of the product) FOR UPDATE with a lock timeout, counts the seats in
-/// use, and writes only if the quota allows: a product's seats never exceed its quota, however many
-/// requests race on however many nodes. Seats in use = per-user assignments + live floating sessions
-/// + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations
-/// and a checkout the machine's allow-list and disabled state. This file holds the grants and offline
-/// licenses; the pool's lock, count and rules are in SeatPools.cs, and floating sessions, whose
-/// checkout locks the pool in the database, in Sessions/.
+/// Grants, recalls, transfers and offline licenses: the seats taken by people, as floating checkouts
+/// (Sessions/FloatingSessions.cs) are taken by processes. Each path opens one short transaction, locks the pool
+/// row (the organization's allocation of the product) FOR UPDATE with a lock timeout (SeatPools.cs, which also
+/// counts and judges it), and writes only if the quota allows: a product's seats never exceed its quota,
+/// however many requests race on however many nodes. Seats in use = per-user assignments + live floating
+/// sessions + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations.
 /// </summary>
 public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
@@ -129,7 +127,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             throw new LicenseRuleException("not_licensed", $"{user.Email} has no {productCode} license.");
         var heldUntil = await LeasesValidUntilAsync(connection, tx, organizationId, productCode, user.UserId, now);
         await tx.CommitAsync();
-        return heldUntil is { } until ? new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) : null;
+        return heldUntil;
     }
 
     /// <summary>

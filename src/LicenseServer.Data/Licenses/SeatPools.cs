@@ -88,7 +88,7 @@ internal static class SeatPools
 
     internal static async Task<Pool> ReadPoolAsync(SqlMapper.GridReader batch, string productCode, DateTimeOffset now)
     {
-        RequireLicenseInForce(await batch.ReadSingleAsync<(string? Refusal, DateTime? ValidUntil)>());
+        RequireLicenseInForce(await batch.ReadSingleAsync<(string? Refusal, DateTimeOffset? ValidUntil)>());
         var product = await batch.ReadSingleOrDefaultAsync<ProductTermsRow?>()
             ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
         var (quota, floatingLive) = await batch.ReadSingleOrDefaultAsync<(int, int)?>() ?? (0, 0);
@@ -99,11 +99,10 @@ internal static class SeatPools
     }
 
     /// <summary>A licensed_product row as the seat rules read it: the product's terms and its quota in the server's license.</summary>
-    internal sealed record ProductTermsRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)
+    internal sealed record ProductTermsRow(string Code, string Name, string Kind, string Subscription, DateTimeOffset? ExpiresAt, int Quota)
     {
         public LicensedProductTerms Terms => new(Code, Name, Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
-            Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual,
-            ExpiresAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null);
+            Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual, ExpiresAt);
     }
 
     /// <summary>
@@ -130,7 +129,7 @@ internal static class SeatPools
         "SELECT kit_license_refusal(l.issued_at, l.valid_until, @now, @clockSkewSeconds) AS refusal, l.valid_until FROM (SELECT) AS one LEFT JOIN server_license l ON l.id = 1";
 
     /// <summary>Throws the refusal of <see cref="LicenseSql"/>'s row, if it has one.</summary>
-    internal static void RequireLicenseInForce((string? Refusal, DateTime? ValidUntil) license)
+    internal static void RequireLicenseInForce((string? Refusal, DateTimeOffset? ValidUntil) license)
     {
         if (license.Refusal is { } code) throw Refusals.Word(code, new RefusalFacts { LicenseValidUntil = license.ValidUntil });
     }
@@ -152,8 +151,8 @@ internal static class SeatPools
             """, new { organizationId, productCode, now = now.UtcDateTime }, tx);
 
     /// <summary>When the last offline-valid lease of a user's machines for the product expires; null when none is valid now.</summary>
-    internal static Task<DateTime?> LeasesValidUntilAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, DateTimeOffset now) =>
-        connection.ExecuteScalarAsync<DateTime?>("""
+    internal static Task<DateTimeOffset?> LeasesValidUntilAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, long userId, DateTimeOffset now) =>
+        connection.ExecuteScalarAsync<DateTimeOffset?>("""
             SELECT max(lease_expires_at) FROM machine_activation
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @userId AND lease_expires_at > @now
             """, new { organizationId, productCode, userId, now = now.UtcDateTime }, tx);

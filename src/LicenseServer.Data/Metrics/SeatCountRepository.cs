@@ -7,7 +7,7 @@ public sealed record ShareCount(long OrganizationId, string OrganizationName, st
 
 public sealed record LicensedSeats(string ProductCode, int Quota);
 
-public sealed record SeatCounts(IReadOnlyList<ShareCount> Shares, IReadOnlyList<LicensedSeats> Licensed, DateTime? LicenseValidUntil);
+public sealed record SeatCounts(IReadOnlyList<ShareCount> Shares, IReadOnlyList<LicensedSeats> Licensed, DateTimeOffset? LicenseValidUntil);
 
 /// <summary>Every organization's seats in use and the license's quotas, read when /metrics is scraped.</summary>
 public sealed class SeatCountRepository(NpgsqlDataSource db)
@@ -34,7 +34,7 @@ public sealed class SeatCountRepository(NpgsqlDataSource db)
             """, new { now = now.UtcDateTime }, cancellationToken: cancel));
         var shares = (await batch.ReadAsync<ShareCount>()).AsList();
         var licensed = (await batch.ReadAsync<LicensedSeats>()).AsList();
-        var validUntil = await batch.ReadSingleOrDefaultAsync<DateTime?>();
+        var validUntil = await batch.ReadSingleOrDefaultAsync<DateTimeOffset?>();
         return new SeatCounts(shares, licensed, validUntil);
     }
 }

@@ -5,7 +5,7 @@ using Npgsql;
 namespace LicenseServer.Data.Organizations;
 
 public sealed record InvitationRow(long Id, long OrganizationId, string OrganizationName, string Email, long UserId, bool UserHasPassword,
-    string? InvitedByEmail, DateTime CreatedAt, DateTime ExpiresAt, DateTime? AcceptedAt, DateTime? RevokedAt);
+    string? InvitedByEmail, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? AcceptedAt, DateTimeOffset? RevokedAt);
 
 public sealed record NewInvitation(string Email, string Token);
 

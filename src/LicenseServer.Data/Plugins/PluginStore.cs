@@ -8,7 +8,7 @@ namespace LicenseServer.Data.Plugins;
 
 /// <summary>A stored package; <c>OrganizationId</c> is null for an offline package, which is the server's.</summary>
 public sealed record PluginRow(long Id, long? OrganizationId, string PluginId, string Name, string Version, string Compatible, string Description,
-    string Kind, string Sha256, long SizeBytes, DateTime UploadedAt, string? UploadedBy);
+    string Kind, string Sha256, long SizeBytes, DateTimeOffset UploadedAt, string? UploadedBy);
 
 /// <summary>
 /// Plugin packages: their metadata (plugin_package) and their bytes (<see cref="PluginBlobs"/>), both in PostgreSQL, so

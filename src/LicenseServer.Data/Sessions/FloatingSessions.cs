@@ -1,10 +1,6 @@
-using Dapper;
-using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
-using LicenseServer.Data.Audit;
-using LicenseServer.Data.Database;
-using Npgsql;
 using LicenseServer.Data.Licenses;
+using Npgsql;
 
 namespace LicenseServer.Data.Sessions;
 
@@ -17,6 +13,7 @@ namespace LicenseServer.Data.Sessions;
 public sealed class FloatingSessions(NpgsqlDataSource db, TimeProvider clock) : IAsyncDisposable
 {
     private readonly CheckoutBatcher _checkouts = new(db);
+
     /// <summary>
     /// A checkout's result: who asked, and the seat (<paramref name="SessionId"/>, from <paramref name="IssuedAt"/>
     /// until <paramref name="ExpiresAt"/>) or why not (<paramref name="Refusal"/>); and when the server's license
@@ -35,11 +32,11 @@ public sealed class FloatingSessions(NpgsqlDataSource db, TimeProvider clock) : 
         public long? CallerUser { get; init; }
         public Guid? SessionId { get; init; }
         public DateTime? LicenseIssuedAt { get; init; }
-        public DateTime? LicenseValidUntil { get; init; }
+        public DateTimeOffset? LicenseValidUntil { get; init; }
         public string? ProductName { get; init; }
         public string? ProductKind { get; init; }
         public string? ProductSubscription { get; init; }
-        public DateTime? ProductExpiresAt { get; init; }
+        public DateTimeOffset? ProductExpiresAt { get; init; }
         public int? Licensed { get; init; }
         public int? Quota { get; init; }
         public int? InUse { get; init; }
@@ -102,7 +99,7 @@ public sealed class FloatingSessions(NpgsqlDataSource db, TimeProvider clock) : 
         Refusals.Word(row.Outcome, new RefusalFacts(productCode)
         {
             LicenseValidUntil = row.LicenseValidUntil,
-            ProductEndedAt = row.ProductExpiresAt is { } end ? new DateTimeOffset(DateTime.SpecifyKind(end, DateTimeKind.Utc)) : null,
+            ProductEndedAt = row.ProductExpiresAt,
             Licensed = row.Licensed ?? 0,
             Shared = row.Shared ?? 0,
             Quota = row.Quota ?? 0,

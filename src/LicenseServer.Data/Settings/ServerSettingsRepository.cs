@@ -17,10 +17,9 @@ public sealed class ServerSettingsRepository(NpgsqlDataSource db)
     public async Task<DateTimeOffset> RaiseClockHighWaterAsync(DateTimeOffset now)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var mark = await connection.ExecuteScalarAsync<DateTime>("""
+        return await connection.ExecuteScalarAsync<DateTimeOffset>("""
             UPDATE server_settings SET clock_high_water = greatest(clock_high_water, @now) WHERE id = 1 RETURNING clock_high_water
             """, new { now = now.UtcDateTime });
-        return new DateTimeOffset(DateTime.SpecifyKind(mark, DateTimeKind.Utc));
     }
 
     public async Task<OrganizationCreation> OrganizationCreationAsync()

@@ -100,14 +100,12 @@ public sealed class ActivationService(
     {
         if (state.License is not { } license) return [];
         var items = new List<ExpiringItem>();
-        if (license.ValidUntil is { } until) items.Add(new ExpiringItem("license", "The server's license", Utc(until)));
+        if (license.ValidUntil is { } until) items.Add(new ExpiringItem("license", "The server's license", until));
         // A product that ends with the license (or after it) needs no warning of its own: the license's says it all.
         items.AddRange(state.Products.Where(p => p.ExpiresAt is { } end && (license.ValidUntil is not { } until || end < until))
-            .Select(p => new ExpiringItem(p.Code, $"{p.Name} ({p.Code})", Utc(p.ExpiresAt!.Value))));
+            .Select(p => new ExpiringItem(p.Code, $"{p.Name} ({p.Code})", p.ExpiresAt!.Value)));
         return LicenseExpiry.Warnings(items, now);
     }
 
     public async Task<IReadOnlyList<ExpiryWarning>> ExpiryWarningsAsync() => ExpiryWarnings(await GetStateAsync(), clock.GetUtcNow());
-
-    private static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
 }

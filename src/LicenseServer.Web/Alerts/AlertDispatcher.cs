@@ -72,7 +72,7 @@ public sealed class AlertDispatcher(
         {
             // Another node (or an earlier check) sent this hour's alert: stay quiet until its hour is over.
             var last = await alerts.LastSentAsync(check.OrganizationId, check.Product);
-            if (last is { } at) trigger.QuietUntil(check.OrganizationId, check.Product, new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) + AlertRules.Quiet);
+            if (last is { } at) trigger.QuietUntil(check.OrganizationId, check.Product, at + AlertRules.Quiet);
             return;
         }
         trigger.QuietUntil(check.OrganizationId, check.Product, now + AlertRules.Quiet);

@@ -62,7 +62,7 @@ public static class PluginApi
                     ?? throw new ApiException(StatusCodes.Status404NotFound, "plugin_file_missing",
                         $"The package of {pluginId} {version} is missing on the server: ask an admin to delete that version and upload it again.");
         context.Response.Headers["X-Checksum-SHA256"] = row.Sha256;
-        return Results.File(bytes, "application/zip", $"{row.PluginId}-{row.Version}.zip", lastModified: new DateTimeOffset(DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc)),
+        return Results.File(bytes, "application/zip", $"{row.PluginId}-{row.Version}.zip", lastModified: row.UploadedAt,
             entityTag: new EntityTagHeaderValue($"\"{row.Sha256}\""), enableRangeProcessing: true);
     }
 
@@ -72,6 +72,6 @@ public static class PluginApi
     private static List<PluginDto> Group(IReadOnlyList<PluginRow> rows) => rows
         .GroupBy(r => r.PluginId)
         .Select(g => new PluginDto(g.Key, g.First().Name, g.First().Description,
-            g.Select(r => new PluginVersionDto(r.Version, r.Compatible, r.Kind, r.Sha256, r.SizeBytes, new DateTimeOffset(DateTime.SpecifyKind(r.UploadedAt, DateTimeKind.Utc)))).ToList()))
+            g.Select(r => new PluginVersionDto(r.Version, r.Compatible, r.Kind, r.Sha256, r.SizeBytes, r.UploadedAt)).ToList()))
         .ToList();
 }

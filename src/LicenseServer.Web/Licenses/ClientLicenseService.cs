@@ -104,8 +104,7 @@ public sealed class ClientLicenseService(
         var longest = now.AddDays(limits.ForLicense(grant.VendorLicense, grant.Product.Code).Effective.LeaseDays);
         if (longest < expiresAt) expiresAt = longest;
         if (grant.Product.ExpiresAt is { } end && end < expiresAt) expiresAt = end;
-        if (grant.LicenseValidUntil is { } until && new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)) < expiresAt)
-            expiresAt = new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc));
+        if (grant.LicenseValidUntil is { } until && until < expiresAt) expiresAt = until;
         var identity = await activation.EnsureIdentityAsync();
         var payload = new OfflineLicensePayload(Guid.NewGuid(), grant.Product.Code, grant.Product.Name, grant.Product.Kind, grant.OrganizationId,
             grant.OrganizationName, machineId, now, expiresAt, identity.InstallationId, identity.ServerPublicKey, grant.Email);

@@ -108,7 +108,7 @@ internal static class MetricsEndpoint
         foreach (var product in counts.Licensed) text.Sample("kit_license_seats", product.Quota, ("product", product.ProductCode));
         text.Family("kit_license_valid_until_seconds", "gauge", "When the server's license ends, in Unix seconds; missing when no license is active or it never ends.");
         if (counts.LicenseValidUntil is { } until)
-            text.Sample("kit_license_valid_until_seconds", new DateTimeOffset(DateTime.SpecifyKind(until, DateTimeKind.Utc)).ToUnixTimeSeconds());
+            text.Sample("kit_license_valid_until_seconds", until.ToUnixTimeSeconds());
         text.Family("kit_organization_info", "gauge", "The name of each organization with a share, to join with the seat metrics by organization_id; always 1.");
         foreach (var share in counts.Shares.DistinctBy(s => s.OrganizationId))
             text.Sample("kit_organization_info", 1, Org(share), ("name", share.OrganizationName));

@@ -107,9 +107,7 @@ public sealed class InvitationService(InvitationRepository invitations, MailServ
     }
 
     private static InvitationState StateOf(InvitationRow r, DateTimeOffset now) =>
-        InvitationRules.StateOf(now, Utc(r.ExpiresAt), r.AcceptedAt is { } a ? Utc(a) : null, r.RevokedAt is { } v ? Utc(v) : null, r.UserHasPassword);
-
-    private static DateTimeOffset Utc(DateTime at) => new(DateTime.SpecifyKind(at, DateTimeKind.Utc));
+        InvitationRules.StateOf(now, r.ExpiresAt, r.AcceptedAt, r.RevokedAt, r.UserHasPassword);
 
     private async Task<SentInvitation> DeliverAsync(MailSettings? settings, Membership actor, string email, string token)
     {
