@@ -1,71 +1,69 @@
-using Dapper;
-using Npgsql;
+using LicenseServer.Client;
+using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Licenses;
 
 namespace LicenseServer.IntegrationTests.Licenses;
 
 /// <summary>
-/// The calls of a batch of checkouts, one transaction, as the batch runs them: each call
-/// leaves its session and its pool's count to the batch, except where the organization reserves seats for teams.
+/// Checkouts that arrive together are decided in batches, one pool after the other, each batch leaving its sessions
+/// and counts to be written at its end: through the client API, a burst over several pools grants exactly each
+/// pool's seats, a team's reserved seat goes to the team, and the counts the batches wrote let exactly the freed
+/// seats be taken again.
 /// </summary>
 public class CheckoutBatchTests : SeatRuleTest
 {
-    /// <summary>One call of a batch, on behalf of <paramref name="userId"/> on machine CI-1.</summary>
-    private static Task<(string Outcome, bool Pending)> CallAsync(NpgsqlConnection db, long organizationId, long userId) =>
-        db.QuerySingleAsync<(string, bool)>("""
-            SELECT d.outcome, d.session_pending
-            FROM kit_checkout_read_caller(NULL, @organizationId, @userId, 'KRE', 'CI-1') c
-            CROSS JOIN LATERAL kit_checkout_decide(c, false, 'KRE', 'CI-1', 'p', @id, NULL, now(), now() + interval '5 minutes', 60, true) d
-            """, new { organizationId, userId, id = Guid.NewGuid() });
+    private async Task<KitClient> KeyClientAsync(long organizationId, string email)
+    {
+        var membership = await Server.Service<OrganizationRepository>().MembershipAsync(organizationId, await UserIdAsync(email));
+        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock)
+        {
+            ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "batch test key"),
+        };
+    }
 
-    private static Task<int> PoolCountAsync(NpgsqlConnection db, long organizationId) =>
-        db.ExecuteScalarAsync<int>("SELECT floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = 'KRE'",
-            new { organizationId });
+    /// <summary>Fires the checkouts at once; the sessions granted, and the codes of those refused.</summary>
+    private static async Task<(List<FloatingSession> Granted, List<string> Refused)> BurstAsync(KitClient client, string machine, int count, string prefix)
+    {
+        var calls = Enumerable.Range(0, count).Select(i => client.CheckoutAsync("KRE", machine, $"{prefix}{i}", autoHeartbeat: false)).ToList();
+        await Task.WhenAll(calls.Select(c => c.ContinueWith(_ => { })));
+        return (calls.Where(c => c.IsCompletedSuccessfully).Select(c => c.Result).ToList(),
+            calls.Where(c => c.IsFaulted).Select(c => ((KitApiException)c.Exception!.InnerException!).Code).ToList());
+    }
 
     [Test]
-    public async Task A_batch_writes_a_pool_s_count_when_it_locks_the_next_pool_and_at_its_end_also_when_a_pool_comes_back()
+    public async Task A_burst_over_two_pools_grants_each_its_seats_and_a_freed_seat_is_taken_exactly_once()
     {
         await AllocateAsync(Org, "KRE", 3);
         var other = await CreateOrganizationAsync(Admin, "Other");
         await AllocateAsync(other, "KRE", 2);
-        var runner = await AddMemberAsync(Org, "runner@acme.test");
-        var outsider = await AddMemberAsync(other, "runner@other.test");
-        await using var db = Db();
-        await db.OpenAsync();
-        await using var batch = await db.BeginTransactionAsync();
+        await AddMemberAsync(Org, "runner@acme.test");
+        await AddMemberAsync(other, "runner@other.test");
+        using var mine = await KeyClientAsync(Org, "runner@acme.test");
+        using var theirs = await KeyClientAsync(other, "runner@other.test");
 
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)), "the session is left to the batch");
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)));
-        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((0, 0)), "the count is kept with the pool's lock meanwhile");
-        Assert.That(await CallAsync(db, other, outsider), Is.EqualTo(("granted", true)));
-        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((2, 0)), "written when the batch locks another pool");
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", true)));
-        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((2, 1)), "a pool that comes back counts on from what was written");
-        await db.ExecuteAsync("SELECT kit_checkout_flush()");
-        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((3, 1)), "the batch's end writes the last pool's count");
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("quota_exceeded", false)), "three seats, all three granted in this batch");
-        Assert.That(await CallAsync(db, other, outsider), Is.EqualTo(("granted", true)));
-        await db.ExecuteAsync("SELECT kit_checkout_flush()");
-        Assert.That((await PoolCountAsync(db, Org), await PoolCountAsync(db, other)), Is.EqualTo((3, 2)));
+        var bursts = await Task.WhenAll(BurstAsync(mine, "CI-1", 15, "a"), BurstAsync(theirs, "CI-9", 15, "b"));
+        Assert.That(bursts.Select(b => b.Granted.Count), Is.EqualTo(new[] { 3, 2 }), "each pool's seats, no more");
+        Assert.That(bursts.SelectMany(b => b.Refused).Distinct(), Is.EqualTo(new[] { "quota_exceeded" }));
+
+        await mine.ReleaseAsync(bursts[0].Granted[0].Id);
+        var again = await Task.WhenAll(BurstAsync(mine, "CI-1", 10, "c"), BurstAsync(theirs, "CI-9", 10, "d"));
+        Assert.That(again.Select(b => b.Granted.Count), Is.EqualTo(new[] { 1, 0 }), "the freed seat once; the full pool none");
     }
 
     [Test]
-    public async Task Where_seats_are_reserved_each_session_is_written_at_once_so_the_next_call_counts_the_team_s_seat()
+    public async Task A_burst_with_a_teams_reserved_seat_leaves_that_seat_to_the_team()
     {
         await AllocateAsync(Org, "KRE", 3);
-        var qa = await AddMemberAsync(Org, "qa@acme.test");
-        var runner = await AddMemberAsync(Org, "runner@acme.test");
+        await AddMemberAsync(Org, "qa@acme.test");
+        await AddMemberAsync(Org, "runner@acme.test");
         using (var reserved = await ReserveAsync(await TeamAsync("QA", ["qa@acme.test"]), "KRE", 1)) Redirected(reserved);
-        await using var db = Db();
-        await db.OpenAsync();
-        await using var batch = await db.BeginTransactionAsync();
+        using var qa = await ApiKeyClientAsync("qa@acme.test");
+        using var runner = await ApiKeyClientAsync("runner@acme.test");
 
-        Assert.That(await CallAsync(db, Org, qa), Is.EqualTo(("granted", false)), "written at once: the team's filled seats count it");
-        // With QA's reservation filled, both remaining seats are anyone's.
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", false)));
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("granted", false)));
-        Assert.That(await CallAsync(db, Org, runner), Is.EqualTo(("quota_exceeded", false)));
-        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_session WHERE organization_id = @Org AND ended_at IS NULL", new { Org }),
-            Is.EqualTo(3));
-        Assert.That(await PoolCountAsync(db, Org), Is.EqualTo(3));
+        var bursts = await Task.WhenAll(BurstAsync(runner, "CI-1", 20, "r"), BurstAsync(qa, "QA-1", 1, "q"));
+
+        Assert.That((bursts[0].Granted.Count, bursts[1].Granted.Count), Is.EqualTo((2, 1)), "the reserved seat went to QA whichever call came first");
+        Assert.That(bursts[0].Refused.Distinct().Order(), Is.SubsetOf(new[] { "quota_exceeded", "reserved" }));
+        Assert.That(await CountAsync("SELECT count(*) FROM floating_session WHERE ended_at IS NULL"), Is.EqualTo(3));
     }
 }
