@@ -176,7 +176,7 @@ public static class VendorTool
                          $"installation {payload.InstallationId ?? "any"}");
         foreach (var p in payload.Products)
         {
-            output.WriteLine($"  {p.Code,-6} {p.Name,-24} {(p.Kind == ProductKind.PerUser ? "per-user" : "floating"),-9} quota {p.Quota,-5} {(p.Subscription == SubscriptionKind.Annual ? "annual" : "perpetual")}");
+            output.WriteLine($"  {p.Code,-6} {p.Name,-24} {p.Kind.Word(),-9} quota {p.Quota,-5} {(p.Subscription == SubscriptionKind.Annual ? "annual" : "perpetual")}");
             output.WriteLine($"         limits: {VendorLimitSpec.Describe(payload.LimitsFor(p), p.Kind)}");
         }
         return 0;

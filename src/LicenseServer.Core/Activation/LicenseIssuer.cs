@@ -41,20 +41,12 @@ public static class LicenseIssuer
         var code = parts[0].Trim().ToUpperInvariant();
         if (code.Length == 0 || !code.All(char.IsAsciiLetterOrDigit))
             throw new FormatException($"\"{parts[0]}\" is not a product code: use letters and digits, e.g. KSE.");
-        var kind = parts[1].Trim().ToLowerInvariant() switch
-        {
-            "per-user" => ProductKind.PerUser,
-            "floating" => ProductKind.Floating,
-            _ => throw new FormatException($"\"{parts[1]}\" is not a product kind: use per-user or floating."),
-        };
+        var kind = ProductWords.KindOf(parts[1].Trim().ToLowerInvariant())
+            ?? throw new FormatException($"\"{parts[1]}\" is not a product kind: use per-user or floating.");
         if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var quota) || quota < 1)
             throw new FormatException($"\"{parts[2]}\" is not a quota: use a whole number of seats, 1 or more.");
-        var subscription = parts[3].Trim().ToLowerInvariant() switch
-        {
-            "annual" => SubscriptionKind.Annual,
-            "perpetual" => SubscriptionKind.Perpetual,
-            _ => throw new FormatException($"\"{parts[3]}\" is not a subscription: use annual or perpetual."),
-        };
+        var subscription = ProductWords.SubscriptionOf(parts[3].Trim().ToLowerInvariant())
+            ?? throw new FormatException($"\"{parts[3]}\" is not a subscription: use annual or perpetual.");
         if (subscription == SubscriptionKind.Annual && licenseEnd is null)
             throw new FormatException($"{code} is annual, so the license needs an end date (--valid-until or --days).");
         var name = parts.Length == 5 && !string.IsNullOrWhiteSpace(parts[4]) ? parts[4].Trim() : DefaultName(code, kind);
@@ -66,6 +58,6 @@ public static class LicenseIssuer
     {
         "KSE" => "Studio Enterprise",
         "KRE" => "Runtime Engine",
-        _ => $"{code} ({(kind == ProductKind.PerUser ? "per-user" : "floating")})",
+        _ => $"{code} ({kind.Word()})",
     };
 }

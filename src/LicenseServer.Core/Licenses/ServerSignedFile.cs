@@ -140,7 +140,7 @@ public static class ServerSignedFile
             throw Reject(LicenseRejection.NotInVendorLicense, $"This {what} is for {payload.ProductCode}, which the vendor's license does not grant.");
         if (product.Kind != payload.Kind || (kind == FloatingGrantFile.FileKind && product.Kind != ProductKind.Floating))
             throw Reject(LicenseRejection.NotInVendorLicense,
-                $"This {what} is for {payload.ProductCode} as a {KindName(payload.Kind)} product, but the vendor's license grants it as {KindName(product.Kind)}.");
+                $"This {what} is for {payload.ProductCode} as a {ProductWords.Word(payload.Kind)} product, but the vendor's license grants it as {ProductWords.Word(product.Kind)}.");
         if (payload.IssuedAt > now + LicenseVerifier.ClockSkew)
             throw Reject(LicenseRejection.IssuedInFuture,
                 $"This {what} says it was issued on {LicenseVerifier.Format(payload.IssuedAt)}, later than this machine's clock ({LicenseVerifier.Format(now)}).");
@@ -187,8 +187,6 @@ public static class ServerSignedFile
         FloatingGrantFile.FileKind => "floating grant",
         _ => $"\"{kind}\" file",
     };
-
-    private static string KindName(ProductKind kind) => kind == ProductKind.PerUser ? "per-user" : "floating";
 
     private static string Validity(LicensePayload vendor) =>
         $"valid from {LicenseVerifier.Format(vendor.ValidFrom)}" + (vendor.ValidUntil is { } until ? $" to {LicenseVerifier.Format(until)}" : ", without end");

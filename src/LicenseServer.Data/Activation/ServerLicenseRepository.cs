@@ -9,7 +9,13 @@ namespace LicenseServer.Data.Activation;
 public sealed record ServerLicenseRow(Guid LicenseId, string Customer, DateTimeOffset IssuedAt, DateTimeOffset ValidFrom,
     DateTimeOffset? ValidUntil, string FileText, DateTimeOffset ActivatedAt);
 
-public sealed record ProductRow(string Code, string Name, string Kind, int Quota, string Subscription, DateTimeOffset? ExpiresAt);
+/// <summary>A product of the server's license, read with its kind and subscription as stored, in words (<see cref="ProductWords"/>).</summary>
+public sealed record ProductRow(string Code, string Name, string KindWord, int Quota, string SubscriptionWord, DateTimeOffset? ExpiresAt)
+{
+    public ProductKind Kind => ProductWords.Kind(KindWord);
+
+    public SubscriptionKind Subscription => ProductWords.Subscription(SubscriptionWord);
+}
 
 public sealed class ServerLicenseRepository(NpgsqlDataSource db)
 {
@@ -43,7 +49,7 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         var rows = await connection.QueryAsync<ProductRow>(
-            "SELECT code, name, kind, quota, subscription, expires_at FROM licensed_product ORDER BY code");
+            "SELECT code, name, kind AS kind_word, quota, subscription AS subscription_word, expires_at FROM licensed_product ORDER BY code");
         return rows.AsList();
     }
 
@@ -86,9 +92,9 @@ public sealed class ServerLicenseRepository(NpgsqlDataSource db)
             {
                 p.Code,
                 p.Name,
-                Kind = p.Kind == ProductKind.PerUser ? "per-user" : "floating",
+                Kind = p.Kind.Word(),
                 p.Quota,
-                Subscription = p.Subscription == SubscriptionKind.Annual ? "annual" : "perpetual",
+                Subscription = p.Subscription.Word(),
                 ExpiresAt = p.ExpiresAt?.UtcDateTime,
             }), tx);
         await AuditRepository.WriteAsync(connection, tx, actor, null, "license.uploaded", payload.Customer,

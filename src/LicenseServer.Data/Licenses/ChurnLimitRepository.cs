@@ -1,4 +1,5 @@
 using Dapper;
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
 using Npgsql;
@@ -31,7 +32,7 @@ public sealed class ChurnLimitRepository(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync();
         var kind = await connection.ExecuteScalarAsync<string?>("SELECT kind FROM licensed_product WHERE code = @productCode", new { productCode }, tx)
             ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
-        if (kind != "per-user") throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: machines are not activated for it, so no churn limit applies.");
+        if (ProductWords.Kind(kind) != ProductKind.PerUser) throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: machines are not activated for it, so no churn limit applies.");
         if (limit is null)
             await connection.ExecuteAsync("DELETE FROM product_churn_limit WHERE product_code = @productCode", new { productCode }, tx);
         else

@@ -1,11 +1,12 @@
 using Dapper;
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
 using Npgsql;
 
 namespace LicenseServer.Data.Licenses;
 
-public sealed record PoolRow(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota, int InUse)
+public sealed record PoolRow(string Code, string Name, ProductKind Kind, SubscriptionKind Subscription, DateTimeOffset? ExpiresAt, int Quota, int InUse)
 {
     public int Available => Math.Max(0, Quota - InUse);
 }
@@ -36,14 +37,14 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
     public async Task<IReadOnlyList<PoolRow>> PoolsAsync(long organizationId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var products = (await connection.QueryAsync<(string Code, string Name, string Kind, string Subscription, DateTime? ExpiresAt, int Quota)>("""
+        var products = (await connection.QueryAsync<(string Code, string Name, string Kind, string Subscription, DateTimeOffset? ExpiresAt, int Quota)>("""
             SELECT p.code, p.name, p.kind, p.subscription, p.expires_at, coalesce(a.quota, 0)
             FROM licensed_product p LEFT JOIN product_allocation a ON a.product_code = p.code AND a.organization_id = @organizationId
             ORDER BY p.code
             """, new { organizationId })).ToList();
         var pools = new List<PoolRow>();
         foreach (var p in products)
-            pools.Add(new PoolRow(p.Code, p.Name, p.Kind, p.Subscription, p.ExpiresAt, p.Quota,
+            pools.Add(new PoolRow(p.Code, p.Name, ProductWords.Kind(p.Kind), ProductWords.Subscription(p.Subscription), p.ExpiresAt, p.Quota,
                 await SeatPools.InUseAsync(connection, null, organizationId, p.Code, clock.GetUtcNow())));
         return pools;
     }

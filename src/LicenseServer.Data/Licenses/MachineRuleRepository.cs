@@ -1,4 +1,5 @@
 using Dapper;
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
 using Npgsql;
@@ -34,7 +35,7 @@ public sealed class MachineRuleRepository(NpgsqlDataSource db, TimeProvider cloc
         await using var tx = await connection.BeginTransactionAsync();
         var kind = await connection.ExecuteScalarAsync<string?>("SELECT kind FROM licensed_product WHERE code = @productCode", new { productCode }, tx)
             ?? throw Refusals.Word("unknown_product", new RefusalFacts(productCode));
-        if (kind != "floating") throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: only floating products have an allow-list.");
+        if (ProductWords.Kind(kind) != ProductKind.Floating) throw new LicenseRuleException("not_floating", $"{productCode} is a per-user license: only floating products have an allow-list.");
         await LockPoolAsync(connection, tx, organizationId, productCode);
         var added = await connection.ExecuteAsync("""
             INSERT INTO floating_allowed_machine (organization_id, product_code, machine_id, added_at, added_by)

@@ -79,7 +79,7 @@ internal static class SeatPools
     private static readonly string LockPoolSql = $"""
         SET LOCAL lock_timeout = '{LockTimeout}';
         {LicenseSql};
-        SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode;
+        SELECT code, name, kind AS kind_word, subscription AS subscription_word, expires_at, quota FROM licensed_product WHERE code = @productCode;
         SELECT quota, floating_live FROM product_allocation WHERE organization_id = @organizationId AND product_code = @productCode FOR UPDATE;
         {UncountSql};
         SELECT coalesce(sum(quota), 0) FROM product_allocation WHERE product_code = @productCode;
@@ -99,10 +99,9 @@ internal static class SeatPools
     }
 
     /// <summary>A licensed_product row as the seat rules read it: the product's terms and its quota in the server's license.</summary>
-    internal sealed record ProductTermsRow(string Code, string Name, string Kind, string Subscription, DateTimeOffset? ExpiresAt, int Quota)
+    internal sealed record ProductTermsRow(string Code, string Name, string KindWord, string SubscriptionWord, DateTimeOffset? ExpiresAt, int Quota)
     {
-        public LicensedProductTerms Terms => new(Code, Name, Kind == "per-user" ? ProductKind.PerUser : ProductKind.Floating,
-            Subscription == "annual" ? SubscriptionKind.Annual : SubscriptionKind.Perpetual, ExpiresAt);
+        public LicensedProductTerms Terms => new(Code, Name, ProductWords.Kind(KindWord), ProductWords.Subscription(SubscriptionWord), ExpiresAt);
     }
 
     /// <summary>
@@ -187,7 +186,7 @@ internal static class SeatPools
 
     internal static async Task<LicensedProductTerms?> ProductAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string productCode) =>
         (await connection.QuerySingleOrDefaultAsync<ProductTermsRow?>(
-            "SELECT code, name, kind, subscription, expires_at, quota FROM licensed_product WHERE code = @productCode", new { productCode }, tx))?.Terms;
+            "SELECT code, name, kind AS kind_word, subscription AS subscription_word, expires_at, quota FROM licensed_product WHERE code = @productCode", new { productCode }, tx))?.Terms;
 
     internal static void RequireUsable(Pool pool, DateTimeOffset now)
     {

@@ -1,3 +1,4 @@
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
@@ -45,7 +46,7 @@ public sealed class BulkModel(LicenseService licenses, OrganizationService organ
 
     private async Task LoadAsync()
     {
-        Products = (await licenses.PoolsAsync(Membership)).Where(p => p.Kind == "per-user").ToList();
+        Products = (await licenses.PoolsAsync(Membership)).Where(p => p.Kind == ProductKind.PerUser).ToList();
         Members = await organizations.MembersAsync(Membership);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
@@ -162,7 +163,7 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         if (Pool is null) return ProductCode is null;
         Reservations = await licenses.ReservationsAsync(Membership, Pool.Code);
         DisabledMachines = await licenses.DisabledMachinesAsync(Membership);
-        if (Pool.Kind == "per-user")
+        if (Pool.Kind == ProductKind.PerUser)
         {
             LicensedUsers = await licenses.LicensedUsersAsync(Membership, Pool.Code);
             HeldSeats = await licenses.HeldSeatsAsync(Membership, Pool.Code);
