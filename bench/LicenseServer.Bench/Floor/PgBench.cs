@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using LicenseServer.Bench.Load;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using Npgsql;
 
 namespace LicenseServer.Bench.Floor;

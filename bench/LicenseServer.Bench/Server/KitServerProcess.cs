@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.Web.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Activation;
 using LicenseServer.Web.Hosting;

@@ -1,4 +1,5 @@
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using Npgsql;
 
 namespace LicenseServer.Web.Hosting;

@@ -2,6 +2,7 @@ using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
 using LicenseServer.Core.Security;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.Data.DataProtection;
 using LicenseServer.Data.Plugins;
 using LicenseServer.Web.Accounts;

@@ -103,7 +103,7 @@ public class AccountTests
     {
         var builder = new NpgsqlConnectionStringBuilder(_server.ConnectionString);
         const string statement = "UPDATE public.user_account SET password='plain-Secret-1', password_encrypted=false WHERE email = 'admin@acme.test'";
-        var psql = LicenseServer.Data.Database.ProcessRunner.Run("psql",
+        var psql = LicenseServer.Data.Operations.ProcessRunner.Run("psql",
             ["-h", builder.Host!, "-p", builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", builder.Username!, "-d", builder.Database!,
              "-v", "ON_ERROR_STOP=1", "-c", statement],
             TimeSpan.FromSeconds(30), new Dictionary<string, string> { ["PGPASSWORD"] = builder.Password! });

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.Tooling;
 
 namespace LicenseServer.IntegrationTests.Cli;

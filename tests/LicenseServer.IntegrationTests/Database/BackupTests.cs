@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dapper;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Data.Plugins;
 using LicenseServer.IntegrationTests.Licenses;

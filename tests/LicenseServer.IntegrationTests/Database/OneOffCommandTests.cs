@@ -1,5 +1,5 @@
 using System.Net;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,4 +1,4 @@
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Database;

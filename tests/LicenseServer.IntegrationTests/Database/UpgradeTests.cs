@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Dapper;
 using DbUp;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Plugins;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Hosting;
 

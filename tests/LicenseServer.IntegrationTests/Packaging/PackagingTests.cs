@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Packaging;

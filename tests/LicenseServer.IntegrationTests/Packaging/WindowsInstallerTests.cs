@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 
 namespace LicenseServer.IntegrationTests.Packaging;

@@ -1,4 +1,4 @@
-using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 
 namespace LicenseServer.IntegrationTests.Support;
 

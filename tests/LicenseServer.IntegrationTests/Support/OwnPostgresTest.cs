@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Licenses;
 using LicenseServer.IntegrationTests.Support;
 using LicenseServer.Web.Activation;

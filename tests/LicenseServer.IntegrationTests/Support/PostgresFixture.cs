@@ -1,4 +1,5 @@
 using LicenseServer.Data.Database;
+using LicenseServer.Data.Operations;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Testcontainers.PostgreSql;

@@ -68,8 +68,8 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>A one-off command of kit-server.dll (backup, migrate …) run to its end as a process of its own.</summary>
-    public static Data.Database.ProcessResult Command(string verb, params string[] args) =>
-        Data.Database.ProcessRunner.Run("dotnet", [ServerDll, verb, .. args], TimeSpan.FromMinutes(2));
+    public static Data.Operations.ProcessResult Command(string verb, params string[] args) =>
+        Data.Operations.ProcessRunner.Run("dotnet", [ServerDll, verb, .. args], TimeSpan.FromMinutes(2));
 
     /// <summary>kill -9: the process ends at once, in the middle of whatever it was doing.</summary>
     public async Task KillAsync()
@@ -87,7 +87,7 @@ public sealed class ServerProcess : IAsyncDisposable
         _disposed = true;
         if (!_process.HasExited)
         {
-            Data.Database.ProcessRunner.Run("kill", ["-TERM", _process.Id.ToString()], TimeSpan.FromSeconds(5));
+            Data.Operations.ProcessRunner.Run("kill", ["-TERM", _process.Id.ToString()], TimeSpan.FromSeconds(5));
             if (!_process.WaitForExit(TimeSpan.FromSeconds(20))) _process.Kill(entireProcessTree: true);
         }
         await _process.WaitForExitAsync();

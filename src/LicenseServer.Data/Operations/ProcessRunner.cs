@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace LicenseServer.Data.Database;
+namespace LicenseServer.Data.Operations;
 
 public sealed record ProcessResult(int ExitCode, string Output);
 

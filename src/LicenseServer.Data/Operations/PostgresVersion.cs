@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace LicenseServer.Data.Database;
+namespace LicenseServer.Data.Operations;
 
 /// <summary>
 /// The oldest PostgreSQL the migrations run on: 13 (gen_random_uuid without an extension, plan_cache_mode).

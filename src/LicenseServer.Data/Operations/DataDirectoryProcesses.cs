@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace LicenseServer.Data.Database;
+namespace LicenseServer.Data.Operations;
 
 /// <summary>
 /// The kit-server processes that use one data directory: the server and the one-off commands run beside it

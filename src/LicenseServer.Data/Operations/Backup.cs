@@ -1,9 +1,10 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json;
+using LicenseServer.Data.Database;
 using Npgsql;
 
-namespace LicenseServer.Data.Database;
+namespace LicenseServer.Data.Operations;
 
 /// <summary>
 /// One backup file (.tar.gz) holding a pg_dump of the database (custom format), the data

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace LicenseServer.Data.Database;
+namespace LicenseServer.Data.Operations;
 
 /// <summary>
 /// A private PostgreSQL cluster in a directory of ours, run with the machine's initdb/pg_ctl (and
