@@ -4,7 +4,7 @@ using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Sessions;
 using LicenseServer.IntegrationTests.Support;
 
-namespace LicenseServer.IntegrationTests.Licenses;
+namespace LicenseServer.IntegrationTests.Sessions;
 
 /// <summary>Floating checkout at the seat ledger, the path the client API's checkout takes.</summary>
 public class FloatingSeatTests : LicenseTest

@@ -1,6 +1,6 @@
 using LicenseServer.Client;
 
-namespace LicenseServer.IntegrationTests.Licenses;
+namespace LicenseServer.IntegrationTests.Sessions;
 
 /// <summary>
 /// A floating seat that a session gave back (released, or ended by an admin) is anyone's again at once, however

@@ -2,7 +2,7 @@ using LicenseServer.Client;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Licenses;
 
-namespace LicenseServer.IntegrationTests.Licenses;
+namespace LicenseServer.IntegrationTests.Sessions;
 
 /// <summary>
 /// Checkouts that arrive together are decided in batches, one pool after the other, each batch leaving its sessions
