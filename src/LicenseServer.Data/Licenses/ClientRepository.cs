@@ -1,7 +1,4 @@
 using Dapper;
-using LicenseServer.Core.Licenses;
-using LicenseServer.Data.Audit;
-using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Licenses;

@@ -2,7 +2,6 @@ using Dapper;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Data.Audit;
-using LicenseServer.Data.Database;
 using Npgsql;
 using static LicenseServer.Data.Licenses.SeatPools;
 
