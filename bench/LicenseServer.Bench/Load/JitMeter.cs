@@ -25,9 +25,11 @@ public sealed class JitMeter(string baseUrl) : IDisposable
 
     private static double Value(string text, string name)
     {
+        // A series without labels: "name value", or "name{} value" as the exporter writes it.
         foreach (var line in text.AsSpan().EnumerateLines())
-            if (line.StartsWith(name + " ", StringComparison.Ordinal))
-                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+            foreach (var prefix in new[] { name + " ", name + "{} " })
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                    return double.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
         throw new InvalidOperationException($"The server's /metrics has no {name}.");
     }
 

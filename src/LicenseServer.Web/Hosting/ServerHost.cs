@@ -170,7 +170,7 @@ public static class ServerHost
         services.AddSingleton(sp => new PluginFileImport(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), KitOptions.Resolve(options.DataDirectory),
             sp.GetRequiredService<ILogger<PluginFileImport>>()));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
-        services.AddKitMetrics();
+        services.AddKitMetrics(options);
         services.AddOpenApi("v1");
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>

@@ -4,60 +4,26 @@ using System.Diagnostics;
 namespace LicenseServer.Web.Metrics;
 
 /// <summary>
-/// How long this node takes to answer, by route template, method and status class. A request
-/// costs a dictionary read and two interlocked adds: series are made once, the first time a route,
-/// method and status class are seen, and never locked after.
+/// The label of each endpoint in the request latency histogram: its route template, so that the series stay few
+/// (one per page or API route, not one per organization or session id). Endpoints that share a template (a page
+/// and its handlers, or the 405 answer's endpoint) share a series.
 /// </summary>
-public sealed class RequestMetrics
+public sealed class RequestMetrics(KitMetrics metrics)
 {
     public const string Unmatched = "unmatched";
-    public static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"];
-    public const int StatusClasses = 5;
+    private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
-    private readonly ConcurrentDictionary<Endpoint, RouteSeries> _byEndpoint = new();
-    private readonly ConcurrentDictionary<string, RouteSeries> _byRoute = new(StringComparer.Ordinal);
-    private readonly RouteSeries _unmatched = new(Unmatched);
+    private readonly ConcurrentDictionary<Endpoint, string> _routes = new();
 
-    public void Record(Endpoint? endpoint, string method, int status, long elapsedTicks)
-    {
-        var series = endpoint is null ? _unmatched : _byEndpoint.GetOrAdd(endpoint, static (e, self) => self.SeriesOf(e), this);
-        series.For(MethodIndex(method), Math.Clamp(status / 100, 1, StatusClasses) - 1).Observe(elapsedTicks);
-    }
+    public void Record(Endpoint? endpoint, string method, int status, long elapsedTicks) =>
+        metrics.RequestAnswered(endpoint is null ? Unmatched : _routes.GetOrAdd(endpoint, RouteOf), MethodOf(method), status,
+            (double)elapsedTicks / Stopwatch.Frequency);
 
-    /// <summary>Every series with observations, in a stable order.</summary>
-    public IEnumerable<(string Route, string Method, string Status, Histogram Histogram)> Series() =>
-        _byRoute.Values.Append(_unmatched).OrderBy(s => s.Route, StringComparer.Ordinal).SelectMany(s => s.Observed());
+    private static string RouteOf(Endpoint endpoint) =>
+        endpoint is RouteEndpoint { RoutePattern.RawText: { } text } ? "/" + text.TrimStart('/') : Unmatched;
 
-    // Endpoints that share a template (a page and its handlers, or the 405 answer's endpoint) share a series.
-    private RouteSeries SeriesOf(Endpoint endpoint)
-    {
-        var route = endpoint is RouteEndpoint { RoutePattern.RawText: { } text } ? "/" + text.TrimStart('/') : Unmatched;
-        return route == Unmatched ? _unmatched : _byRoute.GetOrAdd(route, static r => new RouteSeries(r));
-    }
-
-    private static int MethodIndex(string method) =>
-        HttpMethods.IsGet(method) ? 0 : HttpMethods.IsHead(method) ? 1 : HttpMethods.IsPost(method) ? 2 : HttpMethods.IsPut(method) ? 3
-        : HttpMethods.IsDelete(method) ? 4 : HttpMethods.IsPatch(method) ? 5 : HttpMethods.IsOptions(method) ? 6 : 7;
-
-    private sealed class RouteSeries(string route)
-    {
-        private readonly Histogram?[] _histograms = new Histogram?[Methods.Length * StatusClasses];
-
-        public string Route { get; } = route;
-
-        public Histogram For(int method, int statusClass)
-        {
-            ref var slot = ref _histograms[method * StatusClasses + statusClass];
-            return Volatile.Read(ref slot) ?? Interlocked.CompareExchange(ref slot, new Histogram(), null) ?? slot!;
-        }
-
-        public IEnumerable<(string, string, string, Histogram)> Observed()
-        {
-            for (var i = 0; i < _histograms.Length; i++)
-                if (Volatile.Read(ref _histograms[i]) is { } histogram)
-                    yield return (Route, Methods[i / StatusClasses], $"{i % StatusClasses + 1}xx", histogram);
-        }
-    }
+    // A method the server does not serve is "other": what a client sends cannot make series.
+    private static string MethodOf(string method) => Array.Find(Methods, m => string.Equals(m, method, StringComparison.OrdinalIgnoreCase)) ?? "other";
 }
 
 /// <summary>

@@ -71,4 +71,19 @@ public class MetricsAccessTests
         Assert.That(remote.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(await remote.Content.ReadAsStringAsync(), Does.Contain("set Kit:Metrics:Token").And.Not.Contain("kit_"));
     }
+
+    [Test]
+    public async Task Turned_off_there_is_no_metrics_route_and_a_post_to_it_is_refused_when_on()
+    {
+        await using (var off = await TestServer.StartAsync(settings: "--Kit:Metrics:Enabled=false"))
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(off.BaseUrl) };
+            using var scraped = await http.GetAsync("/metrics");
+            Assert.That(scraped.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        }
+        await using var on = await TestServer.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(on.BaseUrl) };
+        using var posted = await client.PostAsync("/metrics", new StringContent(""));
+        Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.MethodNotAllowed), "a scrape is a GET");
+    }
 }

@@ -135,7 +135,7 @@ public class MetricsTests : LicenseTest
     }
 
     [Test]
-    public async Task The_jit_counters_say_how_much_the_node_has_compiled_so_far()
+    public async Task The_runtime_and_ASP_NET_Core_series_are_there_and_the_jit_counters_say_how_much_the_node_has_compiled()
     {
         var first = await ScrapeAsync();
         using (var page = await Admin.GetAsync($"/Organizations/{Org}/Licenses")) Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -147,5 +147,39 @@ public class MetricsTests : LicenseTest
         }
         Assert.That(first.Value("dotnet_jit_compiled_methods_total"), Is.GreaterThan(1000), "a running server has compiled thousands of methods");
         Assert.That(first.Value("dotnet_jit_compilation_seconds_total"), Is.GreaterThan(0.1));
+
+        Assert.That(second.Types["dotnet_gc_collections_total"], Is.EqualTo("counter"), "the runtime's own series");
+        Assert.That(second.Value("process_resident_memory_bytes"), Is.GreaterThan(10_000_000));
+        var licenses = second.Find("http_server_request_duration_seconds_count", ("http_route", "Organizations/{orgId:long}/Licenses"), ("http_request_method", "GET"));
+        Assert.That(licenses.Sum(s => s.Value), Is.EqualTo(1), "ASP.NET Core's own request histogram, by route");
+        Assert.That(second.Types, Does.ContainKey("kestrel_active_connections"));
+    }
+
+    /// <summary>
+    /// The .NET runtime names four gauges of counts "..._count" (loaded assemblies, processors, thread-pool threads,
+    /// timers), which Prometheus keeps for histograms; they keep the runtime's names, which dashboards made for .NET use.
+    /// </summary>
+    private static readonly string[] RuntimeNamesPromtoolObjectsTo = ["dotnet_assembly_count", "dotnet_process_cpu_count", "dotnet_thread_pool_thread_count", "dotnet_timer_count"];
+
+    [Test]
+    public async Task Promtool_finds_nothing_to_object_to_in_a_scrape_after_real_traffic()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        var key = await ApiKeyForAsync("runner@acme.test");
+        using (var granted = await CheckoutAsync(key, Checkout("KRE", 1))) Assert.That(granted.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        using (var refused = await CheckoutAsync(key, Checkout("NOPE", 2))) Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity));
+        using (var page = await Admin.GetAsync($"/Organizations/{Org}/Licenses")) Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var text = await _http.GetStringAsync("/metrics");
+
+        var promtool = new System.Diagnostics.ProcessStartInfo("promtool", "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = System.Diagnostics.Process.Start(promtool)!;
+        await process.StandardInput.WriteAsync(text);
+        process.StandardInput.Close();
+        var findings = (await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync())
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        await process.WaitForExitAsync();
+        Assert.That(findings.Where(f => !RuntimeNamesPromtoolObjectsTo.Any(name => f.StartsWith(name + " ", StringComparison.Ordinal))), Is.Empty);
+        Assert.That(text, Does.Contain("kit_seats_in_use{").And.Contain("kit_checkouts_refused_total{").And.Contain("kit_http_request_duration_seconds_bucket{"),
+            "the scrape holds the series promtool was to judge");
     }
 }
