@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian 12 machine with the .NET 10 SDK lacks:
 # PostgreSQL (initdb/pg_ctl/psql for the database fixture), Debian's Chromium (browser tests),
-# curl, systemd-analyze and lintian (packaging test), promtool (metrics test), MailDev from npm (mail tests) and PowerShell from NuGet (Windows installer tests).
+# curl, systemd-analyze and lintian (packaging test), promtool (metrics test), MailDev (mail tests) and Redocly CLI (the OpenAPI document's linter) from npm and PowerShell from NuGet (Windows installer tests).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -21,12 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v dotnet >/dev/null 2>&1 || { echo "The .NET 10 SDK is required (dotnet on PATH)." >&2; exit 1; }
-# MailDev, the real SMTP server the mail tests send to, from npm into tests/.tools (ignored by git).
+# From npm into tests/.tools (ignored by git): MailDev, the real SMTP server the mail tests send to, and Redocly CLI,
+# the OpenAPI linter that judges docs/openapi.json. One install for both: npm removes what an install does not name.
 tools=$(cd "$(dirname "$0")" && pwd)/.tools
-if [ ! -x "$tools/node_modules/.bin/maildev" ]; then
+if [ ! -x "$tools/node_modules/.bin/maildev" ] || [ ! -x "$tools/node_modules/.bin/redocly" ]; then
   command -v npm >/dev/null 2>&1 || { sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"; $sudo_cmd apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null; }
-  echo "Installing MailDev from npm..."
-  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tools" maildev@3.0.0 >/dev/null
+  echo "Installing MailDev and Redocly CLI from npm..."
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$tools" maildev@3.0.0 @redocly/cli@2.77.0 >/dev/null
 fi
 # PowerShell (a .NET tool from NuGet) for the Windows installer's tests: its scripts parse, and its logic runs here.
 if [ ! -x "$tools/pwsh/pwsh" ]; then

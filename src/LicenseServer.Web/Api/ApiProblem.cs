@@ -45,18 +45,8 @@ internal sealed class ApiProblems(RequestDelegate next)
         }
     }
 
-    public static int StatusOf(string code) => code switch
-    {
-        "quota_exceeded" or "machine_limit" or "already_licensed" or "over_allocated" or "reserved" or "churn_limit" => StatusCodes.Status409Conflict,
-        "machine_disabled" or "machine_not_allowed" => StatusCodes.Status403Forbidden,
-        "server_not_activated" => StatusCodes.Status503ServiceUnavailable,
-        "busy" => StatusCodes.Status429TooManyRequests,
-        "not_a_member" or "not_licensed" or "license_expired" or "clock_tampering" or "password_change_required" => StatusCodes.Status403Forbidden,
-        "session_expired" => StatusCodes.Status410Gone,
-        "session_not_found" or "not_activated" => StatusCodes.Status404NotFound,
-        "unknown_product" or "not_per_user" or "not_floating" => StatusCodes.Status422UnprocessableEntity,
-        _ => StatusCodes.Status400BadRequest,
-    };
+    /// <summary>The status of a seat or license rule's refusal, from the API's one list of codes.</summary>
+    public static int StatusOf(string code) => ApiProblemCodes.Find(code)?.Status ?? StatusCodes.Status400BadRequest;
 
     public static async Task WriteAsync(HttpContext context, int status, string code, string detail)
     {

@@ -12,7 +12,8 @@ public sealed record OrganizationDto(long Id, string Name, string Role);
 public sealed record LoginResponse(string Token, DateTimeOffset ExpiresAt, string Email, IReadOnlyList<OrganizationDto> Organizations);
 public sealed record ActivationRequest(string Product, string MachineId);
 public sealed record LeaseResponse(string Product, string MachineId, long OrganizationId, DateTimeOffset ExpiresAt, string Lease);
-public sealed record CheckoutRequest(string Product, string MachineId, string ProcessId, Guid? SessionId = null);
+/// <param name="ProcessId">The client's process: a string, or a JSON number, kept as its digits.</param>
+public sealed record CheckoutRequest(string Product, string MachineId, [property: JsonConverter(typeof(StringOrNumberConverter))] string ProcessId, Guid? SessionId = null);
 public sealed record SessionResponse(Guid SessionId, int HeartbeatIntervalSeconds, DateTimeOffset ExpiresAt, string Grant);
 public sealed record ServerResponse(string Version, string InstallationId, string ServerPublicKey, string? VendorLicense);
 
@@ -43,22 +44,22 @@ public static class ClientApi
         var v1 = app.MapGroup("/api/v1").WithTags("Client API");
 
         v1.MapPost("/auth/login", LoginAsync).WithName("Login").WithSummary("Sign in with email and password; returns a bearer token and my organizations.")
-            .Accepts<LoginRequest>("application/json").Produces<LoginResponse>().ProducesProblem(401).ProducesProblem(429);
-        v1.MapPost("/auth/logout", LogoutAsync).WithName("Logout").WithSummary("Revokes the bearer token.").Produces(204).ProducesProblem(401);
+            .Accepts<LoginRequest>("application/json").Produces<LoginResponse>();
+        v1.MapPost("/auth/logout", LogoutAsync).WithName("Logout").WithSummary("Revokes the bearer token.").Produces(204);
         v1.MapGet("/organizations", OrganizationsAsync).WithName("Organizations").WithSummary("My organizations with my role in each.")
-            .Produces<IReadOnlyList<OrganizationDto>>().ProducesProblem(401);
+            .Produces<IReadOnlyList<OrganizationDto>>();
         v1.MapPost("/organizations/{orgId:long}/activations", ActivateAsync).WithName("Activate")
             .WithSummary("Activates a per-user product on a machine; returns a lease signed with the server key. Re-activating a machine renews it.")
-            .Accepts<ActivationRequest>("application/json").Produces<LeaseResponse>().ProducesProblem(401).ProducesProblem(403).ProducesProblem(409);
+            .Accepts<ActivationRequest>("application/json").Produces<LeaseResponse>();
         v1.MapDelete("/organizations/{orgId:long}/activations", DeactivateAsync).WithName("Deactivate").WithSummary("Deactivates a product on a machine.")
-            .Accepts<ActivationRequest>("application/json").Produces(204).ProducesProblem(401).ProducesProblem(404);
+            .Accepts<ActivationRequest>("application/json").Produces(204);
         v1.MapPost("/sessions", CheckoutAsync).WithName("Checkout")
             .WithSummary("Checks out a floating seat for one process (X-Api-Key). Repeating a live session id reuses its seat; a new one becomes the session's id, so a retried checkout never takes a second seat.")
-            .Accepts<CheckoutRequest>("application/json").Produces<SessionResponse>(201).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(429);
+            .Accepts<CheckoutRequest>("application/json").Produces<SessionResponse>(201);
         v1.MapPut("/sessions/{sessionId:guid}/heartbeat", HeartbeatAsync).WithName("Heartbeat").WithSummary("Keeps a floating session alive (X-Api-Key).")
-            .Produces<SessionResponse>().ProducesProblem(401).ProducesProblem(410);
+            .Produces<SessionResponse>();
         v1.MapDelete("/sessions/{sessionId:guid}", ReleaseAsync).WithName("Release").WithSummary("Releases a floating session (X-Api-Key).")
-            .Produces(204).ProducesProblem(401).ProducesProblem(404);
+            .Produces(204);
         v1.MapGet("/server", ServerAsync).WithName("Server")
             .WithSummary("Server version, installation ID, the server public key and the vendor's license that vouches for it.")
             .Produces<ServerResponse>();

@@ -20,3 +20,19 @@ internal sealed class NulFreeStringConverter : JsonConverter<string>
 
     public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
 }
+
+/// <summary>
+/// A text field that a client may also send as a JSON number, such as a process id: the number's digits are kept as
+/// they were sent. Strings are read as every string is (<see cref="NulFreeStringConverter"/>).
+/// </summary>
+internal sealed class StringOrNumberConverter : JsonConverter<string>
+{
+    private static readonly NulFreeStringConverter Strings = new();
+
+    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.Number
+            ? System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan)
+            : Strings.Read(ref reader, typeToConvert, options);
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+}

@@ -19,12 +19,12 @@ public static class PluginApi
     {
         var plugins = app.MapGroup("/api/v1/plugins").WithTags("Plugins");
         plugins.MapGet("", ListAsync).WithName("Plugins").WithSummary("The plugins visible to the caller, with their versions (?search= filters by id or name).")
-            .Produces<IReadOnlyList<PluginDto>>().ProducesProblem(401);
+            .Produces<IReadOnlyList<PluginDto>>();
         plugins.MapGet("/{pluginId}", OneAsync).WithName("Plugin").WithSummary("One plugin's versions.")
-            .Produces<PluginDto>().ProducesProblem(401).ProducesProblem(404);
+            .Produces<PluginDto>();
         plugins.MapGet("/{pluginId}/{version}/download", DownloadAsync).WithName("DownloadPlugin")
             .WithSummary("The package of one version; X-Checksum-SHA256 and the ETag carry its SHA-256; Range requests are served.")
-            .Produces(200, contentType: "application/zip").Produces(206).ProducesProblem(401).ProducesProblem(404).ProducesProblem(409);
+            .Produces(200, contentType: "application/zip").Produces(206);
     }
 
     private static async Task<IReadOnlyList<long>> OrganizationsAsync(HttpContext context, ClientLicenseService service)

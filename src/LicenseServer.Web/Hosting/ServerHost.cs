@@ -171,7 +171,7 @@ public static class ServerHost
             sp.GetRequiredService<ILogger<PluginFileImport>>()));
         services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = PluginUploads.MaxBytes(options) + 1024 * 1024);
         services.AddKitMetrics(options);
-        services.AddOpenApi("v1");
+        services.AddOpenApi("v1", LicenseServer.Web.Api.ApiDocument.Configure);
         services.AddKitAuthentication(options);
         services.AddRazorPages(o =>
         {

@@ -31,9 +31,9 @@ internal static class SystemEndpoints
             product = ServerHost.ApplicationName,
             version = ServerHost.Version,
             schema = Migrator.KnownScripts.LastOrDefault()?.Replace("db-migrations.", ""),
-        }));
+        })).ExcludeFromDescription();
         var css = ReadResource("site.css");
-        app.MapGet("/css/site.css", () => Results.Text(css, "text/css"));
+        app.MapGet("/css/site.css", () => Results.Text(css, "text/css")).ExcludeFromDescription();
     }
 
     private const string Ready = "ready";

@@ -333,11 +333,30 @@ public class ClientApiTests : LicenseTest
         return ((int)response.StatusCode, json.RootElement.GetProperty("code").GetString());
     }
 
+    [Test]
+    public async Task A_process_id_sent_as_a_JSON_number_is_taken_as_its_digits()
+    {
+        await AddMemberAsync(Org, "runner@acme.test");
+        var key = await ApiKeyForAsync("runner@acme.test");
+        using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sessions")
+        {
+            Content = new StringContent("""{"product":"KRE","machineId":"CI-01","processId":4711}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Api-Key", key);
+        using var response = await http.SendAsync(request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+        await using var db = Db();
+        Assert.That(await db.QuerySingleAsync<string>("SELECT process_id FROM floating_session"), Is.EqualTo("4711"));
+    }
+
     [TestCase("""{"product":"KRE","machineId":"CI-01","processId":"1","extra":true}""", "application/json", 400, "invalid_request")]
     [TestCase("""{"product":"KRE","machineId":"CI-01"}""", "application/json", 400, "invalid_request")]
     [TestCase("""{"product":"KRE","machineId":null,"processId":"1"}""", "application/json", 400, "invalid_request")]
     [TestCase("""{"product":"KRE","machineId":"CI 01","processId":"1"}""", "application/json", 400, "invalid_request")]
     [TestCase("""{"product":"KRE",""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":"CI-01","processId":true}""", "application/json", 400, "invalid_request")]
+    [TestCase("""{"product":"KRE","machineId":"CI-01","processId":"1\u0000"}""", "application/json", 400, "invalid_request")]
     [TestCase("""{"product":"KRE","machineId":"CI-01","processId":"1"}""", "text/plain", 415, "unsupported_media_type")]
     [TestCase("LONG_MACHINE", "application/json", 400, "invalid_request")]
     [TestCase("HUGE_BODY", "application/json", 413, "body_too_large")]

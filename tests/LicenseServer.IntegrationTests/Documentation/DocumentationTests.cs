@@ -127,6 +127,14 @@ public class DocumentationTests
         Assert.That(failures, Is.Empty);
     }
 
+    [Test]
+    public void The_client_protocol_lists_every_error_code_of_the_API_with_its_status_and_nothing_else()
+    {
+        var rows = Regex.Matches(Read("docs/client-protocol.md"), @"^\| `([a-z_]+)` \| (\d{3}) \|", RegexOptions.Multiline)
+            .Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That(rows, Is.EquivalentTo(LicenseServer.Web.Api.ApiProblemCodes.All.Select(c => (c.Name, c.Status))));
+    }
+
     /// <summary>Help must not touch a database: should a command run anyway, it runs in a directory deleted after it.</summary>
     private static ProcessResult Run(string tool, string[] args)
     {
