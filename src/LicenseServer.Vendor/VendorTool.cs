@@ -83,7 +83,21 @@ public static class VendorTool
         };
         verify.SetAction(parsed => Verify(new Options(parsed), output, clock));
 
-        return new RootCommand(About) { keygen, issue, verify };
+        var vectors = new Command("test-vectors", """
+            Write the files a client implementation is tested against: a vendor key, a .lic, leases, offline licenses and
+            floating grants with the verdict and code each must get (cases.json), tampered ones among them, and machine-ID
+            inputs with their IDs (machine-id.json). Fixed keys and times: the same files every time.
+            """)
+            { CommandLineTool.Value("--out", "the directory to write them to", required: true) };
+        vectors.SetAction(parsed =>
+        {
+            var directory = new Options(parsed).Require("out");
+            var written = TestVectors.Write(directory);
+            output.WriteLine($"Wrote {written.Count} files to {directory}.");
+            return 0;
+        });
+
+        return new RootCommand(About) { keygen, issue, verify, vectors };
     }
 
     private static int Keygen(Options options, TextWriter output)
