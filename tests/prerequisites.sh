@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh Debian 12 machine with the .NET 10 SDK lacks:
 # PostgreSQL (initdb/pg_ctl/psql for the database fixture), Debian's Chromium (browser tests),
-# curl, systemd-analyze and lintian (packaging test), promtool (metrics test), MailDev (mail tests) and Redocly CLI (the OpenAPI document's linter) from npm and PowerShell from NuGet (Windows installer tests).
+# curl, systemd-analyze and lintian (packaging test), promtool (metrics test), the JDK 17 and Gson (the Java client), MailDev (mail tests) and Redocly CLI (the OpenAPI document's linter) from npm and PowerShell from NuGet (Windows installer tests).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -12,6 +12,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+# The Java reference client's tests: the JDK 17 (javac, jar, java) and Gson, the JSON library it is built with.
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/gson.jar ] || missing+=(libgoogle-gson-java)
 # Prometheus's promtool judges /metrics (Debian packages it with the Prometheus server).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
