@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the release artefacts of Kit License Server (I3), versioned from <Version> in Directory.Build.props:
+# Builds the release artefacts of Kit License Server, versioned from <Version> in Directory.Build.props:
 #   kit-license-server-<version>-linux-x64.tar.gz   self-contained server + installer/linux + the systemd unit
 #   kit-license-server-<version>-win-x64.zip        self-contained server + installer/windows
 #   kit-license-server_<version>_amd64.deb          the same layout as install.sh, with the unit

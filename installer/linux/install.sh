@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kit License Server installer for Linux (I1). Installs or upgrades in place.
+# Kit License Server installer for Linux. Installs or upgrades in place.
 #
 #   sudo ./install.sh [--dest DIR] [--port N] [--db-url URL] [--server-url URL] [--yes]
 #                     [--root DIR] [--no-systemd] [--package DIR]

@@ -155,6 +155,18 @@ public class MetricsTests : LicenseTest
         Assert.That(second.Types, Does.ContainKey("kestrel_active_connections"));
     }
 
+    [Test]
+    public async Task A_scraper_that_asks_for_OpenMetrics_gets_it()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.TryAddWithoutValidation("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5");
+        using var response = await _http.SendAsync(request);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/openmetrics-text"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(text, Does.Contain("kit_seats_in_use{").And.EndWith("# EOF\n"));
+    }
+
     /// <summary>
     /// The .NET runtime names four gauges of counts "..._count" (loaded assemblies, processors, thread-pool threads,
     /// timers), which Prometheus keeps for histograms; they keep the runtime's names, which dashboards made for .NET use.

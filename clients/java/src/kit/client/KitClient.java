@@ -12,7 +12,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -156,8 +155,14 @@ public final class KitClient {
             if (body != null) request.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(GSON.toJson(body)));
             else request.method(method, HttpRequest.BodyPublishers.noBody());
             switch (auth) {
-                case BEARER -> request.header("Authorization", "Bearer " + Objects.requireNonNull(token, "Sign in first."));
-                case API_KEY -> request.header("X-Api-Key", Objects.requireNonNull(apiKey, "Set an API key first."));
+                case BEARER -> {
+                    if (token == null) throw new KitApiException(401, "unauthorized", "Sign in first.");
+                    request.header("Authorization", "Bearer " + token);
+                }
+                case API_KEY -> {
+                    if (apiKey == null) throw new KitApiException(401, "api_key_required", "Set an API key first.");
+                    request.header("X-Api-Key", apiKey);
+                }
                 default -> { }
             }
             HttpResponse<String> response;

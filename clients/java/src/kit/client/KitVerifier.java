@@ -52,8 +52,7 @@ public final class KitVerifier {
     /** A verified signed file: its payload's fields. */
     public record Verified(JsonObject payload) {
         public String text(String name) {
-            var value = payload.get(name);
-            return value == null || value.isJsonNull() ? null : value.getAsString();
+            return KitVerifier.text(payload, name);
         }
 
         public Instant time(String name) {
@@ -68,7 +67,7 @@ public final class KitVerifier {
             throw reject("unreadable", "The file does not say it is a Kit license (\"kind\": \"kit-license\").");
         for (var field : new String[] {"format", "alg", "keyId", "payload", "signature"})
             if (text(envelope, field) == null) throw reject("unreadable", "A required field of the license (" + field + ") is missing.");
-        if (envelope.get("format").getAsInt() != 1) throw reject("unsupported_format", "The license has a format version other than 1.");
+        if (!"1".equals(text(envelope, "format"))) throw reject("unsupported_format", "The license has a format version other than 1.");
         if (!"Ed25519".equals(text(envelope, "alg"))) throw reject("unsupported_algorithm", "The license is not signed with Ed25519.");
         byte[] payload = base64(text(envelope, "payload"), "license"), signature = base64(text(envelope, "signature"), "license");
         if (!keyId(vendorKey).equals(text(envelope, "keyId")))
@@ -94,7 +93,7 @@ public final class KitVerifier {
             throw reject("unreadable", "The file is not a Kit " + what + ", or a required part of it is missing.");
         for (var field : new String[] {"format", "alg", "payload", "signature", "vendorLicense"})
             if (text(envelope, field) == null) throw reject("unreadable", "The file is not a Kit " + what + ", or a required part of it is missing.");
-        if (envelope.get("format").getAsInt() != 1) throw reject("unsupported_format", "This " + what + " has a format version other than 1.");
+        if (!"1".equals(text(envelope, "format"))) throw reject("unsupported_format", "This " + what + " has a format version other than 1.");
         if (!"Ed25519".equals(text(envelope, "alg"))) throw reject("unsupported_algorithm", "This " + what + " is not signed with Ed25519.");
 
         var vendor = verifyLicense(text(envelope, "vendorLicense"));
@@ -107,8 +106,16 @@ public final class KitVerifier {
         if (!verifies(Base64.getDecoder().decode(vouchedKey), payloadBytes, signature))
             throw reject("bad_signature", "The " + what + "'s signature does not match its content, or another server signed it.");
         if (claimed == null) throw reject("invalid_payload", "The " + what + " is signed, but its content is not a " + what + ".");
-        var payload = new Verified(claimed);
+        try {
+            return checkPayload(kind, what, new Verified(claimed), vendor, vouchedKey, machineId);
+        } catch (RuntimeException e) {
+            // A field missing or of the wrong type in a payload the server signed: not a file this client can trust.
+            throw reject("invalid_payload", "The " + what + " is signed, but a field of its content is missing or not what it should be.");
+        }
+    }
 
+    private Verified checkPayload(String kind, String what, Verified payload, JsonObject vendor, String vouchedKey, String machineId)
+            throws LicenseRejectedException {
         var fileKind = payload.text("fileKind");
         if (!(kind.equals(fileKind) || (fileKind == null && !kind.equals(FLOATING_GRANT))))
             throw reject("wrong_kind", "This file was not signed as a " + what + ".");
@@ -191,9 +198,10 @@ public final class KitVerifier {
         }
     }
 
+    /** A string or number field's text; null when it is missing, null, an object or an array. */
     private static String text(JsonObject object, String name) {
         var value = object.get(name);
-        return value == null || value.isJsonNull() ? null : value.getAsString();
+        return value != null && value.isJsonPrimitive() ? value.getAsString() : null;
     }
 
     private static byte[] base64(String text, String what) throws LicenseRejectedException {

@@ -86,7 +86,7 @@ public final class Main {
         switch (name) {
             case "machine-id" -> System.out.println(MachineId.current());
             case "login" -> {
-                var client = client(options, required(options, "server"));
+                var client = new KitClient(URI.create(required(options, "server")), NO_KEY);
                 var password = options.getOrDefault("password", System.getenv("KIT_PASSWORD"));
                 if (password == null && System.console() != null) password = new String(System.console().readPassword("Password: "));
                 if (password == null) password = new String(System.in.readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -101,17 +101,17 @@ public final class Main {
                 System.out.println("Signed in as " + answer.get("email").getAsString() + " until " + answer.get("expiresAt").getAsString() + ".");
             }
             case "orgs" -> {
-                for (var org : signedIn(options).organizations()) System.out.println(org.id() + "\t" + org.name() + "\t" + org.role());
+                for (var org : signedIn(options, false).organizations()) System.out.println(org.id() + "\t" + org.name() + "\t" + org.role());
             }
             case "activate" -> {
                 var machine = MachineId.current();
-                var lease = signedIn(options).activate(Long.parseLong(required(options, "org")), required(options, "product"), machine);
+                var lease = signedIn(options, true).activate(Long.parseLong(required(options, "org")), required(options, "product"), machine);
                 var file = home().resolve(lease.product() + "_" + machine + ".lease");
                 Files.writeString(file, lease.text());
                 System.out.println("Activated " + lease.product() + " on " + machine + " until " + lease.expiresAt() + "; the lease is in " + file + ".");
             }
             case "deactivate" -> {
-                signedIn(options).deactivate(Long.parseLong(required(options, "org")), required(options, "product"), MachineId.current());
+                signedIn(options, false).deactivate(Long.parseLong(required(options, "org")), required(options, "product"), MachineId.current());
                 System.out.println("Deactivated.");
             }
             case "checkout" -> {
@@ -137,7 +137,12 @@ public final class Main {
             case "verify" -> {
                 if (argument == null) throw new IllegalArgumentException("verify needs the file to check.");
                 var text = Files.readString(Path.of(argument));
-                var kind = JsonParser.parseString(text).getAsJsonObject().get("kind").getAsString();
+                String kind;
+                try {
+                    kind = JsonParser.parseString(text).getAsJsonObject().get("kind").getAsString();
+                } catch (RuntimeException e) {
+                    throw new LicenseRejectedException("unreadable", "The file is not a Kit lease, offline license or grant: it is not JSON with a \"kind\".");
+                }
                 var verified = new KitVerifier(vendorKey(options), Clock.systemUTC()).verify(kind, text, options.getOrDefault("machine-id", MachineId.current()));
                 System.out.println("Valid: " + verified.text("productCode") + " for " + verified.text("machineId") + " until " + verified.text("expiresAt") + ".");
             }
@@ -166,6 +171,9 @@ public final class Main {
         return value;
     }
 
+    /** For the calls that verify no signed file (sign-in, organizations, deactivation, release). */
+    private static final byte[] NO_KEY = new byte[32];
+
     static byte[] vendorKey(Map<String, String> options) throws IOException {
         var file = options.getOrDefault("vendor-key", System.getenv("KIT_VENDOR_KEY"));
         if (file == null) throw new IllegalArgumentException("Give the vendor's public key: --vendor-key FILE or KIT_VENDOR_KEY.");
@@ -185,11 +193,11 @@ public final class Main {
         return saved;
     }
 
-    private static KitClient signedIn(Map<String, String> options) throws IOException {
+    private static KitClient signedIn(Map<String, String> options, boolean verifies) throws IOException {
         var saved = saved();
         var server = options.getOrDefault("server", saved.getProperty("server"));
         if (server == null || saved.getProperty("token") == null) throw new IllegalArgumentException("Sign in first: login --server URL --email EMAIL.");
-        var client = client(options, server);
+        var client = verifies ? client(options, server) : new KitClient(URI.create(server), NO_KEY);
         client.token(saved.getProperty("token"));
         return client;
     }
