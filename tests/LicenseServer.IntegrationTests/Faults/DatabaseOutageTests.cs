@@ -87,6 +87,7 @@ public class DatabaseOutageTests : OwnPostgresTest
         };
 
         await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var scrapeBefore = PrometheusScrape.Parse(await Http.GetStringAsync("/metrics"));
         var stopping = clock.Elapsed;
         StopDatabase();
         var down = clock.Elapsed;
@@ -99,6 +100,8 @@ public class DatabaseOutageTests : OwnPostgresTest
             return (session.Id, At: clock.Elapsed);
         });
         await Task.Delay(Outage);
+        // The metrics say the database is away, and show no seat figure rather than a stale one.
+        var scrapeDuring = PrometheusScrape.Parse(await Http.GetStringAsync("/metrics"));
         var starting = clock.Elapsed;
         StartDatabase();
         var up = clock.Elapsed;
@@ -107,6 +110,11 @@ public class DatabaseOutageTests : OwnPostgresTest
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         var patient = await retrying;
+        var scrapeAfter = PrometheusScrape.Parse(await Http.GetStringAsync("/metrics"));
+        Assert.That((scrapeBefore.Value("kit_database_up"), scrapeBefore.Find("kit_seats_in_use").Any()), Is.EqualTo((1.0, true)), "before the outage");
+        Assert.That((scrapeDuring.Value("kit_database_up"), scrapeDuring.Find("kit_seats_in_use").Count()), Is.EqualTo((0.0, 0)), "during the outage");
+        Assert.That(scrapeDuring.Value("kit_checkouts_granted_total"), Is.GreaterThan(0), "the node's own counters are still there");
+        Assert.That((scrapeAfter.Value("kit_database_up"), scrapeAfter.Find("kit_seats_in_use").Any()), Is.EqualTo((1.0, true)), "once the database is back");
 
         var all = answers.ToList();
         string Kind(Answer a) => a.Kind.StartsWith("grant", StringComparison.Ordinal) ? "grant" : a.Kind;
