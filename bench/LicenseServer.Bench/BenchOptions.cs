@@ -18,8 +18,11 @@ public sealed record BenchOptions
     public int Users { get; init; } = 1000;
     public int Organizations { get; init; } = 10;
     public int Machines { get; init; } = 1000;
-    /// <summary>The floating product's license quota, shared evenly by the organizations.</summary>
-    public int FloatingQuota { get; init; } = 1_000_000;
+    /// <summary>
+    /// The floating product's license quota, shared evenly by the organizations: a million seats, or twice the large
+    /// scale when that is more, so that the checkouts measured beside the scale's live sessions still find seats free.
+    /// </summary>
+    public int FloatingQuota => (int)Math.Min(int.MaxValue, Math.Max(1_000_000, 2L * LargeScale));
     /// <summary>The per-user product's license quota: twice the users, so every user holds one.</summary>
     public int PerUserQuota { get; init; } = 2000;
     public int SessionsPerHeartbeatClient { get; init; } = 4;
