@@ -33,12 +33,14 @@ public sealed class KitMetrics
 
         meter.CreateObservableGauge("kit_build_info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", ServerHost.Version)), null,
             "The server's version; always 1.");
-        var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+        double started;
+        using (var process = Process.GetCurrentProcess())
+            started = new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0;
         meter.CreateObservableCounter("process_cpu_seconds", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s",
             "CPU time this node's process has used, in seconds.");
         meter.CreateObservableGauge("process_resident_memory_bytes", () => Environment.WorkingSet, "By",
             "Resident memory of this node's process, in bytes.");
-        meter.CreateObservableGauge("process_start_time_seconds", () => new DateTimeOffset(started).ToUnixTimeMilliseconds() / 1000.0, "s",
+        meter.CreateObservableGauge("process_start_time_seconds", () => started, "s",
             "When this node's process started, in Unix seconds.");
         // A node compiles its hot code again, optimized, in its first minutes under load: until this and the runtime's
         // dotnet_jit_compiled_methods_total stop growing, its CPU figures are not yet those of the steady state.

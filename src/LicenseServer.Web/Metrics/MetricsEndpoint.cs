@@ -83,8 +83,6 @@ internal static class MetricsEndpoint
                     + "original caller is on this machine. To scrape from elsewhere, set Kit:Metrics:Token and send it as a bearer token.\n");
                 return;
         }
-        // The meter's instruments exist before the exporter collects, whatever this node has answered so far.
-        context.RequestServices.GetRequiredService<KitMetrics>();
         await context.RequestServices.GetRequiredService<SeatGauges>().RefreshAsync(context.RequestAborted);
         await next(context);
     }
