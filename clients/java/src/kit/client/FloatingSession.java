@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A floating seat held by this process. With a heartbeat, it renews itself every heartbeat interval on a timer of
  * its own; a heartbeat that fails with a network error is tried again at the next tick, and a refusal (such as
- * session_expired) ends it: {@link #lost()} then says why. {@link #close()} stops the timer and releases the seat.
+ * session_expired) ends it: {@link #lost()} then says why. {@link #close()} stops the timer (after a heartbeat under way) and releases the seat.
  */
 public final class FloatingSession implements AutoCloseable {
     private final KitClient client;
@@ -69,10 +69,14 @@ public final class FloatingSession implements AutoCloseable {
     /** Stops the heartbeats and releases the seat. */
     @Override
     public void close() throws KitApiException {
-        if (timer != null) timer.shutdownNow();
-        if (lost != null) return;
         try {
-            client.release(sessionId);
+            if (timer != null) {
+                // A heartbeat under way finishes first: interrupting it would abort its connection, which the
+                // HTTP client could then hand to the release.
+                timer.shutdown();
+                timer.awaitTermination(30, TimeUnit.SECONDS);
+            }
+            if (lost == null) client.release(sessionId);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
