@@ -5,6 +5,7 @@ using Dapper;
 using LicenseServer.Bench.Data;
 using LicenseServer.Bench.Floor;
 using LicenseServer.Bench.Load;
+using LicenseServer.Bench.Pages;
 using LicenseServer.Bench.Report;
 using LicenseServer.Bench.Server;
 using Npgsql;
@@ -84,6 +85,12 @@ public static class BenchRun
             var heartbeatSmallAgain = await Phase(driver.HeartbeatAsync, "heartbeat");
             var checkoutSmallAgain = await Phase(driver.CheckoutAsync, "checkout");
 
+            Log($"The console: an organization with {ConsolePages.Sessions} live sessions on {ConsolePages.Machines} machines and {ConsolePages.Members} members with a {KitServerProcess.PerUserProduct} license on two machines each");
+            var (consoleOrg, consoleOwner) = await ConsolePages.LoadAsync(db, data);
+            var pages = await ConsolePages.MeasureAsync(server.BaseUrl, consoleOrg, consoleOwner, data.Password, options.Smoke ? 10 : 200, cancel);
+            foreach (var page in pages)
+                Log($"  {page.Name}: p50 {page.P50Ms:0.##} ms, p95 {page.P95Ms:0.##} ms, {page.Bytes / 1024.0:0.#} KB, {page.Errors} errors");
+
             await audit.SampleAsync(); // the final check, after the last request
             var (_, vmHwm) = server.Memory();
             await stopSampling.CancelAsync();
@@ -91,7 +98,7 @@ public static class BenchRun
             var postgres = await VersionAsync(db);
             var report = Assemble(options, postgres, phases, floors, (checkoutSmall, checkoutLarge, checkoutSmallAgain), (heartbeatSmall, heartbeatLarge, heartbeatSmallAgain),
                 new MemoryResult(Math.Round(memory.PeakRss / 1048576.0, 1), Math.Round(vmHwm / 1048576.0, 1), memory.Samples),
-                new OverAllocationResult(audit.Samples, audit.FailedSamples, audit.MaxFloatingInUse, audit.Violations), grantSigning);
+                new OverAllocationResult(audit.Samples, audit.FailedSamples, audit.MaxFloatingInUse, audit.Violations), grantSigning, pages);
             await File.WriteAllTextAsync(outFile, JsonSerializer.Serialize(report, BenchReport.Json), CancellationToken.None);
             var markdown = report.ToMarkdown();
             await File.WriteAllTextAsync(Path.ChangeExtension(outFile, ".md"), markdown, CancellationToken.None);
@@ -228,7 +235,7 @@ public static class BenchRun
     /// </summary>
     private static BenchReport Assemble(BenchOptions options, string postgres, List<PhaseResult> phases, IReadOnlyList<FloorResult> floors,
         (PhaseResult Small, PhaseResult Large, PhaseResult SmallAgain) checkout, (PhaseResult Small, PhaseResult Large, PhaseResult SmallAgain) heartbeat,
-        MemoryResult memory, OverAllocationResult overAllocation, GrantSigningResult grantSigning)
+        MemoryResult memory, OverAllocationResult overAllocation, GrantSigningResult grantSigning, IReadOnlyList<PageResult> pages)
     {
         static double Div(double a, double b) => b > 0 ? Math.Round(a / b, 3) : 0;
         var checkoutFloor = floors.Single(f => f.Path == "checkout");
@@ -257,9 +264,14 @@ public static class BenchRun
             new("server peak memory (VmHWM, MB)", "≤ 400", memory.VmHwmMb, memory.VmHwmMb > 0 && memory.VmHwmMb <= 400),
             new("over-allocation (violations)", "0 at every sample and at the end", overAllocation.Violations.Count, overAllocation.Violations.Count == 0 && overAllocation.Samples > 0),
             .. phases.Where(p => p.Main.Errors > 0).Select(p => new Target($"{p.Name} errors", "0", p.Main.Errors, false)),
+            .. pages.SelectMany(p => new[]
+            {
+                new Target($"console: {p.Name}, p95", $"≤ {ConsolePages.P95TargetMs:0} ms", p.P95Ms, p.P95Ms <= ConsolePages.P95TargetMs && p.Errors == 0),
+                new Target($"console: {p.Name}, answer (KB)", $"≤ {ConsolePages.BytesTarget / 1024} KB", Math.Round(p.Bytes / 1024.0, 1), p.Bytes <= ConsolePages.BytesTarget),
+            }),
         ];
         return new BenchReport(options.Smoke ? "smoke" : "full", MachineInfo.Read(postgres), options.Clients, options.Seconds, options.WarmupSeconds,
-            options.Users, options.Organizations, phases, floors, ratios, memory, overAllocation, targets, grantSigning);
+            options.Users, options.Organizations, phases, floors, ratios, memory, overAllocation, targets, grantSigning, pages);
     }
 }
 

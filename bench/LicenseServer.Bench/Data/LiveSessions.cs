@@ -61,6 +61,23 @@ public static class LiveSessions
         await SyncCountersAsync(connection);
     }
 
+    /// <summary>
+    /// <paramref name="count"/> live sessions of one organization, spread over its <paramref name="users"/> and
+    /// <paramref name="machines"/> machines named <paramref name="machinePrefix"/>0000 and on, started a second apart.
+    /// </summary>
+    public static async Task AddSpreadAsync(NpgsqlDataSource db, long organizationId, long[] users, string machinePrefix, int machines, int count, string processId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, started_at, last_heartbeat_at, expires_at)
+            SELECT gen_random_uuid(), @organizationId, @product, (@users::bigint[])[n % cardinality(@users) + 1],
+                   @machinePrefix || lpad((n % @machines)::text, 4, '0'), @processId, now() - n * interval '1 second', now(), now() + interval '2 hours'
+            FROM generate_series(0, @count - 1) AS n
+            """, new { organizationId, users, machinePrefix, machines, count, processId, product = KitServerProcess.FloatingProduct }, commandTimeout: 300);
+        await SyncCountersAsync(connection);
+        await connection.ExecuteAsync("VACUUM ANALYZE", commandTimeout: 300);
+    }
+
     /// <summary>Ends the sessions of one process id (the floor's, when pgbench is done), and cleans up after them.</summary>
     public static async Task EndAsync(NpgsqlDataSource db, string processId)
     {

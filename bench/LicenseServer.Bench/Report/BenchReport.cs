@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using LicenseServer.Bench.Data;
 using LicenseServer.Bench.Floor;
 using LicenseServer.Bench.Load;
+using LicenseServer.Bench.Pages;
 
 namespace LicenseServer.Bench.Report;
 
@@ -39,7 +40,7 @@ public sealed record Target(string Name, string Goal, double? Measured, bool Pas
 public sealed record BenchReport(
     string Mode, MachineInfo Machine, int Clients, double Seconds, double WarmupSeconds, int Users, int Organizations,
     IReadOnlyList<PhaseResult> Phases, IReadOnlyList<FloorResult> Floor, IReadOnlyList<Ratio> Ratios, MemoryResult Memory,
-    OverAllocationResult OverAllocation, IReadOnlyList<Target> Targets, GrantSigningResult GrantSigning)
+    OverAllocationResult OverAllocation, IReadOnlyList<Target> Targets, GrantSigningResult GrantSigning, IReadOnlyList<PageResult> ConsolePages)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -86,6 +87,13 @@ public sealed record BenchReport(
           .AppendLine(inv, $"Server memory: peak RSS sampled {Memory.PeakRssMb:0.#} MB, VmHWM {Memory.VmHwmMb:0.#} MB. " +
                            $"Over-allocation: {OverAllocation.Violations.Count} violation(s) in {OverAllocation.Samples} samples.")
           .AppendLine()
+          .AppendLine("The console, one signed-in client fetching each page in turn (time to the answer's last byte):")
+          .AppendLine()
+          .AppendLine("| Console page | Requests | p50 ms | p95 ms | max ms | Answer KB | Errors |")
+          .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var p in ConsolePages)
+            md.AppendLine(inv, $"| {p.Name} | {p.Requests} | {p.P50Ms:0.##} | {p.P95Ms:0.##} | {p.MaxMs:0.##} | {p.Bytes / 1024.0:0.#} | {p.Errors} |");
+        md.AppendLine()
           .AppendLine("| Target | Goal | Measured | |")
           .AppendLine("| --- | --- | ---: | --- |");
         foreach (var t in Targets)

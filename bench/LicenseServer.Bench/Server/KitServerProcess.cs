@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using LicenseServer.Bench.Pages;
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Crypto;
 using LicenseServer.Data.Operations;
@@ -123,8 +124,8 @@ public sealed class KitServerProcess : IAsyncDisposable
         var until = now.AddDays(365);
         var order = new LicenseOrder("Bench Corp", request.CompanyId, request.InstallationId, request.ServerPublicKey, now.AddDays(-1), until,
         [
-            LicenseIssuer.ParseProduct($"{FloatingProduct}:floating:{options.FloatingQuota}:annual:Runtime Engine", until),
-            LicenseIssuer.ParseProduct($"{PerUserProduct}:per-user:{options.PerUserQuota}:annual:Studio Enterprise", until),
+            LicenseIssuer.ParseProduct($"{FloatingProduct}:floating:{options.FloatingQuota + ConsolePages.Sessions}:annual:Runtime Engine", until),
+            LicenseIssuer.ParseProduct($"{PerUserProduct}:per-user:{options.PerUserQuota + ConsolePages.Members}:annual:Studio Enterprise", until),
         ]);
         return LicenseIssuer.Issue(order, vendor, now.AddMinutes(-1)).ToText();
     }

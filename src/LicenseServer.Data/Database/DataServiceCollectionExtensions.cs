@@ -57,6 +57,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<OrganizationRepository>();
         services.AddSingleton<MemberRepository>();
         services.AddSingleton<InvitationRepository>();
+        services.AddSingleton<ImpactRepository>();
         services.AddSingleton<TeamRepository>();
         services.AddSingleton<MailSettingsRepository>();
         services.AddSingleton<PasswordResetRepository>();
@@ -65,6 +66,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<SeatLedger>();
         services.AddSingleton<FloatingSessions>();
         services.AddSingleton<LicenseRepository>();
+        services.AddSingleton<LicenseListRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
         services.AddSingleton<MachineActivationRepository>();

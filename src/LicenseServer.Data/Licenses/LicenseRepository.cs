@@ -11,18 +11,8 @@ public sealed record PoolRow(string Code, string Name, ProductKind Kind, Subscri
     public int Available => Math.Max(0, Quota - InUse);
 }
 
-public sealed record LicensedUserRow(long UserId, string Email, DateTime AssignedAt, long Machines);
-
 /// <summary>A seat still held by a former holder's machines: its lease can be checked offline until <see cref="HeldUntil"/>.</summary>
 public sealed record HeldSeatRow(string Email, DateTime HeldUntil);
-
-public sealed record MachineRow(long Id, string Email, string MachineId, DateTime ActivatedAt, DateTime LastSeenAt);
-
-public sealed record SessionRow(Guid Id, string Email, string MachineId, string ProcessId, DateTime StartedAt, DateTime LastHeartbeatAt, DateTime ExpiresAt);
-
-public sealed record FloatingMachineRow(string MachineId, DateTime FirstSeenAt, DateTime LastSeenAt, bool Busy);
-
-public sealed record OfflineRow(Guid Id, string ProductCode, string MachineId, DateTime ExpiresAt, DateTime CreatedAt, string CreatedBy, string FileName);
 
 /// <summary>A product whose organizations' shares add up to more seats than the server's license holds now.</summary>
 public sealed record OverAllocationRow(string Code, string Name, int Licensed, long Shared, long InUse);
@@ -56,18 +46,6 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         return await SeatPools.ProductAsync(connection, null, productCode);
     }
 
-    public async Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(long organizationId, string productCode)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<LicensedUserRow>("""
-            SELECT a.user_id, u.email, a.assigned_at,
-                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code AND m.user_id = a.user_id
-                    AND m.deactivated_at IS NULL) AS machines
-            FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
-            WHERE a.organization_id = @organizationId AND a.product_code = @productCode ORDER BY u.email
-            """, new { organizationId, productCode })).AsList();
-    }
-
     /// <summary>
     /// The seats that recalled or transferred licenses still hold, as <c>kit_seats_not_floating</c> counts them:
     /// one per former holder whose machines hold a lease valid offline, until the last of those expires.
@@ -82,38 +60,6 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
               AND NOT EXISTS (SELECT 1 FROM license_assignment a
                               WHERE a.organization_id = m.organization_id AND a.product_code = m.product_code AND a.user_id = m.user_id)
             GROUP BY u.email ORDER BY held_until, u.email
-            """, new { organizationId, productCode, now = Now })).AsList();
-    }
-
-    public async Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(long organizationId, string productCode)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<MachineRow>("""
-            SELECT m.id, u.email, m.machine_id, m.activated_at, m.last_seen_at
-            FROM machine_activation m JOIN public.user_account u ON u.id = m.user_id
-            WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.deactivated_at IS NULL ORDER BY u.email, m.machine_id
-            """, new { organizationId, productCode })).AsList();
-    }
-
-    public async Task<IReadOnlyList<SessionRow>> SessionsAsync(long organizationId, string productCode)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<SessionRow>("""
-            SELECT s.id, u.email, s.machine_id, s.process_id, s.started_at, s.last_heartbeat_at, s.expires_at
-            FROM floating_session s JOIN public.user_account u ON u.id = s.user_id
-            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.ended_at IS NULL AND s.expires_at > @now
-            ORDER BY s.started_at
-            """, new { organizationId, productCode, now = Now })).AsList();
-    }
-
-    public async Task<IReadOnlyList<FloatingMachineRow>> RegisteredMachinesAsync(long organizationId, string productCode)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<FloatingMachineRow>("""
-            SELECT m.machine_id, m.first_seen_at, m.last_seen_at,
-                   EXISTS (SELECT 1 FROM floating_session s WHERE s.organization_id = m.organization_id AND s.product_code = m.product_code
-                           AND s.machine_id = m.machine_id AND s.ended_at IS NULL AND s.expires_at > @now) AS busy
-            FROM floating_machine m WHERE m.organization_id = @organizationId AND m.product_code = @productCode ORDER BY m.last_seen_at DESC
             """, new { organizationId, productCode, now = Now })).AsList();
     }
 
@@ -136,16 +82,6 @@ public sealed class LicenseRepository(NpgsqlDataSource db, TimeProvider clock)
         await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.machine_removed", machineId, productCode);
         await tx.CommitAsync();
         return true;
-    }
-
-    public async Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(long organizationId, string productCode)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<OfflineRow>("""
-            SELECT o.id, o.product_code, o.machine_id, o.expires_at, o.created_at, u.email AS created_by, o.file_name
-            FROM offline_license o JOIN public.user_account u ON u.id = o.created_by
-            WHERE o.organization_id = @organizationId AND o.product_code = @productCode ORDER BY o.created_at DESC
-            """, new { organizationId, productCode })).AsList();
     }
 
     public async Task<(string FileName, string Text)?> OfflineFileAsync(long organizationId, Guid id)

@@ -1,5 +1,6 @@
 using Dapper;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Organizations;
@@ -76,11 +77,15 @@ public sealed class InvitationRepository(NpgsqlDataSource db)
         return ([], true);
     }
 
-    public async Task<IReadOnlyList<InvitationRow>> ListAsync(long organizationId)
+    private static readonly PagedList Pending = new(
+        Select[..Select.IndexOf("FROM invitation", StringComparison.Ordinal)],
+        Select[Select.IndexOf("FROM invitation", StringComparison.Ordinal)..] + " WHERE i.organization_id = @organizationId",
+        new Dictionary<string, string> { ["email"] = "lower(i.email)", ["created"] = "i.created_at", ["expires"] = "i.expires_at" }, "-created", "i.id DESC", "i.email");
+
+    public async Task<ListPage<InvitationRow>> ListAsync(long organizationId, ListQuery query)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<InvitationRow>(
-            Select + " WHERE i.organization_id = @organizationId ORDER BY i.created_at DESC, i.id DESC", new { organizationId })).AsList();
+        return await Pending.ReadAsync<InvitationRow>(connection, query, new { organizationId });
     }
 
     public async Task<InvitationRow?> FindAsync(long organizationId, long invitationId)

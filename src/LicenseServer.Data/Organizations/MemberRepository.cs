@@ -1,6 +1,7 @@
 using Dapper;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Organizations;
@@ -15,6 +16,22 @@ public enum MemberChange { Done, NotAMember, LastOwner, NotAllowed }
 /// </summary>
 public sealed class MemberRepository(NpgsqlDataSource db)
 {
+    private static readonly PagedList Members = new(
+        "SELECT m.user_id, u.email, m.role, m.can_manage_licenses, m.joined_at, u.disabled",
+        "FROM organization_member m JOIN public.user_account u ON u.id = m.user_id WHERE m.organization_id = @organizationId",
+        new Dictionary<string, string>
+        {
+            ["email"] = "lower(u.email)", ["role"] = "CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END", ["joined"] = "m.joined_at",
+        },
+        "role", "lower(u.email), m.user_id", "u.email");
+
+    /// <summary>A page of the members, Owners first by default.</summary>
+    public async Task<ListPage<MemberRow>> PageAsync(long organizationId, ListQuery query)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await Members.ReadAsync<MemberRow>(connection, query, new { organizationId });
+    }
+
     public async Task<IReadOnlyList<MemberRow>> ListAsync(long organizationId)
     {
         await using var connection = await db.OpenConnectionAsync();

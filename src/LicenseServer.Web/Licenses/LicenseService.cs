@@ -164,11 +164,7 @@ public sealed class LicenseService(
             }));
     }
 
-    public Task<IReadOnlyList<LicensedUserRow>> LicensedUsersAsync(Membership actor, string product) => licenses.LicensedUsersAsync(actor.OrganizationId, product);
     public Task<IReadOnlyList<HeldSeatRow>> HeldSeatsAsync(Membership actor, string product) => licenses.HeldSeatsAsync(actor.OrganizationId, product);
-    public Task<IReadOnlyList<MachineRow>> OnlineLicensesAsync(Membership actor, string product) => licenses.OnlineLicensesAsync(actor.OrganizationId, product);
-    public Task<IReadOnlyList<SessionRow>> SessionsAsync(Membership actor, string product) => licenses.SessionsAsync(actor.OrganizationId, product);
-    public Task<IReadOnlyList<FloatingMachineRow>> RegisteredMachinesAsync(Membership actor, string product) => licenses.RegisteredMachinesAsync(actor.OrganizationId, product);
 
     public async Task RemoveFloatingMachineAsync(Membership actor, string product, string? machineId)
     {
@@ -178,7 +174,6 @@ public sealed class LicenseService(
             case false: throw new LicenseRuleException("not_found", "That machine is not registered.");
         }
     }
-    public Task<IReadOnlyList<OfflineRow>> OfflineLicensesAsync(Membership actor, string product) => licenses.OfflineLicensesAsync(actor.OrganizationId, product);
     public Task<(string FileName, string Text)?> OfflineFileAsync(Membership actor, Guid id) => licenses.OfflineFileAsync(actor.OrganizationId, id);
 
     public Task<IReadOnlyList<ApiKeyRow>> ApiKeysAsync(Membership actor) => apiKeys.ListAsync(actor.OrganizationId, actor.UserId);

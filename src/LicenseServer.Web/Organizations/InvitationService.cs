@@ -1,5 +1,6 @@
 using LicenseServer.Core.Organizations;
 using LicenseServer.Core.Security;
+using LicenseServer.Data.Database;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Mail;
@@ -32,10 +33,11 @@ public sealed record InvitationLink(LinkStatus Status, InvitationRow? Row)
 /// <summary>Invite one or many, Pending Activations, resend, revoke, accept.</summary>
 public sealed class InvitationService(InvitationRepository invitations, MailService mail, Links links, TimeProvider clock)
 {
-    public async Task<IReadOnlyList<InvitationView>> ListAsync(Membership actor)
+    public async Task<ListPage<InvitationView>> ListAsync(Membership actor, ListQuery query)
     {
         var now = clock.GetUtcNow();
-        return (await invitations.ListAsync(actor.OrganizationId)).Select(r => new InvitationView(r, StateOf(r, now))).ToList();
+        var page = await invitations.ListAsync(actor.OrganizationId, query);
+        return new ListPage<InvitationView>(page.Rows.Select(r => new InvitationView(r, StateOf(r, now))).ToList(), page.Total, page.Page, page.Sort);
     }
 
     public async Task<InviteResult> InviteAsync(Membership actor, string? emails)

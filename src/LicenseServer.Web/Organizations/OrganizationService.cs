@@ -1,4 +1,5 @@
 using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Database;
 using LicenseServer.Data.Organizations;
 
 namespace LicenseServer.Web.Organizations;
@@ -40,6 +41,8 @@ public sealed class OrganizationService(OrganizationRepository organizations, Me
     public Task<IReadOnlyList<MyOrganizationRow>> MineAsync(long userId) => organizations.ListForUserAsync(userId);
 
     public Task<IReadOnlyList<MemberRow>> MembersAsync(Membership actor) => members.ListAsync(actor.OrganizationId);
+
+    public Task<ListPage<MemberRow>> MembersAsync(Membership actor, ListQuery query) => members.PageAsync(actor.OrganizationId, query);
 
     public async Task ChangeRoleAsync(Membership actor, long userId, string? role)
     {

@@ -66,6 +66,10 @@ public sealed class BenchSmokeTests
                 Assert.That(root.GetProperty("memory").GetProperty("vm_hwm_mb").GetDouble(), Is.GreaterThan(0));
                 Assert.That(root.GetProperty("memory").GetProperty("peak_rss_mb").GetDouble(), Is.GreaterThan(0));
                 Assert.That(File.Exists(Path.Combine(directory, "smoke.md")), "the Markdown table beside the JSON");
+                var pages = root.GetProperty("console_pages").EnumerateArray().ToList();
+                Assert.That(pages.Select(p => p.GetProperty("path").GetString()).ToList(), Has.Count.EqualTo(3).And.All.StartWith("/Organizations/"), "the console's pages at scale");
+                Assert.That(pages.Select(p => p.GetProperty("errors").GetInt32()), Has.All.Zero, "each page answered 200 to the signed-in Owner");
+                Assert.That(pages.Select(p => p.GetProperty("bytes").GetInt64()), Has.All.GreaterThan(10_000), "whole pages, not a sign-in form");
                 Assert.That(File.ReadAllText(Path.Combine(directory, "floor-checkout.pgbench.sql")), Does.Contain("kit_checkout_decide("), "the checkout is one statement that calls the database function");
             });
             Assert.That(DataDirectories().Except(before), Is.Empty, "the bench deletes its data directory");

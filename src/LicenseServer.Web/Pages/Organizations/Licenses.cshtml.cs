@@ -3,6 +3,7 @@ using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
+using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.Mvc;
@@ -10,7 +11,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>License Management, per-user assignment, floating checkout, offline licenses, the machine rules (and the reservations, shown): one product of the organization at a time (?product=CODE).</summary>
-public sealed class LicensesModel(LicenseService licenses) : OrganizationPageModel
+public sealed class LicensesModel(LicenseService licenses, LicenseListRepository lists) : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }
     public IReadOnlyList<PoolRow> Pools { get; private set; } = [];
@@ -21,6 +22,11 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
     public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
     public IReadOnlyList<OfflineRow> Offline { get; private set; } = [];
     public IReadOnlyList<FloatingMachineRow> RegisteredMachines { get; private set; } = [];
+    public ListView LicensedUserList => field ??= new(Request, "users", "licensed users");
+    public ListView MachineList => field ??= new(Request, "machines", "online licenses");
+    public ListView SessionList => field ??= new(Request, "sessions", "sessions");
+    public ListView RegisteredMachineList => field ??= new(Request, "registered", "registered machines");
+    public ListView OfflineList => field ??= new(Request, "offline", "offline licenses");
     public IReadOnlyList<TeamReservation> Reservations { get; private set; } = [];
     public IReadOnlyList<AllowedMachineRow> AllowedMachines { get; private set; } = [];
     public IReadOnlyList<DisabledMachineRow> DisabledMachines { get; private set; } = [];
@@ -161,21 +167,22 @@ public sealed class LicensesModel(LicenseService licenses) : OrganizationPageMod
         Pools = await licenses.PoolsAsync(Membership);
         Pool = ProductCode is null ? Pools.FirstOrDefault() : Pools.FirstOrDefault(p => p.Code == ProductCode);
         if (Pool is null) return ProductCode is null;
+        var org = Membership.OrganizationId;
         Reservations = await licenses.ReservationsAsync(Membership, Pool.Code);
         DisabledMachines = await licenses.DisabledMachinesAsync(Membership);
         if (Pool.Kind == ProductKind.PerUser)
         {
-            LicensedUsers = await licenses.LicensedUsersAsync(Membership, Pool.Code);
+            LicensedUsers = LicensedUserList.Showing(await lists.LicensedUsersAsync(org, Pool.Code, LicensedUserList.Query)).Rows;
             HeldSeats = await licenses.HeldSeatsAsync(Membership, Pool.Code);
-            Machines = await licenses.OnlineLicensesAsync(Membership, Pool.Code);
+            Machines = MachineList.Showing(await lists.OnlineLicensesAsync(org, Pool.Code, MachineList.Query)).Rows;
         }
         else
         {
-            Sessions = await licenses.SessionsAsync(Membership, Pool.Code);
-            RegisteredMachines = await licenses.RegisteredMachinesAsync(Membership, Pool.Code);
+            Sessions = SessionList.Showing(await lists.SessionsAsync(org, Pool.Code, SessionList.Query)).Rows;
+            RegisteredMachines = RegisteredMachineList.Showing(await lists.RegisteredMachinesAsync(org, Pool.Code, RegisteredMachineList.Query)).Rows;
             AllowedMachines = await licenses.AllowedMachinesAsync(Membership, Pool.Code);
         }
-        Offline = await licenses.OfflineLicensesAsync(Membership, Pool.Code);
+        Offline = OfflineList.Showing(await lists.OfflineLicensesAsync(org, Pool.Code, OfflineList.Query)).Rows;
         return true;
     }
 }

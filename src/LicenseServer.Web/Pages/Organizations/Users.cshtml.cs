@@ -1,5 +1,6 @@
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.Mvc;
 
@@ -13,6 +14,8 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
     public IReadOnlyList<SentInvitation> NewLinks { get; private set; } = [];
     public IReadOnlyList<string> Problems { get; private set; } = [];
     public string? Emails { get; private set; }
+    public ListView MemberList => field ??= new(Request, "members", "members");
+    public ListView InvitationList => field ??= new(Request, "invitations", "invitations");
 
     public async Task OnGetAsync()
     {
@@ -90,7 +93,7 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
 
     private async Task LoadAsync()
     {
-        Members = await organizations.MembersAsync(Membership);
-        if (Membership.Has(OrgPermission.ManageMembers)) Invitations = await invitations.ListAsync(Membership);
+        Members = MemberList.Showing(await organizations.MembersAsync(Membership, MemberList.Query)).Rows;
+        if (Membership.Has(OrgPermission.ManageMembers)) Invitations = InvitationList.Showing(await invitations.ListAsync(Membership, InvitationList.Query)).Rows;
     }
 }

@@ -1,0 +1,97 @@
+using Dapper;
+using Npgsql;
+
+namespace LicenseServer.Data.Organizations;
+
+/// <summary>What removing a member takes with them in this organization.</summary>
+public sealed record MemberImpact(string Email, long Licenses, long Sessions, long Machines, long ApiKeys, long Teams);
+
+/// <summary>A license held by one member: their machines with a lease, and when the last lease runs out (the seat is held until then).</summary>
+public sealed record LicenseImpact(string Email, long Machines, DateTime? LeasedUntil);
+
+public sealed record ActivationImpact(string Email, string MachineId, DateTime LeaseExpiresAt);
+
+public sealed record SessionImpact(string Email, string MachineId, string ProcessId);
+
+/// <summary>
+/// What a destructive action would change, counted before it runs, so that its confirmation can say it in
+/// numbers. Each read is scoped to the organization (and product) of the page that asks: another
+/// organization's row reads as absent.
+/// </summary>
+public sealed class ImpactRepository(NpgsqlDataSource db)
+{
+    public async Task<MemberImpact?> MemberRemovalAsync(long organizationId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<MemberImpact>("""
+            SELECT u.email,
+                   (SELECT count(*) FROM license_assignment WHERE organization_id = m.organization_id AND user_id = m.user_id) AS licenses,
+                   (SELECT count(*) FROM floating_session WHERE organization_id = m.organization_id AND user_id = m.user_id
+                    AND ended_at IS NULL AND expires_at > now()) AS sessions,
+                   (SELECT count(*) FROM machine_activation WHERE organization_id = m.organization_id AND user_id = m.user_id AND deactivated_at IS NULL) AS machines,
+                   (SELECT count(*) FROM api_key WHERE organization_id = m.organization_id AND user_id = m.user_id AND revoked_at IS NULL) AS api_keys,
+                   (SELECT count(*) FROM team_member tm JOIN team t ON t.id = tm.team_id WHERE t.organization_id = m.organization_id AND tm.user_id = m.user_id) AS teams
+            FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.user_id = @userId
+            """, new { organizationId, userId });
+    }
+
+    public async Task<LicenseImpact?> LicenseAsync(long organizationId, string productCode, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<LicenseImpact>("""
+            SELECT u.email,
+                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
+                    AND m.user_id = a.user_id AND m.deactivated_at IS NULL AND m.lease_expires_at > now()) AS machines,
+                   (SELECT max(m.lease_expires_at) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
+                    AND m.user_id = a.user_id AND m.lease_expires_at > now()) AS leased_until
+            FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
+            WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = @userId
+            """, new { organizationId, productCode, userId });
+    }
+
+    public async Task<ActivationImpact?> ActivationAsync(long organizationId, string productCode, long activationId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<ActivationImpact>("""
+            SELECT u.email, m.machine_id, m.lease_expires_at FROM machine_activation m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.product_code = @productCode AND m.id = @activationId AND m.deactivated_at IS NULL
+            """, new { organizationId, productCode, activationId });
+    }
+
+    public async Task<SessionImpact?> SessionAsync(long organizationId, string productCode, Guid sessionId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<SessionImpact>("""
+            SELECT u.email, s.machine_id, s.process_id FROM floating_session s JOIN public.user_account u ON u.id = s.user_id
+            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.id = @sessionId AND s.ended_at IS NULL AND s.expires_at > now()
+            """, new { organizationId, productCode, sessionId });
+    }
+
+    /// <summary>The live sessions of one machine in the organization, which disabling it ends.</summary>
+    public async Task<long> MachineSessionsAsync(long organizationId, string machineId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<long>("""
+            SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND machine_id = @machineId AND ended_at IS NULL AND expires_at > now()
+            """, new { organizationId, machineId });
+    }
+
+    /// <summary>The caller's own key that is not revoked yet: its name and prefix.</summary>
+    public async Task<(string Name, string Prefix)?> ApiKeyAsync(long organizationId, long userId, long keyId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<(string, string)?>("""
+            SELECT name, prefix FROM api_key WHERE organization_id = @organizationId AND user_id = @userId AND id = @keyId AND revoked_at IS NULL
+            """, new { organizationId, userId, keyId });
+    }
+
+    /// <summary>A user's email and the organizations they belong to, for the server admin's disable.</summary>
+    public async Task<(string Email, long Organizations)?> UserAsync(long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<(string, long)?>("""
+            SELECT u.email, (SELECT count(*) FROM organization_member WHERE user_id = u.id) FROM public.user_account u WHERE u.id = @userId
+            """, new { userId });
+    }
+}
