@@ -13,6 +13,11 @@ public sealed record ActivationImpact(string Email, string MachineId, DateTime L
 
 public sealed record SessionImpact(string Email, string MachineId, string ProcessId);
 
+public sealed record TeamImpact(string Name, long Members, long ReservedSeats);
+
+/// <summary>The licenses a bulk recall would take back, from how many members, and the machines whose leases keep a seat held.</summary>
+public sealed record RecallImpact(long Licenses, long Members, long LeasedMachines);
+
 /// <summary>
 /// What a destructive action would change, counted before it runs, so that its confirmation can say it in
 /// numbers. Each read is scoped to the organization (and product) of the page that asks: another
@@ -84,6 +89,27 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
         return await connection.QuerySingleOrDefaultAsync<(string, string)?>("""
             SELECT name, prefix FROM api_key WHERE organization_id = @organizationId AND user_id = @userId AND id = @keyId AND revoked_at IS NULL
             """, new { organizationId, userId, keyId });
+    }
+
+    public async Task<TeamImpact?> TeamAsync(long organizationId, long teamId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<TeamImpact>("""
+            SELECT t.name, (SELECT count(*) FROM team_member WHERE team_id = t.id) AS members,
+                   (SELECT coalesce(sum(seats), 0) FROM team_reservation WHERE team_id = t.id) AS reserved_seats
+            FROM team t WHERE t.organization_id = @organizationId AND t.id = @teamId
+            """, new { organizationId, teamId });
+    }
+
+    public async Task<RecallImpact> RecallAsync(long organizationId, string[] products, long[] userIds)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<RecallImpact>("""
+            SELECT count(*) AS licenses, count(DISTINCT a.user_id) AS members,
+                   (SELECT count(*) FROM machine_activation m WHERE m.organization_id = @organizationId AND m.product_code = ANY(@products)
+                    AND m.user_id = ANY(@userIds) AND m.deactivated_at IS NULL AND m.lease_expires_at > now()) AS leased_machines
+            FROM license_assignment a WHERE a.organization_id = @organizationId AND a.product_code = ANY(@products) AND a.user_id = ANY(@userIds)
+            """, new { organizationId, products, userIds });
     }
 
     /// <summary>A user's email and the organizations they belong to, for the server admin's disable.</summary>

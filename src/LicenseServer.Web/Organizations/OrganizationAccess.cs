@@ -1,7 +1,9 @@
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Accounts;
+using LicenseServer.Web.Hosting;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -62,6 +64,21 @@ public abstract class OrganizationPageModel : PageModel
     public Membership Membership => (Membership)HttpContext.Items[typeof(Membership)]!;
     public string? Error { get; protected set; }
     public string? Info { get; protected set; }
+
+    /// <summary>The confirmation a destructive handler asks for before it acts (see <see cref="Confirmation"/>).</summary>
+    public Confirmation? Confirm { get; protected set; }
+
+    /// <summary>
+    /// Shows <paramref name="confirmation"/> above the page, as it was before the click, and changes nothing; when
+    /// the thing to act on is gone (null), says <paramref name="gone"/> instead.
+    /// </summary>
+    protected async Task<IActionResult> AskAsync(Confirmation? confirmation, string gone, Func<Task<bool>> reload)
+    {
+        if (!await reload()) return NotFound();
+        if (confirmation is null) Refuse(gone);
+        else Confirm = confirmation with { CancelUrl = QueryHelpers.AddQueryString(Request.PathBase + Request.Path, Request.Query.Where(q => q.Key != "handler").SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string?>(q.Key, v)))) };
+        return Page();
+    }
 
     protected void Refuse(string message)
     {

@@ -29,7 +29,7 @@ public class ServerAdminTests : ConsoleTest
     {
         var userId = await CreateUserAsync("leaver@acme.test");
         var leaver = await SignedInAsync("leaver@acme.test");
-        using (var disable = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string> { ["userId"] = userId.ToString() }, tokenPage: "/Admin/Users"))
+        using (var disable = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = userId.ToString() }, tokenPage: "/Admin/Users"))
             Assert.That(disable.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
 
         using (var session = await leaver.GetAsync("/"))
@@ -50,7 +50,7 @@ public class ServerAdminTests : ConsoleTest
     {
         await using var db = Db();
         var adminId = await db.ExecuteScalarAsync<long>("SELECT id FROM user_account WHERE email = @AdminEmail", new { AdminEmail });
-        using var response = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string> { ["userId"] = adminId.ToString() }, tokenPage: "/Admin/Users");
+        using var response = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = adminId.ToString() }, tokenPage: "/Admin/Users");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(await ConsoleClient.TextOf(response), Does.Contain("You cannot disable your own account."));
         Assert.That(await db.ExecuteScalarAsync<bool>("SELECT disabled FROM user_account WHERE id = @adminId", new { adminId }), Is.False);

@@ -65,7 +65,7 @@ public partial class LicenseLifecycleTests : LicenseTest
         // The admin resolves it: frees seats, lowers the share; the banner goes and grants work again within the new quota.
         foreach (var user in users.Take(8))
         {
-            using var recalled = await Admin.PostFormAsync(Page() + "&handler=Unassign", new Dictionary<string, string> { ["userId"] = (await UserIdAsync(user)).ToString() }, tokenPage: Page());
+            using var recalled = await Admin.PostFormAsync(Page() + "&handler=Unassign", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = (await UserIdAsync(user)).ToString() }, tokenPage: Page());
             Assert.That(recalled.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "seats can be freed while over-allocated");
         }
         await AllocateAsync(Org, "KSE", 8);

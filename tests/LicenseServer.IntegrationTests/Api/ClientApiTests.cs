@@ -308,7 +308,7 @@ public class ClientApiTests : LicenseTest
             await db.ExecuteAsync("UPDATE api_key SET revoked_at = now() WHERE user_id = (SELECT id FROM user_account WHERE email = 'revoked@acme.test')");
         }
         using (await Admin.PostFormAsync($"/Organizations/{Org}/Users?handler=Remove",
-                   new Dictionary<string, string> { ["userId"] = (await UserIdAsync("removed@acme.test")).ToString() }, tokenPage: $"/Organizations/{Org}/Users")) { }
+                   new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = (await UserIdAsync("removed@acme.test")).ToString() }, tokenPage: $"/Organizations/{Org}/Users")) { }
 
         // Forty heartbeats at once, eight per session, batched together by the server.
         var beats = Enumerable.Range(0, 40).Select(async i =>

@@ -27,10 +27,10 @@ public partial class FloatingAndApiKeyTests : LicenseTest
         Assert.That(page, Does.Contain("<code>CI-01</code>").And.Contain("4242").And.Not.Contain("CI-02"), "a session past its lease is gone at once");
         Assert.That(page, Does.Contain("<td data-testid=\"in-use\">1</td>"));
 
-        using (var end = await Admin.PostFormAsync(Page("KRE") + "&handler=EndSession", new Dictionary<string, string> { ["sessionId"] = live.ToString() }, tokenPage: Page("KRE")))
+        using (var end = await Admin.PostFormAsync(Page("KRE") + "&handler=EndSession", new Dictionary<string, string> { ["confirmed"] = "true", ["sessionId"] = live.ToString() }, tokenPage: Page("KRE")))
             Assert.That(end.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await Admin.GetTextAsync(Page("KRE")), Does.Contain("<td data-testid=\"in-use\">0</td>").And.Not.Contain("CI-01"));
-        using (var again = await Admin.PostFormAsync(Page("KRE") + "&handler=EndSession", new Dictionary<string, string> { ["sessionId"] = live.ToString() }, tokenPage: Page("KRE")))
+        using (var again = await Admin.PostFormAsync(Page("KRE") + "&handler=EndSession", new Dictionary<string, string> { ["confirmed"] = "true", ["sessionId"] = live.ToString() }, tokenPage: Page("KRE")))
             Assert.That(await ConsoleClient.TextOf(again), Does.Contain("has ended already"));
     }
 
@@ -66,11 +66,11 @@ public partial class FloatingAndApiKeyTests : LicenseTest
         }
 
         var other = await SignedInAsync("other@acme.test");
-        using (var foreign = await other.PostFormAsync(keys + "?handler=Revoke", new Dictionary<string, string> { ["keyId"] = keyId.ToString() }, tokenPage: keys))
+        using (var foreign = await other.PostFormAsync(keys + "?handler=Revoke", new Dictionary<string, string> { ["confirmed"] = "true", ["keyId"] = keyId.ToString() }, tokenPage: keys))
             Assert.That(await ConsoleClient.TextOf(foreign), Does.Contain("does not exist or is revoked already"));
         Assert.That(await other.GetTextAsync(keys), Does.Not.Contain("pipeline-7"), "members see only their own keys");
 
-        using (var revoked = await runner.PostFormAsync(keys + "?handler=Revoke", new Dictionary<string, string> { ["keyId"] = keyId.ToString() }, tokenPage: keys))
+        using (var revoked = await runner.PostFormAsync(keys + "?handler=Revoke", new Dictionary<string, string> { ["confirmed"] = "true", ["keyId"] = keyId.ToString() }, tokenPage: keys))
             Assert.That(revoked.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await runner.GetTextAsync(keys), Does.Contain("Revoked"));
         using (var empty = await runner.PostFormAsync(keys + "?handler=Create", new Dictionary<string, string> { ["name"] = "  " }, tokenPage: keys))

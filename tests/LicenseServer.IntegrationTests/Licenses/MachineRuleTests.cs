@@ -18,7 +18,7 @@ public class MachineRuleTests : SeatRuleTest
         await dev.ActivateAsync(Org, "KSE", "LAPTOP-1");
         var session = await runner.CheckoutAsync("KRE", "LAPTOP-1", "42", autoHeartbeat: false);
 
-        using (var disabled = await LicensesFormAsync("KRE", "DisableMachine", new() { ["machineId"] = "LAPTOP-1", ["reason"] = "Reported stolen" }))
+        using (var disabled = await LicensesFormAsync("KRE", "DisableMachine", new() { ["confirmed"] = "true", ["machineId"] = "LAPTOP-1", ["reason"] = "Reported stolen" }))
             Redirected(disabled, await ConsoleClient.TextOf(disabled));
         await using (var db = Db())
         {
@@ -40,7 +40,7 @@ public class MachineRuleTests : SeatRuleTest
         Assert.That(kse, Does.Contain("<code>LAPTOP-1</code>").And.Contain("data-testid=\"disabled-mark\""), "its activation is still listed, marked disabled");
         Assert.That(kse, Does.Contain("Reported stolen"), "the disabled machines list");
         Assert.That(await Admin.GetTextAsync(Page("KRE")), Does.Contain("<code>LAPTOP-1</code>"), "still a registered machine");
-        using (var twice = await LicensesFormAsync("KSE", "DisableMachine", new() { ["machineId"] = "LAPTOP-1" }))
+        using (var twice = await LicensesFormAsync("KSE", "DisableMachine", new() { ["confirmed"] = "true", ["machineId"] = "LAPTOP-1" }))
             Assert.That(await ConsoleClient.TextOf(twice), Does.Contain("LAPTOP-1 is disabled already."));
 
         using (var enabled = await LicensesFormAsync("KSE", "EnableMachine", new() { ["machineId"] = "LAPTOP-1" })) Redirected(enabled);
@@ -61,7 +61,7 @@ public class MachineRuleTests : SeatRuleTest
         await runner.CheckoutAsync("KRE", "CI-7", "1", autoHeartbeat: false);
         var page = await Admin.GetTextAsync(Page("KRE"));
         Assert.That(page, Does.Contain("?product=KRE&amp;handler=DisableMachine").And.Contain("name=\"machineId\" value=\"CI-7\""));
-        using (var bad = await LicensesFormAsync("KRE", "DisableMachine", new() { ["machineId"] = "CI 7;DROP" }))
+        using (var bad = await LicensesFormAsync("KRE", "DisableMachine", new() { ["confirmed"] = "true", ["machineId"] = "CI 7;DROP" }))
         {
             Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await ConsoleClient.TextOf(bad), Does.Contain("A machine ID has only letters, digits"));
@@ -103,7 +103,7 @@ public class MachineRuleTests : SeatRuleTest
         await AddMemberAsync(Org, "member@acme.test");
         var member = await SignedInAsync("member@acme.test");
         using var response = await member.PostFormAsync(Page("KRE") + "&handler=DisableMachine",
-            new Dictionary<string, string> { ["machineId"] = "CI-1" }, tokenPage: $"/Organizations/{Org}/ApiKeys");
+            new Dictionary<string, string> { ["confirmed"] = "true", ["machineId"] = "CI-1" }, tokenPage: $"/Organizations/{Org}/ApiKeys");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(await CountAsync("SELECT count(*) FROM disabled_machine"), Is.Zero);
     }

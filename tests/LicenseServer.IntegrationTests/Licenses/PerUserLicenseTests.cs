@@ -76,9 +76,9 @@ public class PerUserLicenseTests : LicenseTest
         await using (var db = Db())
             await db.ExecuteAsync("INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, lease_expires_at) VALUES (@Org, 'KSE', @first, 'M-1', now() + interval '1 day')", new { Org, first });
 
-        using (var transfer = await Admin.PostFormAsync(Page() + "&handler=Transfer", new Dictionary<string, string> { ["userId"] = first.ToString(), ["toEmail"] = users[2] }, tokenPage: Page()))
+        using (var transfer = await Admin.PostFormAsync(Page() + "&handler=Transfer", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = first.ToString(), ["toEmail"] = users[2] }, tokenPage: Page()))
             Assert.That(transfer.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(transfer));
-        using (var toHolder = await Admin.PostFormAsync(Page() + "&handler=Transfer", new Dictionary<string, string> { ["userId"] = second.ToString(), ["toEmail"] = users[2] }, tokenPage: Page()))
+        using (var toHolder = await Admin.PostFormAsync(Page() + "&handler=Transfer", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = second.ToString(), ["toEmail"] = users[2] }, tokenPage: Page()))
             Assert.That(await ConsoleClient.TextOf(toHolder), Does.Contain($"{users[2]} already has a KSE license"));
         await using (var db = Db())
         {
@@ -87,7 +87,7 @@ public class PerUserLicenseTests : LicenseTest
             Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM machine_activation WHERE deactivated_at IS NULL"), Is.Zero, "the old holder's machines are deactivated");
         }
 
-        using (var unassign = await Admin.PostFormAsync(Page() + "&handler=Unassign", new Dictionary<string, string> { ["userId"] = second.ToString() }, tokenPage: Page()))
+        using (var unassign = await Admin.PostFormAsync(Page() + "&handler=Unassign", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = second.ToString() }, tokenPage: Page()))
             Assert.That(unassign.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await AssignedAsync(), Is.EqualTo(1));
         Assert.That(await Admin.GetTextAsync(Page()), Does.Contain("<td data-testid=\"available\">8</td>"),
@@ -104,7 +104,7 @@ public class PerUserLicenseTests : LicenseTest
         await using (var db = Db())
             activation = await db.ExecuteScalarAsync<long>("INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, lease_expires_at) VALUES (@Org, 'KSE', @userId, 'MACHINE-42', now() + interval '1 day') RETURNING id", new { Org, userId });
         Assert.That(await Admin.GetTextAsync(Page()), Does.Contain("<code>MACHINE-42</code>"));
-        using (var deactivate = await Admin.PostFormAsync(Page() + "&handler=Deactivate", new Dictionary<string, string> { ["activationId"] = activation.ToString() }, tokenPage: Page()))
+        using (var deactivate = await Admin.PostFormAsync(Page() + "&handler=Deactivate", new Dictionary<string, string> { ["confirmed"] = "true", ["activationId"] = activation.ToString() }, tokenPage: Page()))
             Assert.That(deactivate.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await Admin.GetTextAsync(Page()), Does.Not.Contain("MACHINE-42"));
         Assert.That(await AssignedAsync(), Is.EqualTo(1), "the user keeps the license");
@@ -127,7 +127,7 @@ public class PerUserLicenseTests : LicenseTest
         async Task<HttpResponseMessage> Post(string handler) =>
             await Admin.PostFormAsync(bulk + "?handler=" + handler, [
                 new("products", "KSE"), new("products", "KTO"),
-                new("userIds", ids[0].ToString()), new("userIds", ids[1].ToString()), new("userIds", ids[2].ToString())], tokenPage: bulk);
+                new("userIds", ids[0].ToString()), new("userIds", ids[1].ToString()), new("userIds", ids[2].ToString()), new("confirmed", "true")], tokenPage: bulk);
 
         using (var tooMany = await Post("Grant"))
         {
@@ -158,7 +158,7 @@ public class PerUserLicenseTests : LicenseTest
         using (await AssignAsync(Admin, users[0])) { }
         var userId = await UserIdAsync(users[0]);
         var usersPage = $"/Organizations/{Org}/Users";
-        using (await Admin.PostFormAsync(usersPage + "?handler=Remove", new Dictionary<string, string> { ["userId"] = userId.ToString() }, tokenPage: usersPage)) { }
+        using (await Admin.PostFormAsync(usersPage + "?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = userId.ToString() }, tokenPage: usersPage)) { }
         Assert.That(await AssignedAsync(), Is.Zero);
     }
 

@@ -24,7 +24,7 @@ public class RecallTests : LicenseTest
         await kit.LoginAsync(users[0], Password);
         var lease = await kit.ActivateAsync(Org, "KSE", "LAPTOP-0");
 
-        using (var unassigned = await PostAsync("Unassign", new() { ["userId"] = (await UserIdAsync(users[0])).ToString() }))
+        using (var unassigned = await PostAsync("Unassign", new() { ["confirmed"] = "true", ["userId"] = (await UserIdAsync(users[0])).ToString() }))
         {
             Assert.That(unassigned.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
             Assert.That(await Admin.GetTextAsync(Page()), Does.Contain("Its seat is free at " + LicenseServer.Core.Activation.LicenseVerifier.Format(lease.ExpiresAt)));
@@ -38,7 +38,7 @@ public class RecallTests : LicenseTest
         using var second = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         await second.LoginAsync(users[1], Password);
         await second.ActivateAsync(Org, "KSE", "LAPTOP-1");
-        using (var transfer = await PostAsync("Transfer", new() { ["userId"] = (await UserIdAsync(users[1])).ToString(), ["toEmail"] = users[2] }))
+        using (var transfer = await PostAsync("Transfer", new() { ["confirmed"] = "true", ["userId"] = (await UserIdAsync(users[1])).ToString(), ["toEmail"] = users[2] }))
             Assert.That(await ConsoleClient.TextOf(transfer), Does.Contain($"{users[1]}'s machines hold KSE leases valid offline until"));
         await using (var db = Db())
             Assert.That(await db.ExecuteScalarAsync<long>("SELECT user_id FROM license_assignment WHERE organization_id = @Org", new { Org }), Is.EqualTo(await UserIdAsync(users[1])), "nothing moved");
@@ -57,7 +57,7 @@ public class RecallTests : LicenseTest
         var work = users.Select(async (user, i) =>
         {
             var assign = AssignAsync(Admin, user);
-            var remove = Admin.PostFormAsync($"/Organizations/{Org}/Users?handler=Remove", new Dictionary<string, string> { ["userId"] = ids[i].ToString() },
+            var remove = Admin.PostFormAsync($"/Organizations/{Org}/Users?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = ids[i].ToString() },
                 tokenPage: $"/Organizations/{Org}/Users");
             (await assign).Dispose();
             (await remove).Dispose();

@@ -165,7 +165,7 @@ public class VendorLimitTests : SeatRuleTest
         using var dev = await SignedInKitClientAsync("dev@acme.test");
         var lease = await dev.ActivateAsync(Org, "KSE", "M-1");
         var userId = await UserIdAsync("dev@acme.test");
-        using (var unassigned = await LicensesFormAsync("KSE", "Unassign", new Dictionary<string, string> { ["userId"] = userId.ToString() }))
+        using (var unassigned = await LicensesFormAsync("KSE", "Unassign", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = userId.ToString() }))
             Redirected(unassigned, await ConsoleClient.TextOf(unassigned));
 
         var page = await Admin.GetTextAsync(Page());

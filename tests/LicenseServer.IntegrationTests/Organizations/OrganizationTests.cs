@@ -97,13 +97,13 @@ public class OrganizationTests : ConsoleTest
             Assert.That(demote.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await ConsoleClient.TextOf(demote), Does.Contain("must keep at least one Owner"));
         }
-        using (var remove = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["userId"] = adminId.ToString() }, tokenPage: users))
+        using (var remove = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = adminId.ToString() }, tokenPage: users))
             Assert.That(await ConsoleClient.TextOf(remove), Does.Contain("must keep at least one Owner"));
 
         var otherId = await AddMemberAsync(id, "second@acme.test");
         using (var promote = await Admin.PostFormAsync(users + "?handler=Role", new Dictionary<string, string> { ["userId"] = otherId.ToString(), ["role"] = "owner" }, tokenPage: users))
             Assert.That(promote.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
-        using (var leave = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["userId"] = adminId.ToString() }, tokenPage: users))
+        using (var leave = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = adminId.ToString() }, tokenPage: users))
             Assert.That(leave.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "with another Owner, the first may go");
 
         await using var check = Db();
@@ -151,7 +151,7 @@ public class OrganizationTests : ConsoleTest
             Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         using (var makeOwner = await helper.PostFormAsync(users + "?handler=Role", new Dictionary<string, string> { ["userId"] = memberId.ToString(), ["role"] = "owner" }, tokenPage: users))
             Assert.That(await ConsoleClient.TextOf(makeOwner), Does.Contain("Only an Owner can"));
-        using (var removeOwner = await helper.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["userId"] = ownerId.ToString() }, tokenPage: users))
+        using (var removeOwner = await helper.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = ownerId.ToString() }, tokenPage: users))
             Assert.That(await ConsoleClient.TextOf(removeOwner), Does.Contain("Only an Owner can"));
         await using var check = Db();
         Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM organization_member WHERE organization_id = @id AND role = 'owner'", new { id }), Is.EqualTo(1));
@@ -180,7 +180,7 @@ public class OrganizationTests : ConsoleTest
             ($"{org}/Users?handler=Revoke", new() { ["invitationId"] = invitationId.ToString() }),
             ($"{org}/Users?handler=Role", new() { ["userId"] = memberId.ToString(), ["role"] = "owner" }),
             ($"{org}/Users?handler=LicensePermission", new() { ["userId"] = otherId.ToString(), ["allowed"] = "true" }),
-            ($"{org}/Users?handler=Remove", new() { ["userId"] = otherId.ToString() }),
+            ($"{org}/Users?handler=Remove", new() { ["confirmed"] = "true", ["userId"] = otherId.ToString() }),
             ($"{org}/Teams?handler=Create", new() { ["name"] = "Evil team" }),
             ($"{org}/Teams?handler=Delete", new() { ["teamId"] = teamId.ToString() }),
             ($"{org}/Teams/{teamId}?handler=Rename", new() { ["name"] = "Evil" }),
@@ -188,7 +188,7 @@ public class OrganizationTests : ConsoleTest
             ($"{org}/Teams/{teamId}?handler=RemoveMember", new() { ["userId"] = memberId.ToString() }),
             ($"{org}/Settings?handler=Update", new() { ["host"] = "evil.test", ["port"] = "25", ["protocol"] = "plain", ["sender"] = "x@evil.test" }),
             ($"{org}/Settings?handler=Test", new() { ["recipient"] = "x@evil.test" }),
-            ("/Admin/Users?handler=Disable", new() { ["userId"] = "1" }),
+            ("/Admin/Users?handler=Disable", new() { ["confirmed"] = "true", ["userId"] = "1" }),
             ("/Admin/Users?handler=Enable", new() { ["userId"] = "1" }),
         };
         var before = await SnapshotAsync();

@@ -41,7 +41,7 @@ public class TeamTests : ConsoleTest
         await using (var db = Db()) devId = await db.ExecuteScalarAsync<long>("SELECT id FROM user_account WHERE email = 'dev@acme.test'");
         using (var removed = await PostAsync(team + "?handler=RemoveMember", new() { ["userId"] = devId.ToString() }))
             Assert.That(removed.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
-        using (var deleted = await PostAsync(Teams + "?handler=Delete", new() { ["teamId"] = teamId.ToString() }))
+        using (var deleted = await PostAsync(Teams + "?handler=Delete", new() { ["confirmed"] = "true", ["teamId"] = teamId.ToString() }))
             Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
 
         await using var check = Db();
@@ -58,7 +58,7 @@ public class TeamTests : ConsoleTest
         var teamId = await db.ExecuteScalarAsync<long>("INSERT INTO team (organization_id, name) VALUES (@_org, 'QA') RETURNING id", new { _org });
         await db.ExecuteAsync("INSERT INTO team_member (team_id, user_id) VALUES (@teamId, @devId)", new { teamId, devId });
         var users = $"/Organizations/{_org}/Users";
-        using (var removed = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["userId"] = devId.ToString() }, tokenPage: users))
+        using (var removed = await Admin.PostFormAsync(users + "?handler=Remove", new Dictionary<string, string> { ["confirmed"] = "true", ["userId"] = devId.ToString() }, tokenPage: users))
             Assert.That(removed.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM team_member"), Is.Zero);
     }
@@ -75,7 +75,7 @@ public class TeamTests : ConsoleTest
 
         using (var view = await Admin.GetAsync($"{Teams}/{foreignTeam}"))
             Assert.That(view.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        using (var delete = await PostAsync(Teams + "?handler=Delete", new() { ["teamId"] = foreignTeam.ToString() }))
+        using (var delete = await PostAsync(Teams + "?handler=Delete", new() { ["confirmed"] = "true", ["teamId"] = foreignTeam.ToString() }))
             Assert.That(await ConsoleClient.TextOf(delete), Does.Contain("does not exist in this organization"));
         using (var rename = await PostAsync($"{Teams}/{foreignTeam}?handler=Rename", new() { ["name"] = "Mine" }))
             Assert.That(rename.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));

@@ -56,9 +56,9 @@ public class FloatingSeatTests : LicenseTest
         Assert.That(await check.ExecuteScalarAsync<long>("SELECT count(*) FROM floating_machine"), Is.EqualTo(2));
 
         var page = Page("KRE");
-        using (var busy = await Admin.PostFormAsync(page + "&handler=RemoveMachine", new Dictionary<string, string> { ["machineId"] = "CI-1" }, tokenPage: page))
+        using (var busy = await Admin.PostFormAsync(page + "&handler=RemoveMachine", new Dictionary<string, string> { ["confirmed"] = "true", ["machineId"] = "CI-1" }, tokenPage: page))
             Assert.That(await ConsoleClient.TextOf(busy), Does.Contain("CI-1 runs a live session"));
-        using (var removed = await Admin.PostFormAsync(page + "&handler=RemoveMachine", new Dictionary<string, string> { ["machineId"] = "CI-2" }, tokenPage: page))
+        using (var removed = await Admin.PostFormAsync(page + "&handler=RemoveMachine", new Dictionary<string, string> { ["confirmed"] = "true", ["machineId"] = "CI-2" }, tokenPage: page))
             Assert.That(removed.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Redirect));
         Assert.DoesNotThrowAsync(() => ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-3", "5", null, Lease), "the freed place takes a new machine");
     }

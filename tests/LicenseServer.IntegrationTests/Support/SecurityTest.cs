@@ -142,7 +142,7 @@ public abstract class SecurityTest : ConsoleTest
                 (_, "product" or "products") => "KSE",
                 (_, "role") => "owner",
                 (_, "organizationCreation") => "anyone",
-                (_, "allowed" or "onRefusal" or "confirm") => parameter.Name == "confirm" ? "yes" : "true",
+                (_, "allowed" or "onRefusal" or "confirm" or "confirmed") => parameter.Name == "confirm" ? "yes" : "true",
                 (_, "generateSecret") => "false",
                 (_, "quota" or "seats" or "activations") => "1",
                 (_, "days") => "30",

@@ -1,17 +1,20 @@
+using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Accounts;
 using LicenseServer.Web.Admin;
+using LicenseServer.Web.Hosting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Admin;
 
 /// <summary>Every user on the server, with search and paging; disable or enable. /Admin is for the server admin only.</summary>
-public sealed class AdminUsersModel(UserAdminService users) : PageModel
+public sealed class AdminUsersModel(UserAdminService users, ImpactRepository impact) : PageModel
 {
     public UserPage Result { get; private set; } = null!;
     public string PagePrefix => $"/Admin/Users?q={Uri.EscapeDataString(Result.Query)}&p=";
     public string? Error { get; private set; }
     public string? Info { get; private set; }
+    public Confirmation? Confirm { get; private set; }
 
     public async Task OnGetAsync(string? q, int p = 1)
     {
@@ -19,7 +22,23 @@ public sealed class AdminUsersModel(UserAdminService users) : PageModel
         Result = await users.SearchAsync(q, p);
     }
 
-    public Task<IActionResult> OnPostDisableAsync(long userId, string? q, int p = 1) => SetAsync(userId, true, q, p);
+    public async Task<IActionResult> OnPostDisableAsync(long userId, bool confirmed, string? q, int p = 1)
+    {
+        if (confirmed) return await SetAsync(userId, true, q, p);
+        if (await impact.UserAsync(userId) is var (email, organizations))
+            Confirm = new Confirmation($"Disable {email}?",
+                $"They can no longer sign in to the console or the client API, and their signed-in sessions end now; they are a member of " +
+                $"{Confirmation.Count(organizations, "organization", "organizations")}, whose licenses they keep until an admin recalls them.",
+                "Disable", "Disable", new Dictionary<string, string> { ["userId"] = $"{userId}", ["q"] = q ?? "", ["p"] = $"{p}" })
+            { CancelUrl = $"/Admin/Users?q={Uri.EscapeDataString(q ?? "")}&p={p}" };
+        else
+        {
+            Error = "That user does not exist.";
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+        }
+        Result = await users.SearchAsync(q, p);
+        return Page();
+    }
 
     public Task<IActionResult> OnPostEnableAsync(long userId, string? q, int p = 1) => SetAsync(userId, false, q, p);
 

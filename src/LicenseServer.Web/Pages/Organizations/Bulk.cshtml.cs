@@ -3,6 +3,7 @@ using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.Mvc;
@@ -10,7 +11,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>Several per-user products for several selected users at once, all or nothing.</summary>
-public sealed class BulkModel(LicenseService licenses, OrganizationService organizations) : OrganizationPageModel
+public sealed class BulkModel(LicenseService licenses, OrganizationService organizations, ImpactRepository impact) : OrganizationPageModel
 {
     public IReadOnlyList<PoolRow> Products { get; private set; } = [];
     public IReadOnlyList<MemberRow> Members { get; private set; } = [];
@@ -26,7 +27,21 @@ public sealed class BulkModel(LicenseService licenses, OrganizationService organ
     public Task<IActionResult> OnPostGrantAsync(string[]? products, long[]? userIds) => RunAsync(products, userIds, grant: true);
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostRecallAsync(string[]? products, long[]? userIds) => RunAsync(products, userIds, grant: false);
+    public async Task<IActionResult> OnPostRecallAsync(string[]? products, long[]? userIds, bool confirmed)
+    {
+        if (confirmed || products is not { Length: > 0 } || userIds is not { Length: > 0 }) return await RunAsync(products, userIds, grant: false);
+        var recall = await impact.RecallAsync(Membership.OrganizationId, products, userIds);
+        return await AskAsync(new Confirmation($"Recall {Confirmation.Count(recall.Licenses, "license", "licenses")} from {Confirmation.Count(recall.Members, "member", "members")}?",
+            $"Recalls {Confirmation.Count(recall.Licenses, "license", "licenses")} of {string.Join(", ", products)}. " +
+            (recall.LeasedMachines == 0 ? "Their seats are free at once."
+                : $"{Confirmation.Count(recall.LeasedMachines, "machine keeps its lease", "machines keep their leases")} (a lease works offline), so those seats are held until the leases end."),
+            "Recall", "Recall", products.Select(p => new KeyValuePair<string, string>("products", p)).Concat(userIds.Select(u => new KeyValuePair<string, string>("userIds", $"{u}")))),
+            "", async () =>
+            {
+                await LoadAsync();
+                return true;
+            });
+    }
 
     private async Task<IActionResult> RunAsync(string[]? products, long[]? userIds, bool grant)
     {

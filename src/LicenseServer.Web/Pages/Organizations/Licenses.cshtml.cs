@@ -3,6 +3,7 @@ using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
+using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Licenses;
 using LicenseServer.Web.Organizations;
@@ -11,7 +12,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>License Management, per-user assignment, floating checkout, offline licenses, the machine rules (and the reservations, shown): one product of the organization at a time (?product=CODE).</summary>
-public sealed class LicensesModel(LicenseService licenses, LicenseListRepository lists) : OrganizationPageModel
+public sealed class LicensesModel(LicenseService licenses, LicenseListRepository lists, ImpactRepository impact) : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }
     public IReadOnlyList<PoolRow> Pools { get; private set; } = [];
@@ -59,7 +60,16 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostUnassignAsync(long userId) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostUnassignAsync(long userId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.LicenseAsync(Membership.OrganizationId, ProductCode ?? "", userId) is { } license
+                ? Ask($"Unassign {ProductCode} from {license.Email}?", "Unassign", new() { ["userId"] = $"{userId}" }, Recall(license))
+                : null, "That user does not hold this license (any more).");
+        return await UnassignAsync(userId);
+    }
+
+    private Task<IActionResult> UnassignAsync(long userId) => RunAsync(async () =>
     {
         return await licenses.UnassignAsync(Membership, ProductCode!, userId) is { } heldUntil
             ? $"The license has been unassigned. Its seat is free at {LicenseServer.Core.Activation.LicenseVerifier.Format(heldUntil)}, " +
@@ -68,28 +78,67 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostTransferAsync(long userId, string? toEmail) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostTransferAsync(long userId, string? toEmail, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.LicenseAsync(Membership.OrganizationId, ProductCode ?? "", userId) is { } license
+                ? Ask($"Transfer {license.Email}'s {ProductCode} license to {EmailList.Normalize(toEmail)}?", "Transfer",
+                    new() { ["userId"] = $"{userId}", ["toEmail"] = toEmail ?? "" }, Recall(license))
+                : null, "That user does not hold this license (any more).");
+        return await TransferAsync(userId, toEmail);
+    }
+
+    private Task<IActionResult> TransferAsync(long userId, string? toEmail) => RunAsync(async () =>
     {
         await licenses.TransferAsync(Membership, ProductCode!, userId, toEmail);
         return $"The license has been transferred to {EmailList.Normalize(toEmail)}.";
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostDeactivateAsync(long activationId) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostDeactivateAsync(long activationId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.ActivationAsync(Membership.OrganizationId, ProductCode ?? "", activationId) is { } machine
+                ? Ask($"Deactivate {machine.MachineId} of {machine.Email}?", "Deactivate", new() { ["activationId"] = $"{activationId}" },
+                    $"The machine stops renewing its lease; the lease it holds keeps working offline until {Format(machine.LeaseExpiresAt)}. " +
+                    "The user keeps the license and can activate another machine.")
+                : null, "That machine is not active (any more).");
+        return await DeactivateAsync(activationId);
+    }
+
+    private Task<IActionResult> DeactivateAsync(long activationId) => RunAsync(async () =>
     {
         await licenses.DeactivateMachineAsync(Membership, ProductCode!, activationId);
         return "The machine has been deactivated.";
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostEndSessionAsync(Guid sessionId) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostEndSessionAsync(Guid sessionId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.SessionAsync(Membership.OrganizationId, ProductCode ?? "", sessionId) is { } session
+                ? Ask($"End the session of process {session.ProcessId} on {session.MachineId} ({session.Email})?", "End session",
+                    new() { ["sessionId"] = $"{sessionId}" }, "Ends 1 session: its seat is free at once, and the process's next heartbeat is refused.")
+                : null, "That session has ended already.");
+        return await EndSessionAsync(sessionId);
+    }
+
+    private Task<IActionResult> EndSessionAsync(Guid sessionId) => RunAsync(async () =>
     {
         await licenses.EndSessionAsync(Membership, ProductCode!, sessionId);
         return "The session has ended; its seat is free.";
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostRemoveMachineAsync(string? machineId) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostRemoveMachineAsync(string? machineId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(Ask($"Remove {machineId} from the registered machines of {ProductCode}?", "Remove", new() { ["machineId"] = machineId ?? "" },
+                "Frees 1 of the registered machines' places; the machine registers again at its next checkout if a place is free then."), "", LoadAsync);
+        return await RemoveMachineAsync(machineId);
+    }
+
+    private Task<IActionResult> RemoveMachineAsync(string? machineId) => RunAsync(async () =>
     {
         await licenses.RemoveFloatingMachineAsync(Membership, ProductCode!, machineId);
         return $"{machineId} is no longer registered; its place is free.";
@@ -110,7 +159,19 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
     });
 
     [Requires(OrgPermission.ManageLicenses)]
-    public Task<IActionResult> OnPostDisableMachineAsync(string? machineId, string? reason) => RunAsync(async () =>
+    public async Task<IActionResult> OnPostDisableMachineAsync(string? machineId, string? reason, bool confirmed)
+    {
+        if (!confirmed)
+        {
+            var sessions = await impact.MachineSessionsAsync(Membership.OrganizationId, machineId ?? "");
+            return await AskAsync(Ask($"Disable {machineId} in this organization?", "Disable", new() { ["machineId"] = machineId ?? "", ["reason"] = reason ?? "" },
+                $"Ends {Confirmation.Count(sessions, "live session", "live sessions")} on it now; it cannot activate or check out any product of this " +
+                "organization until it is enabled again."), "", LoadAsync);
+        }
+        return await DisableMachineAsync(machineId, reason);
+    }
+
+    private Task<IActionResult> DisableMachineAsync(string? machineId, string? reason) => RunAsync(async () =>
     {
         var ended = await licenses.DisableMachineAsync(Membership, machineId, reason);
         return $"{machineId} is disabled in this organization" + (ended == 0 ? "." : $"; {ended} live session{(ended == 1 ? "" : "s")} ended.");
@@ -145,6 +206,21 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         await licenses.CreateOfflineAsync(Membership, ProductCode!, machineId, expiry);
         return $"The offline license {OfflineRules.FileName(ProductCode!, OfflineRules.CheckMachineId(machineId))} has been created. Download it and send it to its user.";
     });
+
+    private Task<IActionResult> AskAsync(Confirmation? confirmation, string gone) => AskAsync(confirmation, gone, LoadAsync);
+
+    /// <summary>The confirmation of the handler that calls it (its name less OnPost and Async).</summary>
+    private Confirmation Ask(string question, string button, Dictionary<string, string> fields, string consequences,
+        [System.Runtime.CompilerServices.CallerMemberName] string caller = "") =>
+        new(question, consequences, caller["OnPost".Length..^"Async".Length], button, fields) { Route = new() { ["product"] = ProductCode ?? "" } };
+
+    /// <summary>What recalling a license does, in numbers: its seat is free at once, or held while its machines' leases work offline.</summary>
+    private static string Recall(LicenseImpact license) => license.LeasedUntil is { } until && license.Machines > 0
+        ? $"Recalls 1 license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {Format(until)} " +
+          "(a lease works offline), so the seat is held until then."
+        : "Recalls 1 license; its seat is free at once.";
+
+    private static string Format(DateTime utc) => LicenseServer.Core.Activation.LicenseVerifier.Format(new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)));
 
     private async Task<IActionResult> RunAsync(Func<Task<string>> action)
     {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>Members with their roles, invitations and Pending Activations.</summary>
-public sealed class UsersModel(OrganizationService organizations, InvitationService invitations) : OrganizationPageModel
+public sealed class UsersModel(OrganizationService organizations, InvitationService invitations, ImpactRepository impact) : OrganizationPageModel
 {
     public IReadOnlyList<MemberRow> Members { get; private set; } = [];
     public IReadOnlyList<InvitationView> Invitations { get; private set; } = [];
@@ -79,7 +79,25 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
     });
 
     [Requires(OrgPermission.ManageMembers)]
-    public Task<IActionResult> OnPostRemoveAsync(long userId) => ActAsync(async () =>
+    public async Task<IActionResult> OnPostRemoveAsync(long userId, bool confirmed)
+    {
+        if (!confirmed)
+        {
+            var m = await impact.MemberRemovalAsync(Membership.OrganizationId, userId);
+            return await AskAsync(m is null ? null : new Confirmation($"Remove {m.Email} from {Membership.OrganizationName}?",
+                $"Recalls {Confirmation.Count(m.Licenses, "license", "licenses")}, deactivates {Confirmation.Count(m.Machines, "machine", "machines")}, " +
+                $"ends {Confirmation.Count(m.Sessions, "session", "sessions")}, revokes {Confirmation.Count(m.ApiKeys, "API key", "API keys")} " +
+                $"and takes them out of {Confirmation.Count(m.Teams, "team", "teams")}. Their account stays; they can be invited again.",
+                "Remove", "Remove", new Dictionary<string, string> { ["userId"] = $"{userId}" }), "That user is not a member of this organization.", async () =>
+            {
+                await LoadAsync();
+                return true;
+            });
+        }
+        return await RemoveAsync(userId);
+    }
+
+    private Task<IActionResult> RemoveAsync(long userId) => ActAsync(async () =>
     {
         await organizations.RemoveAsync(Membership, userId);
         return "The member has been removed.";
