@@ -67,6 +67,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<FloatingSessions>();
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<LicenseListRepository>();
+        services.AddSingleton<MyLicenseRepository>();
         services.AddSingleton<ApiKeyRepository>();
         services.AddSingleton<ClientRepository>();
         services.AddSingleton<MachineActivationRepository>();

@@ -32,6 +32,11 @@ public static class ApiDocument
             """{"token":"kit_t_4f0c2a9e...","expiresAt":"2027-01-04T09:30:00+00:00","email":"ann@example.com","organizations":[{"id":1,"name":"ACME","role":"Member"}]}"""),
         ["Logout"] = new(Caller.Person, Token),
         ["Organizations"] = new(Caller.Person, Token, ResponseExample: """[{"id":1,"name":"ACME","role":"Member"}]"""),
+        ["MyLicenses"] = new(Caller.Person, Token, ResponseExample: """
+            {"licenses":[{"organizationId":1,"organizationName":"ACME","product":"KSE","productName":"Studio Enterprise","assignedAt":"2026-11-02T08:00:00+00:00"}],
+             "machines":[{"organizationId":1,"product":"KSE","machineId":"6f1d0c3b8e2a4c59a1b7d2e4f6a8c0b2","activatedAt":"2026-11-02T08:05:00+00:00","lastSeenAt":"2026-12-05T09:30:00+00:00","leaseExpiresAt":"2026-12-12T09:30:00+00:00"}],
+             "sessions":[{"organizationId":1,"product":"KRE","machineId":"build-agent-07","processId":"4711","startedAt":"2026-12-05T09:30:00+00:00","expiresAt":"2026-12-05T09:35:00+00:00"}]}
+            """),
         ["Activate"] = new(Caller.Person, [.. JsonBody, .. Token, "not_a_member", .. License, "unknown_product", "not_per_user", "not_licensed",
                 "machine_disabled", "machine_not_allowed", "machine_limit", "churn_limit"],
             """{"product":"KSE","machineId":"6f1d0c3b8e2a4c59a1b7d2e4f6a8c0b2"}""",

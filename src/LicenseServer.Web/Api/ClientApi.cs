@@ -63,6 +63,7 @@ public static class ClientApi
         v1.MapGet("/server", ServerAsync).WithName("Server")
             .WithSummary("Server version, installation ID, the server public key and the vendor's license that vouches for it.")
             .Produces<ServerResponse>();
+        v1.MapMeApi();
         app.MapPluginApi();
         // Routes declare that they accept JSON; a body of another type falls through to here.
         app.Map("/api/{**rest}", IResult (HttpContext context) =>
@@ -190,7 +191,7 @@ public static class ClientApi
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : null;
     }
 
-    private static async Task<ClientCaller> BearerAsync(HttpContext context, ClientLicenseService service)
+    internal static async Task<ClientCaller> BearerAsync(HttpContext context, ClientLicenseService service)
     {
         var token = BearerToken(context) ?? throw Unauthorized();
         return await service.CallerByTokenAsync(token) ?? throw TokenInvalid();

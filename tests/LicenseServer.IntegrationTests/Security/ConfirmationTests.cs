@@ -12,8 +12,10 @@ public sealed class ConfirmationTests : SecurityTest
 {
     private static readonly string[] Destructive =
     [
-        "AdminUsersModel.Disable", "ApiKeysModel.Revoke", "BulkModel.Recall", "LicensesModel.Deactivate", "LicensesModel.DisableMachine",
-        "LicensesModel.EndSession", "LicensesModel.RemoveMachine", "LicensesModel.Transfer", "LicensesModel.Unassign", "TeamsModel.Delete", "UsersModel.Remove",
+        "/Account/Licenses Deactivate", "/Admin/Users Disable", "/Organizations/{orgId:long}/ApiKeys Revoke", "/Organizations/{orgId:long}/Licenses Deactivate",
+        "/Organizations/{orgId:long}/Licenses DisableMachine", "/Organizations/{orgId:long}/Licenses EndSession", "/Organizations/{orgId:long}/Licenses RemoveMachine",
+        "/Organizations/{orgId:long}/Licenses Transfer", "/Organizations/{orgId:long}/Licenses Unassign", "/Organizations/{orgId:long}/Licenses/Bulk Recall",
+        "/Organizations/{orgId:long}/Teams Delete", "/Organizations/{orgId:long}/Users Remove",
     ];
 
     [Test]
@@ -21,12 +23,12 @@ public sealed class ConfirmationTests : SecurityTest
     {
         await BuildWorldAsync();
         var handlers = (await ConsoleEndpoints.AllAsync(Server)).Where(h => h.IsPost && h.Parameters.Any(p => p.Name == "confirmed")).ToList();
-        Assert.That(handlers.Select(h => $"{h.ModelType.Name}.{h.Name}").Order(), Is.EqualTo(Destructive));
+        Assert.That(handlers.Select(h => $"{h.Route} {h.Name}").Order(StringComparer.Ordinal), Is.EqualTo(Destructive));
         var before = await SnapshotAsync();
         foreach (var handler in handlers)
         {
-            // An API key is revoked by its owner only.
-            var client = handler.ModelType.Name == "ApiKeysModel" ? W.MemberClient : Admin;
+            // An API key is revoked, and a machine deactivated on My licenses, by its owner only.
+            var client = handler.Route is "/Account/Licenses" || handler.ModelType.Name == "ApiKeysModel" ? W.MemberClient : Admin;
             var url = handler.Url(VictimRoute, ProductQuery(handler));
             var fields = ValidFields(handler).Where(f => f.Key != "confirmed").ToList();
             using var response = await client.PostFormAsync(url, fields, tokenPage: url.Split("handler=")[0].TrimEnd('?', '&'));

@@ -100,8 +100,8 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         if (!confirmed)
             return await AskAsync(await impact.ActivationAsync(Membership.OrganizationId, ProductCode ?? "", activationId) is { } machine
                 ? Ask($"Deactivate {machine.MachineId} of {machine.Email}?", "Deactivate", new() { ["activationId"] = $"{activationId}" },
-                    $"The machine stops renewing its lease; the lease it holds keeps working offline until {Format(machine.LeaseExpiresAt)}. " +
-                    "The user keeps the license and can activate another machine.")
+                    $"The machine stops renewing its lease. The lease it holds keeps working offline until {Format(machine.LeaseExpiresAt)}, " +
+                    "so it counts toward the user's machine limit until then. The user keeps the license.")
                 : null, "That machine is not active (any more).");
         return await DeactivateAsync(activationId);
     }
