@@ -19,8 +19,11 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             VALUES (@actor, @organizationId, @action, @subject, @details, @address)
             """, new { actor, organizationId, action, subject, details, address = AuditCaller.Address }, tx);
 
-    /// <summary>The organization's audit entries, newest first, filtered; each filter matches literally.</summary>
-    public async Task<(IReadOnlyList<AuditRow> Rows, long Total)> SearchAsync(long organizationId, AuditFilter filter, int offset, int limit)
+    /// <summary>
+    /// The organization's audit entries, or the server's own (those of no organization: sign-ins, users, server
+    /// settings, the license) when <paramref name="organizationId"/> is null; newest first, filtered; each filter matches literally.
+    /// </summary>
+    public async Task<(IReadOnlyList<AuditRow> Rows, long Total)> SearchAsync(long? organizationId, AuditFilter filter, int offset, int limit)
     {
         var args = new
         {
@@ -33,9 +36,9 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             offset,
             limit,
         };
-        const string where = """
+        var where = $$"""
             FROM audit_event a LEFT JOIN public.user_account u ON u.id = a.actor_user_id
-            WHERE a.organization_id = @organizationId AND a.action LIKE @action ESCAPE '\'
+            WHERE {{(organizationId is null ? "a.organization_id IS NULL" : "a.organization_id = @organizationId")}} AND a.action LIKE @action ESCAPE '\'
               AND lower(coalesce(u.email, '')) LIKE @actor ESCAPE '\' AND lower(coalesce(a.subject, '')) LIKE @subject ESCAPE '\'
               AND a.at >= @from AND a.at < @to
             """;
@@ -45,6 +48,15 @@ public sealed class AuditRepository(NpgsqlDataSource db)
             "SELECT a.id, a.at, a.actor_user_id, u.email AS actor_email, a.organization_id, a.action, a.subject, a.details, a.address " + where +
             " ORDER BY a.id DESC OFFSET @offset LIMIT @limit", args);
         return (rows.AsList(), total);
+    }
+
+    /// <summary>Records an event that changes nothing else (a sign-in), in a transaction of its own.</summary>
+    public async Task RecordAsync(long? actor, string action, string? subject, string? details = null)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await WriteAsync(connection, tx, actor, null, action, subject, details);
+        await tx.CommitAsync();
     }
 
     public async Task<IReadOnlyList<AuditRow>> ListAsync(long organizationId, int limit = 200)

@@ -58,6 +58,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<MemberRepository>();
         services.AddSingleton<InvitationRepository>();
         services.AddSingleton<ImpactRepository>();
+        services.AddSingleton<OrganizationListRepository>();
         services.AddSingleton<TeamRepository>();
         services.AddSingleton<MailSettingsRepository>();
         services.AddSingleton<PasswordResetRepository>();

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LicenseServer.Core.Activation;
 using LicenseServer.Data.Accounts;
+using LicenseServer.Data.Audit;
 using LicenseServer.Web.Activation;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
@@ -24,8 +25,8 @@ public sealed class PasswordRuleException(string message) : Exception(message);
 /// Sign-in, password changes, the SQL fallback, the default account.
 /// Passwords: ASP.NET Core's PasswordHasher, PBKDF2-HMAC-SHA512 at 210,000 iterations.
 /// </summary>
-public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, SetupCodeService setupCodes, TimeProvider clock,
-    ILogger<AccountService> logger)
+public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, SetupCodeService setupCodes, AuditRepository audit,
+    TimeProvider clock, ILogger<AccountService> logger)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -79,9 +80,16 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
         // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
         // accounts without a password nor passwords set by SQL.
         if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
-        // A refused attempt stays recorded as the failure it is.
-        if (!valid) return new SignInResult(SignInStatus.Invalid);
+        // A refused attempt stays recorded as the failure it is. The server's audit names the account tried, never
+        // text that matches none (it may be a password typed into the wrong field); either way one row is written.
+        if (!valid)
+        {
+            await audit.RecordAsync(null, "account.sign_in_failed", account?.Email,
+                account is null ? "no account has this email" : account.Disabled ? "the account is disabled" : "wrong password");
+            return new SignInResult(SignInStatus.Invalid);
+        }
         await failures.SucceededAsync(attempt, address, key);
+        await audit.RecordAsync(account!.Id, "account.signed_in", account.Email);
         logger.LogInformation("User {UserId} signed in", account!.Id);
         return new SignInResult(SignInStatus.Success, await accounts.FindByIdAsync(account.Id));
     }

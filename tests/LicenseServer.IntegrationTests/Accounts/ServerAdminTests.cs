@@ -42,7 +42,7 @@ public class ServerAdminTests : ConsoleTest
             Assert.That(enable.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         await SignedInAsync("leaver@acme.test");
         await using var db = Db();
-        Assert.That(await db.QueryAsync<string>("SELECT action FROM audit_event WHERE subject = 'leaver@acme.test' ORDER BY id"), Is.EqualTo(new[] { "user.disabled", "user.enabled" }));
+        Assert.That(await db.QueryAsync<string>("SELECT action FROM audit_event WHERE subject = 'leaver@acme.test' AND action LIKE 'user.%' ORDER BY id"), Is.EqualTo(new[] { "user.disabled", "user.enabled" }));
     }
 
     [Test]

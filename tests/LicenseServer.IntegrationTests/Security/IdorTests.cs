@@ -111,7 +111,7 @@ public sealed class IdorTests : SecurityTest
         await BuildWorldAsync();
         using var http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl) };
         using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
-        await kit.LoginAsync(Attacker, Password);
+        var attackerToken = (await kit.LoginAsync(Attacker, Password)).Token;
         var membership = (await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(W.Attacker, await IdOfAsync(Attacker)))!;
         var attackerKey = await Server.Service<LicenseServer.Web.Licenses.LicenseService>().CreateApiKeyAsync(membership, "attacker key");
         var before = await SnapshotAsync("api_key", "api_token");
@@ -122,7 +122,7 @@ public sealed class IdorTests : SecurityTest
             {
                 Content = JsonContent.Create(new { product = "KSE", machineId = "VICTIM-PC" }),
             };
-            request.Headers.Authorization = new("Bearer", (await TokenOfAsync(Attacker)));
+            request.Headers.Authorization = new("Bearer", attackerToken);
             using var response = await http.SendAsync(request);
             Assert.That(await CodeAsync(response), Is.EqualTo((403, "not_a_member")), $"{method} activations of the victim's organization with the attacker's token");
         }
@@ -138,16 +138,9 @@ public sealed class IdorTests : SecurityTest
                 Assert.That(await CodeAsync(plugin), Is.EqualTo((404, "plugin_not_found")), path);
         using (var list = await SendWithKeyAsync(http, HttpMethod.Get, "/api/v1/plugins?search=secret", attackerKey))
             Assert.That(await list.Content.ReadAsStringAsync(), Is.EqualTo("[]"), "another organization's private plugin is not listed");
-        kit.Token = await TokenOfAsync(Attacker);
         Assert.That((await kit.PluginsAsync()).Select(p => p.Id), Does.Not.Contain("com.victim.secret"), "nor for a signed-in person");
 
         Assert.That(DatabaseSnapshot.Changed(before, await SnapshotAsync("api_key", "api_token")), Is.Empty, "the victim's activation, session and plugin are as they were");
-    }
-
-    private async Task<string> TokenOfAsync(string email)
-    {
-        using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
-        return (await kit.LoginAsync(email, Password)).Token;
     }
 
     private static async Task<HttpResponseMessage> SendWithKeyAsync(HttpClient http, HttpMethod method, string path, string key, HttpContent? body = null)
