@@ -87,7 +87,7 @@ public static class BenchRun
 
             Log($"The console: an organization with {ConsolePages.Sessions} live sessions on {ConsolePages.Machines} machines and {ConsolePages.Members} members with a {KitServerProcess.PerUserProduct} license on two machines each");
             var (consoleOrg, consoleOwner) = await ConsolePages.LoadAsync(db, data);
-            var pages = await ConsolePages.MeasureAsync(server.BaseUrl, consoleOrg, consoleOwner, data.Password, options.Smoke ? 10 : 200, cancel);
+            var pages = await ConsolePages.MeasureAsync(server.BaseUrl, consoleOrg, consoleOwner, data.Password, options.Smoke ? 3 : 200, cancel);
             foreach (var page in pages)
                 Log($"  {page.Name}: p50 {page.P50Ms:0.##} ms, p95 {page.P95Ms:0.##} ms, {page.Bytes / 1024.0:0.#} KB, {page.Errors} errors");
 

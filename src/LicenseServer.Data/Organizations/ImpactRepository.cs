@@ -21,10 +21,12 @@ public sealed record RecallImpact(long Licenses, long Members, long LeasedMachin
 /// <summary>
 /// What a destructive action would change, counted before it runs, so that its confirmation can say it in
 /// numbers. Each read is scoped to the organization (and product) of the page that asks: another
-/// organization's row reads as absent.
+/// organization's row reads as absent. Leases and sessions are live by the server's clock, as the seat ledger counts them.
 /// </summary>
-public sealed class ImpactRepository(NpgsqlDataSource db)
+public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
 {
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
     public async Task<MemberImpact?> MemberRemovalAsync(long organizationId, long userId)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -32,13 +34,13 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
             SELECT u.email,
                    (SELECT count(*) FROM license_assignment WHERE organization_id = m.organization_id AND user_id = m.user_id) AS licenses,
                    (SELECT count(*) FROM floating_session WHERE organization_id = m.organization_id AND user_id = m.user_id
-                    AND ended_at IS NULL AND expires_at > now()) AS sessions,
+                    AND ended_at IS NULL AND expires_at > @now) AS sessions,
                    (SELECT count(*) FROM machine_activation WHERE organization_id = m.organization_id AND user_id = m.user_id AND deactivated_at IS NULL) AS machines,
                    (SELECT count(*) FROM api_key WHERE organization_id = m.organization_id AND user_id = m.user_id AND revoked_at IS NULL) AS api_keys,
                    (SELECT count(*) FROM team_member tm JOIN team t ON t.id = tm.team_id WHERE t.organization_id = m.organization_id AND tm.user_id = m.user_id) AS teams
             FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
             WHERE m.organization_id = @organizationId AND m.user_id = @userId
-            """, new { organizationId, userId });
+            """, new { organizationId, userId, now = Now });
     }
 
     public async Task<LicenseImpact?> LicenseAsync(long organizationId, string productCode, long userId)
@@ -47,12 +49,12 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
         return await connection.QuerySingleOrDefaultAsync<LicenseImpact>("""
             SELECT u.email,
                    (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
-                    AND m.user_id = a.user_id AND m.deactivated_at IS NULL AND m.lease_expires_at > now()) AS machines,
+                    AND m.user_id = a.user_id AND m.deactivated_at IS NULL AND m.lease_expires_at > @now) AS machines,
                    (SELECT max(m.lease_expires_at) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
-                    AND m.user_id = a.user_id AND m.lease_expires_at > now()) AS leased_until
+                    AND m.user_id = a.user_id AND m.lease_expires_at > @now) AS leased_until
             FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = @userId
-            """, new { organizationId, productCode, userId });
+            """, new { organizationId, productCode, userId, now = Now });
     }
 
     public async Task<ActivationImpact?> ActivationAsync(long organizationId, string productCode, long activationId)
@@ -69,8 +71,8 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
         await using var connection = await db.OpenConnectionAsync();
         return await connection.QuerySingleOrDefaultAsync<SessionImpact>("""
             SELECT u.email, s.machine_id, s.process_id FROM floating_session s JOIN public.user_account u ON u.id = s.user_id
-            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.id = @sessionId AND s.ended_at IS NULL AND s.expires_at > now()
-            """, new { organizationId, productCode, sessionId });
+            WHERE s.organization_id = @organizationId AND s.product_code = @productCode AND s.id = @sessionId AND s.ended_at IS NULL AND s.expires_at > @now
+            """, new { organizationId, productCode, sessionId, now = Now });
     }
 
     /// <summary>The live sessions of one machine in the organization, which disabling it ends.</summary>
@@ -78,8 +80,8 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync();
         return await connection.ExecuteScalarAsync<long>("""
-            SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND machine_id = @machineId AND ended_at IS NULL AND expires_at > now()
-            """, new { organizationId, machineId });
+            SELECT count(*) FROM floating_session WHERE organization_id = @organizationId AND machine_id = @machineId AND ended_at IS NULL AND expires_at > @now
+            """, new { organizationId, machineId, now = Now });
     }
 
     /// <summary>The caller's own key that is not revoked yet: its name and prefix.</summary>
@@ -107,9 +109,9 @@ public sealed class ImpactRepository(NpgsqlDataSource db)
         return await connection.QuerySingleAsync<RecallImpact>("""
             SELECT count(*) AS licenses, count(DISTINCT a.user_id) AS members,
                    (SELECT count(*) FROM machine_activation m WHERE m.organization_id = @organizationId AND m.product_code = ANY(@products)
-                    AND m.user_id = ANY(@userIds) AND m.deactivated_at IS NULL AND m.lease_expires_at > now()) AS leased_machines
+                    AND m.user_id = ANY(@userIds) AND m.deactivated_at IS NULL AND m.lease_expires_at > @now) AS leased_machines
             FROM license_assignment a WHERE a.organization_id = @organizationId AND a.product_code = ANY(@products) AND a.user_id = ANY(@userIds)
-            """, new { organizationId, products, userIds });
+            """, new { organizationId, products, userIds, now = Now });
     }
 
     /// <summary>A user's email and the organizations they belong to, for the server admin's disable.</summary>

@@ -83,7 +83,7 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         if (!confirmed)
             return await AskAsync(await impact.LicenseAsync(Membership.OrganizationId, ProductCode ?? "", userId) is { } license
                 ? Ask($"Transfer {license.Email}'s {ProductCode} license to {EmailList.Normalize(toEmail)}?", "Transfer",
-                    new() { ["userId"] = $"{userId}", ["toEmail"] = toEmail ?? "" }, Recall(license))
+                    new() { ["userId"] = $"{userId}", ["toEmail"] = toEmail ?? "" }, Moved(license))
                 : null, "That user does not hold this license (any more).");
         return await TransferAsync(userId, toEmail);
     }
@@ -219,6 +219,12 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         ? $"Recalls 1 license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {Format(until)} " +
           "(a lease works offline), so the seat is held until then."
         : "Recalls 1 license; its seat is free at once.";
+
+    /// <summary>What a transfer does: the license moves; the former holder's leases keep a second seat until they end.</summary>
+    private static string Moved(LicenseImpact license) => license.LeasedUntil is { } until && license.Machines > 0
+        ? $"{license.Email} loses the license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {Format(until)} " +
+          "(a lease works offline), so until then the transfer takes a second seat."
+        : $"{license.Email} loses the license; no seat is held after it.";
 
     private static string Format(DateTime utc) => LicenseServer.Core.Activation.LicenseVerifier.Format(new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)));
 
