@@ -26,6 +26,25 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
         return (rows.AsList(), total);
     }
 
+    /// <summary>
+    /// A password the server admin gives a person, who must change it at their next sign-in. The new security stamp
+    /// ends their sessions and client tokens; the audit says it was set, never what it is.
+    /// </summary>
+    public async Task<string?> SetOneTimePasswordAsync(long userId, string hash, long actor)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var email = await connection.ExecuteScalarAsync<string?>("""
+            UPDATE public.user_account SET password = @hash, password_encrypted = true, must_change_password = true,
+                security_stamp = gen_random_uuid(), password_changed_at = now()
+            WHERE id = @userId RETURNING email
+            """, new { userId, hash }, tx);
+        if (email is null) return null;
+        await AuditRepository.WriteAsync(connection, tx, actor, null, "user.one_time_password_set", email);
+        await tx.CommitAsync();
+        return email;
+    }
+
     /// <summary>Disabling also renews the security stamp, which ends the user's sessions at once.</summary>
     public async Task<bool> SetDisabledAsync(long userId, bool disabled, long actor)
     {

@@ -22,6 +22,25 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
         if (account is null || account.Disabled) return;
         var settings = await mail.ServerAsync();
         if (settings is null) return;
+        await SendLinkAsync(account, settings);
+    }
+
+    /// <summary>
+    /// The server admin sends a user a reset link, through the server's mail server; null when it went out,
+    /// otherwise a sentence saying why not (no such user, a disabled one, no mail server, the mail server's error).
+    /// </summary>
+    public async Task<string?> SendForAdminAsync(long userId)
+    {
+        var account = await accounts.FindByIdAsync(userId);
+        if (account is null) return "That user does not exist.";
+        if (account.Disabled) return $"{account.Email} is disabled: enable the account first.";
+        if (await mail.ServerAsync() is not { } settings)
+            return "The server has no mail server: set one under Server settings, or set a one-time password instead.";
+        return await SendLinkAsync(account, settings);
+    }
+
+    private async Task<string?> SendLinkAsync(UserAccountRow account, MailSettings settings)
+    {
         var token = SecretToken.New();
         var now = clock.GetUtcNow();
         await resets.CreateAsync(account.Id, SecretToken.Hash(token), now, now + Lifetime);
@@ -42,7 +61,9 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
         catch (MailFailedException e)
         {
             logger.LogWarning("A password reset mail for user {UserId} could not be sent: {Error}", account.Id, e.Message);
+            return $"The reset link could not be mailed to {account.Email}: {e.Message}";
         }
+        return null;
     }
 
     /// <summary>Tells the user their password was changed, where the server has a mail server.</summary>

@@ -1,4 +1,6 @@
 using LicenseServer.Data.Accounts;
+using LicenseServer.Data.Audit;
+using LicenseServer.Web.Accounts;
 
 namespace LicenseServer.Web.Admin;
 
@@ -8,7 +10,7 @@ public sealed record UserPage(IReadOnlyList<UserListRow> Rows, long Total, int P
 }
 
 /// <summary>The server admin lists all users, searches, pages, and disables or enables one.</summary>
-public sealed class UserAdminService(UserAdminRepository users)
+public sealed class UserAdminService(UserAdminRepository users, AuditRepository audit)
 {
     public const int PageSize = 25;
 
@@ -20,6 +22,19 @@ public sealed class UserAdminService(UserAdminRepository users)
         var (rows, total) = await users.SearchAsync(query, page, PageSize);
         return new UserPage(rows, total, page, PageSize, query);
     }
+
+    /// <summary>
+    /// Sets a new random password (20 characters, shown once to the server admin) that the user must change at
+    /// their next sign-in; their sessions and client tokens end. Null when there is no such user.
+    /// </summary>
+    public async Task<(string Email, string Password)?> SetOneTimePasswordAsync(long actor, long userId)
+    {
+        var password = System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", 20);
+        return await users.SetOneTimePasswordAsync(userId, AccountService.Hash(password), actor) is { } email ? (email, password) : null;
+    }
+
+    /// <summary>Records that the server admin sent a user a reset link (the link itself is never kept).</summary>
+    public Task RecordResetLinkAsync(long actor, string email) => audit.RecordAsync(actor, "user.reset_link_sent", email);
 
     /// <summary>Null when done; otherwise why not.</summary>
     public async Task<string?> SetDisabledAsync(long actor, long userId, bool disabled)

@@ -10,12 +10,9 @@ public class ConfirmationFlowTests : BrowserTest
     public async Task Unassign_and_remove_ask_first_cancel_changes_nothing_and_the_confirmation_acts()
     {
         await using var server = await SignedInServerAsync();
-        using var http = new ConsoleClient(server.BaseUrl);
-        await http.SignInAsync(AdminEmail, AdminPassword);
-        using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME Careful" });
-        var org = created.RedirectPath();
-        using (await http.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = org.Split('/')[^1], ["product"] = "KSE", ["quota"] = "5" })) { }
-        await using (var db = new NpgsqlConnection(server.ConnectionString)) await Members.AddAsync(db, long.Parse(org.Split('/')[^1]), 1, "careful");
+        var orgId = await CreateOrganizationAsync(server, "ACME Careful", ("KSE", 5));
+        var org = $"/Organizations/{orgId}";
+        await using (var db = new NpgsqlConnection(server.ConnectionString)) await Members.AddAsync(db, orgId, 1, "careful");
 
         await Page.GotoAsync($"{server.BaseUrl}{org}/Licenses?product=KSE");
         await Page.FillAsync("#emails", "careful0@acme.test");

@@ -111,12 +111,6 @@ public class ListPagingTests : BrowserTest
                 LicenseIssuer.ParseProduct("KRE:floating:200:annual:Runtime Engine", now.AddDays(365)),
             ],
         }, issuedAt: now));
-        using var http = new ConsoleClient(server.BaseUrl);
-        await http.SignInAsync(AdminEmail, AdminPassword);
-        using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME Scale" });
-        var org = long.Parse(created.RedirectPath().Split('/')[^1]);
-        foreach (var (product, quota) in new[] { ("KSE", "100"), ("KRE", "200") })
-            using (await http.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = org.ToString(), ["product"] = product, ["quota"] = quota })) { }
-        return org;
+        return await CreateOrganizationAsync(server, "ACME Scale", ("KSE", 100), ("KRE", 200));
     }
 }

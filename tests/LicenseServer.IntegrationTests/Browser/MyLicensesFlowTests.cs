@@ -13,11 +13,9 @@ public class MyLicensesFlowTests : BrowserTest
     {
         var clock = new TestClock();
         await using var server = await SignedInServerAsync(clock);
+        var org = await CreateOrganizationAsync(server, "ACME Movers", ("KSE", 5));
         using var http = new ConsoleClient(server.BaseUrl);
         await http.SignInAsync(AdminEmail, AdminPassword);
-        using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "ACME Movers" });
-        var org = long.Parse(created.RedirectPath().Split('/')[^1]);
-        using (await http.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = $"{org}", ["product"] = "KSE", ["quota"] = "5" })) { }
         string member;
         await using (var db = new NpgsqlConnection(server.ConnectionString)) member = (await Members.AddAsync(db, org, 1, "mover"))[0];
         using (await http.PostFormAsync($"/Organizations/{org}/Licenses?product=KSE&handler=Assign", new Dictionary<string, string> { ["emails"] = member },

@@ -9,9 +9,7 @@ public class ServerAdminFlowTests : BrowserTest
     public async Task The_server_admin_sees_all_organizations_and_their_own_sign_in_in_the_server_audit()
     {
         await using var server = await SignedInServerAsync();
-        using var http = new ConsoleClient(server.BaseUrl);
-        await http.SignInAsync(AdminEmail, AdminPassword);
-        using (await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = "Initech" })) { }
+        await CreateOrganizationAsync(server, "Initech");
 
         await Page.ClickAsync("header nav >> text=All organizations");
         var row = Page.Locator("[data-testid=organizations] tr[data-organization='Initech']");

@@ -31,6 +31,20 @@ public abstract class BrowserTest
         return server;
     }
 
+    /// <summary>An organization the server admin makes in the console, with the shares given (product, seats); its id.</summary>
+    protected static async Task<long> CreateOrganizationAsync(TestServer server, string name, params (string Product, int Seats)[] shares)
+    {
+        using var http = new ConsoleClient(server.BaseUrl);
+        await http.SignInAsync(AdminEmail, AdminPassword);
+        using var created = await http.PostFormAsync("/Organizations/Create", new Dictionary<string, string> { ["name"] = name });
+        var org = long.Parse(created.RedirectPath().Split('/')[^1]);
+        foreach (var (product, seats) in shares)
+            using (var shared = await http.PostFormAsync("/Admin/Licenses",
+                       new Dictionary<string, string> { ["organizationId"] = $"{org}", ["product"] = product, ["quota"] = $"{seats}" }))
+                Assert.That(shared.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Redirect), await ConsoleClient.TextOf(shared));
+        return org;
+    }
+
     protected async Task SignInAsync(TestServer server)
     {
         await Page.GotoAsync(server.BaseUrl + "/Account/SignIn");

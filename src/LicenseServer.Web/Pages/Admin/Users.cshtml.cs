@@ -8,13 +8,16 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 namespace LicenseServer.Web.Pages.Admin;
 
 /// <summary>Every user on the server, with search and paging; disable or enable. /Admin is for the server admin only.</summary>
-public sealed class AdminUsersModel(UserAdminService users, ImpactRepository impact) : PageModel
+public sealed class AdminUsersModel(UserAdminService users, ImpactRepository impact, PasswordResetService resets) : PageModel
 {
     public UserPage Result { get; private set; } = null!;
     public string PagePrefix => $"/Admin/Users?q={Uri.EscapeDataString(Result.Query)}&p=";
     public string? Error { get; private set; }
     public string? Info { get; private set; }
     public Confirmation? Confirm { get; private set; }
+
+    /// <summary>A one-time password just set, shown once.</summary>
+    public (string Email, string Password)? OneTime { get; private set; }
 
     public async Task OnGetAsync(string? q, int p = 1)
     {
@@ -36,6 +39,47 @@ public sealed class AdminUsersModel(UserAdminService users, ImpactRepository imp
             Error = "That user does not exist.";
             Response.StatusCode = StatusCodes.Status400BadRequest;
         }
+        Result = await users.SearchAsync(q, p);
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostResetLinkAsync(long userId, string? q, int p = 1)
+    {
+        var problem = await resets.SendForAdminAsync(userId);
+        if (problem is null && await impact.UserAsync(userId) is var (email, _))
+        {
+            await users.RecordResetLinkAsync(User.UserId(), email);
+            TempData["Info"] = $"A password reset link has been mailed to {email}; it works once, within {PasswordResetService.Lifetime.TotalMinutes:0} minutes.";
+            return Redirect($"/Admin/Users?q={Uri.EscapeDataString(q ?? "")}&p={p}");
+        }
+        return await RefuseAsync(problem ?? "That user does not exist.", q, p);
+    }
+
+    public async Task<IActionResult> OnPostOneTimePasswordAsync(long userId, bool confirmed, string? q, int p = 1)
+    {
+        if (!confirmed)
+        {
+            if (await impact.UserAsync(userId) is not var (email, _)) return await RefuseAsync("That user does not exist.", q, p);
+            Confirm = new Confirmation($"Set a one-time password for {email}?",
+                "Their current password stops working, their signed-in sessions and client tokens end now, and they must choose a new password at " +
+                "their next sign-in. The one-time password is shown to you once: give it to them in person or by phone.",
+                "OneTimePassword", "Set one-time password", new Dictionary<string, string> { ["userId"] = $"{userId}", ["q"] = q ?? "", ["p"] = $"{p}" })
+            { CancelUrl = $"/Admin/Users?q={Uri.EscapeDataString(q ?? "")}&p={p}" };
+        }
+        else if (await users.SetOneTimePasswordAsync(User.UserId(), userId) is { } set)
+        {
+            OneTime = set;
+            Response.Headers.CacheControl = "no-store";
+        }
+        else return await RefuseAsync("That user does not exist.", q, p);
+        Result = await users.SearchAsync(q, p);
+        return Page();
+    }
+
+    private async Task<IActionResult> RefuseAsync(string problem, string? q, int p)
+    {
+        Error = problem;
+        Response.StatusCode = StatusCodes.Status400BadRequest;
         Result = await users.SearchAsync(q, p);
         return Page();
     }
