@@ -142,7 +142,7 @@ public class PluginTests : LicenseTest
 
         long id;
         await using (var db = Db()) id = await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package");
-        using (var deleted = await Admin.PostFormAsync(PluginsPage + "?handler=Delete", new Dictionary<string, string> { ["id"] = id.ToString() }, tokenPage: PluginsPage))
+        using (var deleted = await Admin.PostFormAsync(PluginsPage + "?handler=Delete", new Dictionary<string, string> { ["confirmed"] = "true", ["id"] = id.ToString() }, tokenPage: PluginsPage))
             Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(await StoredAsync(), Is.EqualTo((0L, 0L)));
     }
@@ -211,7 +211,7 @@ public class PluginTests : LicenseTest
         {
             var offlineId = await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id IS NULL");
             var evilPage = $"/Organizations/{evilOrg}/Plugins";
-            using var delete = await attacker.PostFormAsync(evilPage + "?handler=Delete", new Dictionary<string, string> { ["id"] = offlineId.ToString() }, tokenPage: evilPage);
+            using var delete = await attacker.PostFormAsync(evilPage + "?handler=Delete", new Dictionary<string, string> { ["confirmed"] = "true", ["id"] = offlineId.ToString() }, tokenPage: evilPage);
             Assert.That(delete.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), "nor delete it through their own organization");
             Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM plugin_package WHERE organization_id IS NULL"), Is.EqualTo(1));
         }

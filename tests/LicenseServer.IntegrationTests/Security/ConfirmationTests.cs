@@ -12,9 +12,10 @@ public sealed class ConfirmationTests : SecurityTest
 {
     private static readonly string[] Destructive =
     [
-        "/Account/Licenses Deactivate", "/Admin/Users Disable", "/Admin/Users OneTimePassword", "/Organizations/{orgId:long}/ApiKeys Revoke", "/Organizations/{orgId:long}/Licenses Deactivate",
-        "/Organizations/{orgId:long}/Licenses DisableMachine", "/Organizations/{orgId:long}/Licenses EndSession", "/Organizations/{orgId:long}/Licenses RemoveMachine",
-        "/Organizations/{orgId:long}/Licenses Transfer", "/Organizations/{orgId:long}/Licenses Unassign", "/Organizations/{orgId:long}/Licenses/Bulk Recall",
+        "/Account/Licenses Deactivate", "/Admin/Plugins Delete", "/Admin/Users Disable", "/Admin/Users OneTimePassword",
+        "/Organizations/{orgId:long}/ApiKeys Revoke", "/Organizations/{orgId:long}/Licenses Deactivate", "/Organizations/{orgId:long}/Licenses DisableMachine",
+        "/Organizations/{orgId:long}/Licenses EndSession", "/Organizations/{orgId:long}/Licenses RemoveMachine", "/Organizations/{orgId:long}/Licenses Transfer",
+        "/Organizations/{orgId:long}/Licenses Unassign", "/Organizations/{orgId:long}/Licenses/Bulk Recall", "/Organizations/{orgId:long}/Plugins Delete",
         "/Organizations/{orgId:long}/Teams Delete", "/Organizations/{orgId:long}/Users Remove",
     ];
 

@@ -18,6 +18,7 @@ public sealed class AdminPluginsModel(PluginStore store, KitOptions options) : P
     public int MaxMegabytes => options.Plugins.MaxUploadMegabytes;
     public string? Error { get; private set; }
     public string? Info { get; private set; }
+    public Confirmation? Confirm { get; private set; }
 
     public async Task OnGetAsync(string? q)
     {
@@ -42,8 +43,15 @@ public sealed class AdminPluginsModel(PluginStore store, KitOptions options) : P
         }
     }
 
-    public async Task<IActionResult> OnPostDeleteAsync(long id)
+    public async Task<IActionResult> OnPostDeleteAsync(long id, bool confirmed)
     {
+        if (!confirmed)
+        {
+            Plugins = await store.ListAsync(null, null);
+            if (PluginDeletion.Ask(Plugins, id) is not { } confirmation) return await RefuseAsync("That offline plugin version does not exist.");
+            Confirm = confirmation with { CancelUrl = "/Admin/Plugins" };
+            return Page();
+        }
         if (!await store.DeleteAsync(null, id, User.UserId())) return await RefuseAsync("That offline plugin version does not exist.");
         TempData["Info"] = "The offline plugin version has been deleted.";
         return RedirectToPage();

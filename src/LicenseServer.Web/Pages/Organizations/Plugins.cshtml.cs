@@ -45,8 +45,15 @@ public sealed class PluginsModel(PluginStore store, KitOptions options) : Organi
     }
 
     [Requires(OrgPermission.ManagePlugins)]
-    public async Task<IActionResult> OnPostDeleteAsync(long id)
+    public async Task<IActionResult> OnPostDeleteAsync(long id, bool confirmed)
     {
+        if (!confirmed)
+            return await AskAsync(PluginDeletion.Ask(await store.ListAsync(Membership.OrganizationId, null), id),
+                "That plugin version is not a private package of this organization.", async () =>
+                {
+                    await LoadAsync();
+                    return true;
+                });
         if (await store.DeleteAsync(Membership.OrganizationId, id, Membership.UserId))
         {
             TempData["Info"] = "The plugin version has been deleted.";
