@@ -101,5 +101,8 @@ public sealed class LicenseVerifier(TrustedVendorKeys trusted, TimeProvider cloc
     private static LicenseRejectedException InvalidPayload(string why) => new(LicenseRejection.InvalidPayload,
         $"The license file is signed correctly but its content is not a valid license ({why}). Ask the vendor for a new license file.");
 
-    public static string Format(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
+    public static string Format(DateTimeOffset at) => Format(at.UtcDateTime);
+
+    /// <summary>A time as the database gives it (UTC, whatever its Kind says), in the words of every message.</summary>
+    public static string Format(DateTime utc) => utc.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture);
 }

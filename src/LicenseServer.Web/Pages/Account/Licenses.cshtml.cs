@@ -35,7 +35,7 @@ public sealed class LicensesModel(MyLicenseRepository mine, LicenseRepository li
         else if (!confirmed)
         {
             Confirm = new Confirmation($"Deactivate {m.MachineId} for {m.ProductCode}?",
-                $"The machine stops renewing its lease. The lease it holds keeps working offline until {MyLicenseWords.Time(m.LeaseExpiresAt)}, " +
+                $"The machine stops renewing its lease. The lease it holds keeps working offline until {LicenseServer.Core.Activation.LicenseVerifier.Format(m.LeaseExpiresAt)}, " +
                 "so it counts toward your machine limit until then; after that, another machine can take its place. You keep the license.",
                 "Deactivate", "Deactivate", new Dictionary<string, string> { ["activationId"] = $"{activationId}" }) { CancelUrl = "/Account/Licenses" };
         }
@@ -47,9 +47,4 @@ public sealed class LicensesModel(MyLicenseRepository mine, LicenseRepository li
         Mine = await mine.ForUserAsync(User.UserId());
         return Page();
     }
-}
-
-public static class MyLicenseWords
-{
-    public static string Time(DateTime utc) => LicenseServer.Core.Activation.LicenseVerifier.Format(new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)));
 }

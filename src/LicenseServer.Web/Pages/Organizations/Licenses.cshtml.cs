@@ -100,7 +100,7 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         if (!confirmed)
             return await AskAsync(await impact.ActivationAsync(Membership.OrganizationId, ProductCode ?? "", activationId) is { } machine
                 ? Ask($"Deactivate {machine.MachineId} of {machine.Email}?", "Deactivate", new() { ["activationId"] = $"{activationId}" },
-                    $"The machine stops renewing its lease. The lease it holds keeps working offline until {Format(machine.LeaseExpiresAt)}, " +
+                    $"The machine stops renewing its lease. The lease it holds keeps working offline until {LicenseVerifier.Format(machine.LeaseExpiresAt)}, " +
                     "so it counts toward the user's machine limit until then. The user keeps the license.")
                 : null, "That machine is not active (any more).");
         return await DeactivateAsync(activationId);
@@ -216,17 +216,16 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
 
     /// <summary>What recalling a license does, in numbers: its seat is free at once, or held while its machines' leases work offline.</summary>
     private static string Recall(LicenseImpact license) => license.LeasedUntil is { } until && license.Machines > 0
-        ? $"Recalls 1 license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {Format(until)} " +
+        ? $"Recalls 1 license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {LicenseVerifier.Format(until)} " +
           "(a lease works offline), so the seat is held until then."
         : "Recalls 1 license; its seat is free at once.";
 
     /// <summary>What a transfer does: the license moves; the former holder's leases keep a second seat until they end.</summary>
     private static string Moved(LicenseImpact license) => license.LeasedUntil is { } until && license.Machines > 0
-        ? $"{license.Email} loses the license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {Format(until)} " +
+        ? $"{license.Email} loses the license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {LicenseVerifier.Format(until)} " +
           "(a lease works offline), so until then the transfer takes a second seat."
         : $"{license.Email} loses the license; no seat is held after it.";
 
-    private static string Format(DateTime utc) => LicenseServer.Core.Activation.LicenseVerifier.Format(new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)));
 
     private async Task<IActionResult> RunAsync(Func<Task<string>> action)
     {
