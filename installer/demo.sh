@@ -2,7 +2,8 @@
 # Quick start: a running, activated demo server on the embedded PostgreSQL.
 #   bash installer/demo.sh            (Ctrl+C stops it, and its PostgreSQL with it)
 # Makes a demo vendor key, issues a demo .lic for this installation, activates, creates the admin
-# account once, then runs the server in demo mode. State lives in .kit-demo/ (delete it to start over).
+# account and a demo organization (every seat, each product assigned to the admin, an API key) once, then
+# runs the server in demo mode. State lives in .kit-demo/ (delete it to start over).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 demo=${KIT_DEMO_DIR:-$root/.kit-demo}
@@ -54,12 +55,22 @@ if [ ! -f "$demo/admin-password" ]; then
   "${server[@]}" create-default-account --email "$email" --password "$(cat "$demo/admin-password")" "${settings[@]}"
 fi
 
+# The first organization receives every seat of the license; the admin holds each product, and an API key
+# (kept in .kit-demo/api-key, readable by this user only) lets a runtime engine check out KRE.
+if [ ! -f "$demo/api-key" ]; then
+  out=$("${server[@]}" demo-organization --owner "$email" --name "Demo Organization" "${settings[@]}")
+  echo "$out" | grep -v '^API key'
+  (umask 077; echo "$out" | sed -n 's/^API key of .* (shown once): //p' > "$demo/api-key")
+fi
+
 cat <<MSG
 
   Kit License Server (demo mode) is starting at http://localhost:$port
   Sign in as   $email
   Password     $(cat "$demo/admin-password")
   Health       http://localhost:$port/health
+  Organization Demo Organization (License Management shows its seats)
+  API key      $(cat "$demo/api-key")   (X-Api-Key, for a runtime engine's checkout)
 
 MSG
 exec "${server[@]}" run "${settings[@]}"

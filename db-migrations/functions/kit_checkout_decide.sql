@@ -2,7 +2,7 @@
 -- (session_id is p_id), 'reused' (p_existing is a live session of the same user and machine, renewed),
 -- 'api_key' (p_key_given and the key may not act), or the code of the first rule that refuses the seat, in
 -- this order: server_not_activated, license_expired, clock_tampering, unknown_product, not_floating,
--- product_expired, machine_disabled, machine_not_allowed, machine_limit, over_allocated, quota_exceeded,
+-- product_expired, not_assigned, machine_disabled, machine_not_allowed, machine_limit, over_allocated, quota_exceeded,
 -- reserved. The other columns are the numbers the rules read, so that the server words the refusal from them.
 --
 -- The pool row (product_allocation) is locked FOR UPDATE until the transaction ends; a wait past lock_timeout
@@ -71,6 +71,7 @@ BEGIN
     IF product_kind IS NULL THEN outcome := 'unknown_product'; RETURN; END IF;
     IF product_kind <> 'floating' THEN outcome := 'not_floating'; RETURN; END IF;
     IF product_expires_at <= p_now THEN outcome := 'product_expired'; RETURN; END IF;
+    IF (p_caller).not_assigned THEN outcome := 'not_assigned'; RETURN; END IF;
     IF (p_caller).machine_disabled THEN outcome := 'machine_disabled'; RETURN; END IF;
     IF (p_caller).machine_not_listed THEN outcome := 'machine_not_allowed'; RETURN; END IF;
 

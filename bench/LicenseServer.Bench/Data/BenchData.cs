@@ -57,9 +57,11 @@ public static class BenchData
             orgs, orgCount = orgs.Length, floating = KitServerProcess.FloatingProduct, floatingQuota = options.FloatingQuota,
             perUser = KitServerProcess.PerUserProduct, perUserQuota = options.PerUserQuota,
         }, tx);
+        // Every user holds both products: organizations made now let only assigned members check out a floating product.
         await connection.ExecuteAsync("""
-            INSERT INTO license_assignment (organization_id, product_code, user_id, assigned_by) SELECT o, @perUser, u, @admin FROM unnest(@userOrgs, @userIds) AS m (o, u)
-            """, new { userOrgs, userIds, perUser = KitServerProcess.PerUserProduct, admin }, tx);
+            INSERT INTO license_assignment (organization_id, product_code, user_id, assigned_by) SELECT o, @perUser, u, @admin FROM unnest(@userOrgs, @userIds) AS m (o, u);
+            INSERT INTO floating_assignment (organization_id, product_code, user_id, assigned_by) SELECT o, @floating, u, @admin FROM unnest(@userOrgs, @userIds) AS m (o, u);
+            """, new { userOrgs, userIds, perUser = KitServerProcess.PerUserProduct, floating = KitServerProcess.FloatingProduct, admin }, tx);
         var keys = users.Select(_ => ApiKeyToken.New()).ToArray();
         await connection.ExecuteAsync("""
             INSERT INTO api_key (organization_id, user_id, name, prefix, key_hash)

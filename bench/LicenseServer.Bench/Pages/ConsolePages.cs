@@ -14,7 +14,8 @@ public sealed record PageResult(string Name, string Path, int Requests, double P
 
 /// <summary>
 /// The console at a large customer's scale: an organization of its own with 10,000 live sessions of the floating
-/// product on 2,000 registered machines, and 1,000 members who each hold the per-user product on two machines.
+/// product on 2,000 registered machines, and 1,000 members who each hold the per-user product on two machines and
+/// are assigned the floating one.
 /// Its License Management pages (one per product) and its Users page are fetched in turn by one client signed in
 /// as the organization's Owner; each page's time is from the request to the last byte of the answer, over
 /// loopback, so it is the server's time and a little more.
@@ -46,6 +47,7 @@ public static partial class ConsolePages
             SELECT @org, u, CASE WHEN u = @owner THEN 'owner' ELSE 'member' END FROM unnest(@users) AS u;
             INSERT INTO product_allocation (organization_id, product_code, quota) VALUES (@org, @floating, @sessions), (@org, @perUser, @members);
             INSERT INTO license_assignment (organization_id, product_code, user_id, assigned_by) SELECT @org, @perUser, u, @admin FROM unnest(@users) AS u;
+            INSERT INTO floating_assignment (organization_id, product_code, user_id, assigned_by) SELECT @org, @floating, u, @admin FROM unnest(@users) AS u;
             INSERT INTO machine_activation (organization_id, product_code, user_id, machine_id, lease_expires_at)
             SELECT @org, @perUser, u, 'console-desk-' || lpad(n::text, 4, '0') || '-' || m, now() + interval '7 days'
             FROM unnest(@users) WITH ORDINALITY AS x (u, n) CROSS JOIN generate_series(1, 2) AS m;
@@ -72,7 +74,7 @@ public static partial class ConsolePages
         if (signedIn.StatusCode != HttpStatusCode.Redirect) throw new InvalidOperationException($"The console owner could not sign in: {(int)signedIn.StatusCode}");
         (string Name, string Path)[] pages =
         [
-            ($"License Management, {KitServerProcess.FloatingProduct} ({Sessions:N0} sessions, {Machines:N0} machines)", $"/Organizations/{org}/Licenses?product={KitServerProcess.FloatingProduct}"),
+            ($"License Management, {KitServerProcess.FloatingProduct} ({Members:N0} licensed users, {Sessions:N0} sessions, {Machines:N0} machines)", $"/Organizations/{org}/Licenses?product={KitServerProcess.FloatingProduct}"),
             ($"License Management, {KitServerProcess.PerUserProduct} ({Members:N0} licensed users, {2 * Members:N0} machines)", $"/Organizations/{org}/Licenses?product={KitServerProcess.PerUserProduct}"),
             ($"Users ({Members:N0} members)", $"/Organizations/{org}/Users"),
         ];

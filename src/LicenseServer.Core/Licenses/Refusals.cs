@@ -46,6 +46,8 @@ public static class Refusals
             "product_expired" => new("license_expired", $"The {product} license expired on {LicenseVerifier.Format(facts.ProductEndedAt!.Value)}."),
             "unknown_product" => new(code, $"The server's license has no product {product}."),
             "not_floating" => new(code, $"{product} is a per-user license: activate it with your account instead."),
+            "not_assigned" => new(code,
+                $"{product} is not assigned to you in this organization, which lets only assigned members check it out. An admin assigns it under License Management."),
             "machine_disabled" => MachineRules.Disabled(facts.MachineId!, facts.DisabledReason),
             "machine_not_allowed" => MachineRules.NotAllowed(product, facts.MachineId!),
             "machine_limit" => new(code,

@@ -15,6 +15,7 @@ public static class SeatRefusals
         "churn_limit",
         "machine_not_allowed",
         "machine_disabled",
+        "not_assigned",
     };
 
     public static bool IsSeatRefusal(this LicenseRuleException e) => Codes.Contains(e.Code);

@@ -1,5 +1,6 @@
 using Dapper;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Licenses;
@@ -9,13 +10,16 @@ public sealed record ApiKeyRow(long Id, string Name, string Prefix, DateTime Cre
 /// <summary>A member's API keys in one organization; only hashes are stored.</summary>
 public sealed class ApiKeyRepository(NpgsqlDataSource db)
 {
-    public async Task<IReadOnlyList<ApiKeyRow>> ListAsync(long organizationId, long userId)
+    private static readonly PagedList Keys = new(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at",
+        "FROM api_key WHERE organization_id = @organizationId AND user_id = @userId",
+        new Dictionary<string, string> { ["name"] = "lower(name)", ["created"] = "created_at", ["used"] = "last_used_at" }, "-created", "id DESC", "name", "prefix");
+
+    /// <summary>A page of one member's own keys in the organization, newest first unless sorted otherwise.</summary>
+    public async Task<ListPage<ApiKeyRow>> PageAsync(long organizationId, long userId, ListQuery query)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<ApiKeyRow>("""
-            SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_key
-            WHERE organization_id = @organizationId AND user_id = @userId ORDER BY created_at DESC, id DESC
-            """, new { organizationId, userId })).AsList();
+        return await Keys.ReadAsync<ApiKeyRow>(connection, query, new { organizationId, userId });
     }
 
     public async Task CreateAsync(long organizationId, long userId, string name, string prefix, byte[] keyHash)

@@ -5,6 +5,9 @@ namespace LicenseServer.Data.Licenses;
 
 public sealed record LicensedUserRow(long UserId, string Email, DateTime AssignedAt, long Machines);
 
+/// <summary>A member assigned a floating product, with their sessions live now.</summary>
+public sealed record FloatingUserRow(long UserId, string Email, DateTime AssignedAt, long Sessions);
+
 public sealed record MachineRow(long Id, string Email, string MachineId, DateTime ActivatedAt, DateTime LastSeenAt);
 
 public sealed record SessionRow(Guid Id, string Email, string MachineId, string ProcessId, DateTime StartedAt, DateTime LastHeartbeatAt, DateTime ExpiresAt);
@@ -22,6 +25,14 @@ public sealed class LicenseListRepository(NpgsqlDataSource db, TimeProvider cloc
                 AND m.deactivated_at IS NULL) AS machines
         """,
         "FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id WHERE a.organization_id = @organizationId AND a.product_code = @productCode",
+        new Dictionary<string, string> { ["email"] = "lower(u.email)", ["assigned"] = "a.assigned_at" }, "email", "a.user_id", "u.email");
+
+    private static readonly PagedList FloatingUsers = new("""
+        SELECT a.user_id, u.email, a.assigned_at,
+               (SELECT count(*) FROM floating_session s WHERE s.organization_id = a.organization_id AND s.product_code = a.product_code AND s.user_id = a.user_id
+                AND s.ended_at IS NULL AND s.expires_at > @now) AS sessions
+        """,
+        "FROM floating_assignment a JOIN public.user_account u ON u.id = a.user_id WHERE a.organization_id = @organizationId AND a.product_code = @productCode",
         new Dictionary<string, string> { ["email"] = "lower(u.email)", ["assigned"] = "a.assigned_at" }, "email", "a.user_id", "u.email");
 
     private static readonly PagedList OnlineLicenses = new(
@@ -64,6 +75,9 @@ public sealed class LicenseListRepository(NpgsqlDataSource db, TimeProvider cloc
 
     public Task<ListPage<LicensedUserRow>> LicensedUsersAsync(long organizationId, string productCode, ListQuery query) =>
         ReadAsync<LicensedUserRow>(LicensedUsers, organizationId, productCode, query);
+
+    public Task<ListPage<FloatingUserRow>> FloatingUsersAsync(long organizationId, string productCode, ListQuery query) =>
+        ReadAsync<FloatingUserRow>(FloatingUsers, organizationId, productCode, query);
 
     public Task<ListPage<MachineRow>> OnlineLicensesAsync(long organizationId, string productCode, ListQuery query) =>
         ReadAsync<MachineRow>(OnlineLicenses, organizationId, productCode, query);

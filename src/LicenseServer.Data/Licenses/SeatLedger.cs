@@ -14,6 +14,8 @@ namespace LicenseServer.Data.Licenses;
 /// counts and judges it), and writes only if the quota allows: a product's seats never exceed its quota,
 /// however many requests race on however many nodes. Seats in use = per-user assignments + live floating
 /// sessions + unexpired offline licenses. Under the same lock, a grant also honours the teams' reservations.
+/// A floating product is assigned and recalled here too, by the same forms, but its assignment takes no seat
+/// (<see cref="FloatingAssignments"/>).
 /// </summary>
 public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
 {
@@ -36,9 +38,10 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         {
             if (grant)
             {
-                var holders = (await connection.QueryAsync<long>(
-                    "SELECT user_id FROM license_assignment WHERE organization_id = @organizationId AND product_code = @code",
-                    new { organizationId, code }, tx)).ToHashSet();
+                var holders = (await connection.QueryAsync<long>("""
+                    SELECT user_id FROM license_assignment WHERE organization_id = @organizationId AND product_code = @code
+                    UNION ALL SELECT user_id FROM floating_assignment WHERE organization_id = @organizationId AND product_code = @code
+                    """, new { organizationId, code }, tx)).ToHashSet();
                 try
                 {
                     await GrantInAsync(connection, tx, organizationId, code, users.Where(u => !holders.Contains(u.UserId)).ToList(), actor, now);
@@ -52,7 +55,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
             else
             {
                 await LockPoolAsync(connection, tx, organizationId, code, now);
-                foreach (var user in users) await RecallInAsync(connection, tx, organizationId, code, user, actor);
+                foreach (var user in users) await RecallInAsync(connection, tx, organizationId, code, user, actor, now);
             }
         }
         await tx.CommitAsync();
@@ -64,10 +67,13 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         // Member rows before the pool, the order a member's removal takes them in too.
         if (users.Count > 0) await RequireMembersAsync(connection, tx, organizationId, users);
         var pool = await LockPoolAsync(connection, tx, organizationId, productCode, now);
-        if (pool.Product.Kind != ProductKind.PerUser)
-            throw new LicenseRuleException("not_per_user", $"{productCode} is a floating license: members use it with an API key, no assignment needed.");
         RequireUsable(pool, now);
         if (users.Count == 0) return;
+        if (pool.Product.Kind != ProductKind.PerUser)
+        {
+            await FloatingAssignments.GrantInAsync(connection, tx, organizationId, productCode, users, actor);
+            return;
+        }
         var holders = (await connection.QueryAsync<string>("""
             SELECT u.email FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = ANY(@ids)
@@ -100,9 +106,11 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
                 $"{string.Join(", ", gone)} {(gone.Count == 1 ? "is" : "are")} no longer a member of this organization. Nothing was granted.");
     }
 
-    private static async Task<bool> RecallInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode, (long UserId, string Email) user, long actor)
+    private static async Task<bool> RecallInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, string productCode,
+        (long UserId, string Email) user, long actor, DateTimeOffset now)
     {
-        var removed = await connection.ExecuteAsync("""
+        var removed = await FloatingAssignments.RecallInAsync(connection, tx, organizationId, productCode, user.UserId, now) ? 1 : 0;
+        removed += await connection.ExecuteAsync("""
             UPDATE machine_activation SET deactivated_at = now()
             WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId AND deactivated_at IS NULL;
             DELETE FROM license_assignment WHERE organization_id = @organizationId AND product_code = @productCode AND user_id = @UserId;
@@ -122,7 +130,7 @@ public sealed class SeatLedger(NpgsqlDataSource db, TimeProvider clock)
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         await LockPoolAsync(connection, tx, organizationId, productCode, now);
-        if (!await RecallInAsync(connection, tx, organizationId, productCode, user, actor))
+        if (!await RecallInAsync(connection, tx, organizationId, productCode, user, actor, now))
             throw new LicenseRuleException("not_licensed", $"{user.Email} has no {productCode} license.");
         var heldUntil = await LeasesValidUntilAsync(connection, tx, organizationId, productCode, user.UserId, now);
         await tx.CommitAsync();

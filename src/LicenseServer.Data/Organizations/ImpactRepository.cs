@@ -6,14 +6,23 @@ namespace LicenseServer.Data.Organizations;
 /// <summary>What removing a member takes with them in this organization.</summary>
 public sealed record MemberImpact(string Email, long Licenses, long Sessions, long Machines, long ApiKeys, long Teams);
 
-/// <summary>A license held by one member: their machines with a lease, and when the last lease runs out (the seat is held until then).</summary>
-public sealed record LicenseImpact(string Email, long Machines, DateTime? LeasedUntil);
+/// <summary>
+/// A license held by one member: their machines with a lease, and when the last lease runs out (the seat is held
+/// until then); for a floating license (<paramref name="Floating"/>), their live sessions, which end with it.
+/// </summary>
+public sealed record LicenseImpact(string Email, long Machines, DateTime? LeasedUntil, bool Floating, long Sessions);
 
 public sealed record ActivationImpact(string Email, string MachineId, DateTime LeaseExpiresAt);
 
 public sealed record SessionImpact(string Email, string MachineId, string ProcessId);
 
+/// <summary>What deleting a user takes in all their organizations.</summary>
+public sealed record UserDeletionImpact(string Email, long Organizations, long Licenses, long Sessions, long Machines, long ApiKeys);
+
 public sealed record TeamImpact(string Name, long Members, long ReservedSeats);
+
+/// <summary>A member of a team, and the seats the team reserves (which the member no longer draws on once removed).</summary>
+public sealed record TeamMemberImpact(string Email, string Team, long ReservedSeats);
 
 /// <summary>The licenses a bulk recall would take back, from how many members, and the machines whose leases keep a seat held.</summary>
 public sealed record RecallImpact(long Licenses, long Members, long LeasedMachines);
@@ -32,7 +41,8 @@ public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
         await using var connection = await db.OpenConnectionAsync();
         return await connection.QuerySingleOrDefaultAsync<MemberImpact>("""
             SELECT u.email,
-                   (SELECT count(*) FROM license_assignment WHERE organization_id = m.organization_id AND user_id = m.user_id) AS licenses,
+                   (SELECT count(*) FROM license_assignment WHERE organization_id = m.organization_id AND user_id = m.user_id)
+                   + (SELECT count(*) FROM floating_assignment WHERE organization_id = m.organization_id AND user_id = m.user_id) AS licenses,
                    (SELECT count(*) FROM floating_session WHERE organization_id = m.organization_id AND user_id = m.user_id
                     AND ended_at IS NULL AND expires_at > @now) AS sessions,
                    (SELECT count(*) FROM machine_activation WHERE organization_id = m.organization_id AND user_id = m.user_id AND deactivated_at IS NULL) AS machines,
@@ -51,8 +61,13 @@ public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
                    (SELECT count(*) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
                     AND m.user_id = a.user_id AND m.deactivated_at IS NULL AND m.lease_expires_at > @now) AS machines,
                    (SELECT max(m.lease_expires_at) FROM machine_activation m WHERE m.organization_id = a.organization_id AND m.product_code = a.product_code
-                    AND m.user_id = a.user_id AND m.lease_expires_at > @now) AS leased_until
-            FROM license_assignment a JOIN public.user_account u ON u.id = a.user_id
+                    AND m.user_id = a.user_id AND m.lease_expires_at > @now) AS leased_until,
+                   a.floating,
+                   (SELECT count(*) FROM floating_session s WHERE s.organization_id = a.organization_id AND s.product_code = a.product_code
+                    AND s.user_id = a.user_id AND s.ended_at IS NULL AND s.expires_at > @now) AS sessions
+            FROM (SELECT organization_id, product_code, user_id, false AS floating FROM license_assignment
+                  UNION ALL SELECT organization_id, product_code, user_id, true FROM floating_assignment) a
+            JOIN public.user_account u ON u.id = a.user_id
             WHERE a.organization_id = @organizationId AND a.product_code = @productCode AND a.user_id = @userId
             """, new { organizationId, productCode, userId, now = Now });
     }
@@ -103,6 +118,25 @@ public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
             """, new { organizationId, teamId });
     }
 
+    public async Task<TeamMemberImpact?> TeamMemberAsync(long organizationId, long teamId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<TeamMemberImpact>("""
+            SELECT u.email, t.name AS team, (SELECT coalesce(sum(seats), 0) FROM team_reservation WHERE team_id = t.id) AS reserved_seats
+            FROM team t JOIN team_member tm ON tm.team_id = t.id JOIN public.user_account u ON u.id = tm.user_id
+            WHERE t.organization_id = @organizationId AND t.id = @teamId AND tm.user_id = @userId
+            """, new { organizationId, teamId, userId });
+    }
+
+    /// <summary>The email of an invitation still open (not accepted, not revoked) of the organization; null otherwise.</summary>
+    public async Task<string?> OpenInvitationAsync(long organizationId, long invitationId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<string?>("""
+            SELECT email FROM invitation WHERE organization_id = @organizationId AND id = @invitationId AND accepted_at IS NULL AND revoked_at IS NULL
+            """, new { organizationId, invitationId });
+    }
+
     public async Task<RecallImpact> RecallAsync(long organizationId, string[] products, long[] userIds)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -110,8 +144,24 @@ public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
             SELECT count(*) AS licenses, count(DISTINCT a.user_id) AS members,
                    (SELECT count(*) FROM machine_activation m WHERE m.organization_id = @organizationId AND m.product_code = ANY(@products)
                     AND m.user_id = ANY(@userIds) AND m.deactivated_at IS NULL AND m.lease_expires_at > @now) AS leased_machines
-            FROM license_assignment a WHERE a.organization_id = @organizationId AND a.product_code = ANY(@products) AND a.user_id = ANY(@userIds)
+            FROM (SELECT organization_id, product_code, user_id FROM license_assignment
+                  UNION ALL SELECT organization_id, product_code, user_id FROM floating_assignment) a WHERE a.organization_id = @organizationId AND a.product_code = ANY(@products) AND a.user_id = ANY(@userIds)
             """, new { organizationId, products, userIds, now = Now });
+    }
+
+    /// <summary>What deleting a user takes, over all their organizations: the same as removing them from each.</summary>
+    public async Task<UserDeletionImpact?> UserDeletionAsync(long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<UserDeletionImpact>("""
+            SELECT u.email, (SELECT count(*) FROM organization_member WHERE user_id = u.id) AS organizations,
+                   (SELECT count(*) FROM license_assignment a WHERE a.user_id = u.id AND EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = a.organization_id AND m.user_id = u.id))
+                   + (SELECT count(*) FROM floating_assignment a WHERE a.user_id = u.id AND EXISTS (SELECT 1 FROM organization_member m WHERE m.organization_id = a.organization_id AND m.user_id = u.id)) AS licenses,
+                   (SELECT count(*) FROM floating_session WHERE user_id = u.id AND ended_at IS NULL AND expires_at > @now) AS sessions,
+                   (SELECT count(*) FROM machine_activation WHERE user_id = u.id AND deactivated_at IS NULL) AS machines,
+                   (SELECT count(*) FROM api_key WHERE user_id = u.id AND revoked_at IS NULL) AS api_keys
+            FROM public.user_account u WHERE u.id = @userId AND u.deleted_at IS NULL
+            """, new { userId, now = Now });
     }
 
     /// <summary>A user's email and the organizations they belong to, for the server admin's disable.</summary>

@@ -32,6 +32,17 @@ public sealed class MemberRepository(NpgsqlDataSource db)
         return await Members.ReadAsync<MemberRow>(connection, query, new { organizationId });
     }
 
+    /// <summary>One member of the organization; null for anyone who is not.</summary>
+    public async Task<MemberRow?> GetAsync(long organizationId, long userId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<MemberRow>("""
+            SELECT m.user_id, u.email, m.role, m.can_manage_licenses, m.joined_at, u.disabled
+            FROM organization_member m JOIN public.user_account u ON u.id = m.user_id
+            WHERE m.organization_id = @organizationId AND m.user_id = @userId
+            """, new { organizationId, userId });
+    }
+
     public async Task<IReadOnlyList<MemberRow>> ListAsync(long organizationId)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -83,21 +94,34 @@ public sealed class MemberRepository(NpgsqlDataSource db)
         {
             if (role == OrgRole.Owner && actor.Role != OrgRole.Owner) return MemberChange.NotAllowed;
             if (role == OrgRole.Owner && await OwnersAsync(connection, tx, organizationId) <= 1) return MemberChange.LastOwner;
-            var recalled = (await connection.QueryAsync<string>("""
-                DELETE FROM license_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code
-                """, new { organizationId, userId }, tx)).Order().ToList();
-            await connection.ExecuteAsync("""
-                UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
-                UPDATE machine_activation SET deactivated_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND deactivated_at IS NULL;
-                UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
-                DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
-                DELETE FROM organization_member WHERE organization_id = @organizationId AND user_id = @userId;
-                """, new { organizationId, userId }, tx);
-            foreach (var product in recalled)
-                await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "license.unassigned", email, $"{product} (member removed)");
-            await AuditRepository.WriteAsync(connection, tx, actor.UserId, organizationId, "member.removed", email, $"was {RolePolicy.ToText(role)}");
+            await RemoveInAsync(connection, tx, organizationId, userId, email, role, actor.UserId, "member removed");
             return MemberChange.Done;
         });
+
+    /// <summary>
+    /// What removing a member takes with them, inside the caller's transaction (which holds the organization's row and
+    /// the member's): their licenses of both kinds, sessions, machines, API keys and teams, then the membership; each
+    /// recalled license and the removal audited, <paramref name="why"/> in the licenses' entries. Also a user's deletion.
+    /// </summary>
+    internal static async Task RemoveInAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId, long userId, string email, OrgRole role,
+        long actor, string why)
+    {
+        var recalled = (await connection.QueryAsync<string>("""
+            WITH per_user AS (DELETE FROM license_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code),
+                 floating AS (DELETE FROM floating_assignment WHERE organization_id = @organizationId AND user_id = @userId RETURNING product_code)
+            SELECT product_code FROM per_user UNION ALL SELECT product_code FROM floating
+            """, new { organizationId, userId }, tx)).Order().ToList();
+        await connection.ExecuteAsync("""
+            UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
+            UPDATE machine_activation SET deactivated_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND deactivated_at IS NULL;
+            UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
+            DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
+            DELETE FROM organization_member WHERE organization_id = @organizationId AND user_id = @userId;
+            """, new { organizationId, userId }, tx);
+        foreach (var product in recalled)
+            await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "license.unassigned", email, $"{product} ({why})");
+        await AuditRepository.WriteAsync(connection, tx, actor, organizationId, "member.removed", email, $"was {RolePolicy.ToText(role)}");
+    }
 
     private delegate Task<MemberChange> Change(NpgsqlConnection connection, NpgsqlTransaction tx, OrgRole current, string email);
 
@@ -118,7 +142,7 @@ public sealed class MemberRepository(NpgsqlDataSource db)
         return result;
     }
 
-    private static Task<long> OwnersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId) =>
+    internal static Task<long> OwnersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long organizationId) =>
         connection.ExecuteScalarAsync<long>(
             "SELECT count(*) FROM organization_member WHERE organization_id = @organizationId AND role = 'owner'", new { organizationId }, tx);
 }

@@ -1,5 +1,6 @@
 using Dapper;
 using LicenseServer.Data.Audit;
+using LicenseServer.Data.Database;
 using Npgsql;
 
 namespace LicenseServer.Data.Organizations;
@@ -11,13 +12,31 @@ public sealed record TeamMemberRow(long UserId, string Email);
 /// <summary>Teams. Every statement is scoped by organization, so another organization's team id finds nothing.</summary>
 public sealed class TeamRepository(NpgsqlDataSource db)
 {
-    public async Task<IReadOnlyList<TeamRow>> ListAsync(long organizationId)
+    private static readonly PagedList Teams = new(
+        "SELECT t.id, t.name, (SELECT count(*) FROM team_member tm WHERE tm.team_id = t.id) AS members",
+        "FROM team t WHERE t.organization_id = @organizationId",
+        new Dictionary<string, string> { ["name"] = "lower(t.name)", ["members"] = "members" }, "name", "t.id", "t.name");
+
+    private static readonly PagedList Members = new(
+        "SELECT u.id AS user_id, u.email",
+        """
+        FROM team_member tm JOIN team t ON t.id = tm.team_id JOIN public.user_account u ON u.id = tm.user_id
+        WHERE t.organization_id = @organizationId AND t.id = @teamId
+        """,
+        new Dictionary<string, string> { ["email"] = "lower(u.email)" }, "email", "u.id", "u.email");
+
+    /// <summary>A page of the organization's teams, by name unless sorted otherwise, with how many members each has.</summary>
+    public async Task<ListPage<TeamRow>> PageAsync(long organizationId, ListQuery query)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<TeamRow>("""
-            SELECT t.id, t.name, count(tm.user_id) AS members FROM team t LEFT JOIN team_member tm ON tm.team_id = t.id
-            WHERE t.organization_id = @organizationId GROUP BY t.id, t.name ORDER BY lower(t.name)
-            """, new { organizationId })).AsList();
+        return await Teams.ReadAsync<TeamRow>(connection, query, new { organizationId });
+    }
+
+    /// <summary>A page of one team's members (none for another organization's team).</summary>
+    public async Task<ListPage<TeamMemberRow>> MembersPageAsync(long organizationId, long teamId, ListQuery query)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await Members.ReadAsync<TeamMemberRow>(connection, query, new { organizationId, teamId });
     }
 
     public async Task<TeamRow?> FindAsync(long organizationId, long teamId)
@@ -27,15 +46,6 @@ public sealed class TeamRepository(NpgsqlDataSource db)
             SELECT t.id, t.name, (SELECT count(*) FROM team_member WHERE team_id = t.id) AS members
             FROM team t WHERE t.organization_id = @organizationId AND t.id = @teamId
             """, new { organizationId, teamId });
-    }
-
-    public async Task<IReadOnlyList<TeamMemberRow>> MembersAsync(long organizationId, long teamId)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        return (await connection.QueryAsync<TeamMemberRow>("""
-            SELECT u.id AS user_id, u.email FROM team_member tm JOIN team t ON t.id = tm.team_id JOIN public.user_account u ON u.id = tm.user_id
-            WHERE t.organization_id = @organizationId AND t.id = @teamId ORDER BY u.email
-            """, new { organizationId, teamId })).AsList();
     }
 
     /// <summary>Null when the name is taken in this organization.</summary>

@@ -4,23 +4,24 @@ using LicenseServer.Web.Accounts;
 
 namespace LicenseServer.Web.Admin;
 
-public sealed record UserPage(IReadOnlyList<UserListRow> Rows, long Total, int Page, int PageSize, string Query)
+public sealed record UserPage(IReadOnlyList<UserListRow> Rows, long Total, int Page, int PageSize, string Query, string Sort = "email")
 {
     public int Pages => (int)Math.Max(1, (Total + PageSize - 1) / PageSize);
 }
 
-/// <summary>The server admin lists all users, searches, pages, and disables or enables one.</summary>
+/// <summary>The server admin lists all users, searches, pages, disables or enables one, sets a one-time password or deletes one.</summary>
 public sealed class UserAdminService(UserAdminRepository users, AuditRepository audit)
 {
     public const int PageSize = 25;
 
-    public async Task<UserPage> SearchAsync(string? query, int page)
+    public async Task<UserPage> SearchAsync(string? query, int page, string? sort = null)
     {
+        sort = sort is { } s && UserAdminRepository.Sorts.ContainsKey(s.TrimStart('-')) ? s : "email";
         query = (query ?? "").Trim();
         if (query.Length > 254) query = query[..254];
         page = Math.Clamp(page, 1, 100_000);
-        var (rows, total) = await users.SearchAsync(query, page, PageSize);
-        return new UserPage(rows, total, page, PageSize, query);
+        var (rows, total) = await users.SearchAsync(query, page, PageSize, sort);
+        return new UserPage(rows, total, page, PageSize, query, sort);
     }
 
     /// <summary>
@@ -37,6 +38,20 @@ public sealed class UserAdminService(UserAdminRepository users, AuditRepository 
     public Task RecordResetLinkAsync(long actor, string email) => audit.RecordAsync(actor, "user.reset_link_sent", email);
 
     /// <summary>Null when done; otherwise why not.</summary>
+    /// <summary>Deletes a user (see <see cref="UserAdminRepository.DeleteAsync"/>): null when done, else why not, in a sentence.</summary>
+    public async Task<string?> DeleteAsync(long actor, long userId)
+    {
+        if (userId == actor) return "You cannot delete your own account.";
+        return await users.DeleteAsync(userId, actor) switch
+        {
+            (UserDeletion.Deleted, _) => null,
+            (UserDeletion.DefaultAccount, var email) => $"{email} is the default account, the server's own administrator: it cannot be deleted.",
+            (UserDeletion.LastOwner, var organization) =>
+                $"They are the only Owner of {organization}: make another member its Owner first. Nothing was deleted.",
+            _ => "That user does not exist.",
+        };
+    }
+
     public async Task<string?> SetDisabledAsync(long actor, long userId, bool disabled)
     {
         if (userId == actor && disabled) return "You cannot disable your own account.";

@@ -43,7 +43,7 @@ public static class ApiDocument
             $$"""{"product":"KSE","machineId":"6f1d0c3b8e2a4c59a1b7d2e4f6a8c0b2","organizationId":1,"expiresAt":"2026-12-12T09:30:00+00:00","lease":"{{Lease}}"}"""),
         ["Deactivate"] = new(Caller.Person, [.. JsonBody, .. Token, "not_a_member", "not_activated"],
             """{"product":"KSE","machineId":"6f1d0c3b8e2a4c59a1b7d2e4f6a8c0b2"}"""),
-        ["Checkout"] = new(Caller.Engine, [.. JsonBody, .. Key, .. License, "unknown_product", "not_floating", "machine_disabled", "machine_not_allowed",
+        ["Checkout"] = new(Caller.Engine, [.. JsonBody, .. Key, .. License, "unknown_product", "not_floating", "not_assigned", "machine_disabled", "machine_not_allowed",
                 "machine_limit", "quota_exceeded", "over_allocated", "reserved"],
             """{"product":"KRE","machineId":"build-agent-07","processId":"4711","sessionId":"0b6d3e0c-5d2f-4f7e-9a51-3c2b8f0e6d14"}""",
             $$"""{"sessionId":"0b6d3e0c-5d2f-4f7e-9a51-3c2b8f0e6d14","heartbeatIntervalSeconds":60,"expiresAt":"2026-12-05T09:35:00+00:00","grant":"{{Lease}}"}"""),

@@ -25,6 +25,7 @@ public static class ApiProblemCodes
         new(403, "license_expired", "The server's license, or the product's subscription, has ended: an admin uploads a renewed license."),
         new(403, "clock_tampering", "The server's clock is earlier than its license's issue date: its administrator corrects the clock."),
         new(403, "machine_disabled", "An admin disabled this machine in the organization."),
+        new(403, "not_assigned", "The organization lets only members assigned the floating product check it out: an admin assigns it."),
         new(403, "machine_not_allowed", "The product is limited to listed machines and this is not one of them."),
         new(404, "not_found", "There is no such API route."),
         new(404, "not_activated", "The product is not activated on this machine: nothing to deactivate."),

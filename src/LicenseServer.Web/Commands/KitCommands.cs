@@ -13,7 +13,7 @@ namespace LicenseServer.Web.Commands;
 
 /// <summary>
 /// kit-server: runs the server (the default command) and the one-off commands beside it: migrate, check-database,
-/// backup, restore, license-request, activate, create-default-account, reset-password, setup-code, version. Every
+/// backup, restore, license-request, activate, create-default-account, demo-organization, reset-password, setup-code, version. Every
 /// command also takes settings as --Kit:Section:Key=value (or the same without "="), which go to the configuration;
 /// anything else on the command line must be a command or one of its options.
 /// </summary>
@@ -127,6 +127,11 @@ public static class KitCommands
                 Console.WriteLine($"Created the default account {email}.");
                 return 0;
             }));
+
+        Add(root, "demo-organization", "Create an organization owned by an existing account, assign it each product, and print an API key of its owner " +
+                                       "(installer/demo.sh runs it once).",
+            [Value("--owner", "the owner's email", required: true), Value("--name", "the organization's name (default: Demo Organization)")],
+            command => WithServerAsync(command, app => DemoOrganization.CreateAsync(app.Services, command.Require("owner"), command.Get("name") ?? "Demo Organization")));
 
         Add(root, "setup-code", "Make a new setup code for the Setup page (the one made before stops working).", [], command => WithServerAsync(command, async app =>
         {

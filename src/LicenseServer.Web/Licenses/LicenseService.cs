@@ -4,6 +4,7 @@ using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Organizations;
 using LicenseServer.Core.Security;
 using LicenseServer.Data.Activation;
+using LicenseServer.Data.Database;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
 using LicenseServer.Web.Activation;
@@ -53,7 +54,7 @@ public sealed class LicenseService(
 
     private async Task<(long UserId, string Email)> MemberAsync(Membership actor, long userId)
     {
-        var row = (await members.ListAsync(actor.OrganizationId)).FirstOrDefault(m => m.UserId == userId)
+        var row = await members.GetAsync(actor.OrganizationId, userId)
             ?? throw new LicenseRuleException("not_a_member", "That user is not a member of this organization.");
         return (row.UserId, row.Email);
     }
@@ -176,7 +177,7 @@ public sealed class LicenseService(
     }
     public Task<(string FileName, string Text)?> OfflineFileAsync(Membership actor, Guid id) => licenses.OfflineFileAsync(actor.OrganizationId, id);
 
-    public Task<IReadOnlyList<ApiKeyRow>> ApiKeysAsync(Membership actor) => apiKeys.ListAsync(actor.OrganizationId, actor.UserId);
+    public Task<ListPage<ApiKeyRow>> ApiKeysAsync(Membership actor, ListQuery query) => apiKeys.PageAsync(actor.OrganizationId, actor.UserId, query);
 
     /// <summary>The key is returned once, to show; only its hash is stored.</summary>
     public async Task<string> CreateApiKeyAsync(Membership actor, string? name)

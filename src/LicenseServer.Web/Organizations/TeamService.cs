@@ -1,4 +1,5 @@
 using LicenseServer.Core.Organizations;
+using LicenseServer.Data.Database;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
 
@@ -7,11 +8,11 @@ namespace LicenseServer.Web.Organizations;
 /// <summary>Teams inside an organization.</summary>
 public sealed class TeamService(TeamRepository teams, ReservationRepository reservations)
 {
-    public Task<IReadOnlyList<TeamRow>> ListAsync(Membership actor) => teams.ListAsync(actor.OrganizationId);
+    public Task<ListPage<TeamRow>> PageAsync(Membership actor, ListQuery query) => teams.PageAsync(actor.OrganizationId, query);
 
     public Task<TeamRow?> FindAsync(Membership actor, long teamId) => teams.FindAsync(actor.OrganizationId, teamId);
 
-    public Task<IReadOnlyList<TeamMemberRow>> MembersAsync(Membership actor, long teamId) => teams.MembersAsync(actor.OrganizationId, teamId);
+    public Task<ListPage<TeamMemberRow>> MembersAsync(Membership actor, long teamId, ListQuery query) => teams.MembersPageAsync(actor.OrganizationId, teamId, query);
 
     public async Task<long> CreateAsync(Membership actor, string? name)
     {

@@ -22,6 +22,30 @@ public class ServerAdminTests : ConsoleTest
         var second = await Admin.GetTextAsync("/Admin/Users?q=bulk&p=2");
         Assert.That(first, Does.Contain("30 user(s)").And.Contain("bulk00@").And.Contain("Page 1 of 2").And.Not.Contain("bulk29@"));
         Assert.That(second, Does.Contain("bulk29@").And.Not.Contain("bulk00@"));
+
+        // Sorted by a column, descending on the second click; the search and the sort are kept across pages.
+        var byEmailDown = await Admin.GetTextAsync("/Admin/Users?q=bulk&s=-email");
+        Assert.That(byEmailDown.IndexOf("bulk29@", StringComparison.Ordinal), Is.LessThan(byEmailDown.IndexOf("bulk05@", StringComparison.Ordinal)));
+        Assert.That(byEmailDown, Does.Contain("aria-sort=\"descending\"").And.Contain("href=\"/Admin/Users?q=bulk&amp;s=-email&amp;p=2\""));
+        Assert.That(await Admin.GetTextAsync("/Admin/Users?q=bulk&s=" + Uri.EscapeDataString("email;DROP TABLE user_account")), Does.Contain("bulk00@"),
+            "an unknown sort key is ignored");
+    }
+
+    [Test]
+    public async Task All_users_sorts_by_how_many_organizations_each_belongs_to()
+    {
+        var busy = await CreateUserAsync("busy@acme.test");
+        await CreateUserAsync("idle@acme.test");
+        foreach (var name in new[] { "One", "Two" })
+        {
+            var org = await CreateOrganizationAsync(Admin, name);
+            await using var db = Db();
+            await db.ExecuteAsync("INSERT INTO organization_member (organization_id, user_id, role) VALUES (@org, @busy, 'member')", new { org, busy });
+        }
+        var page = await Admin.GetTextAsync("/Admin/Users?s=-organizations");
+        Assert.That(page.IndexOf("busy@acme.test", StringComparison.Ordinal), Is.LessThan(page.IndexOf("idle@acme.test", StringComparison.Ordinal)));
+        var up = await Admin.GetTextAsync("/Admin/Users?s=organizations");
+        Assert.That(up.IndexOf("idle@acme.test", StringComparison.Ordinal), Is.LessThan(up.IndexOf("busy@acme.test", StringComparison.Ordinal)));
     }
 
     [Test]

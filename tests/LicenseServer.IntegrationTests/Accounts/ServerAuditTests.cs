@@ -38,7 +38,9 @@ public class ServerAuditTests : ConsoleTest
         await CreateUserAsync("owner@globex.test");
         var globex = await CreateOrganizationAsync(Admin, "Globex");
         await AddMemberAsync(globex, "owner@globex.test", role: "owner");
-        using (await Admin.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = $"{globex}", ["product"] = "KSE", ["quota"] = "4" })) { }
+        // ACME QA, the first organization, holds every seat: 4 of them move to Globex.
+        foreach (var (org, quota) in new[] { (acme, "6"), (globex, "4") })
+            using (await Admin.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = $"{org}", ["product"] = "KSE", ["quota"] = quota })) { }
 
         var all = await ConsoleClient.TextOf(await Admin.GetAsync("/Admin/Organizations"));
         Assert.That(all, Does.Contain($"ACME QA ({acme})").And.Contain($"Globex ({globex})"));

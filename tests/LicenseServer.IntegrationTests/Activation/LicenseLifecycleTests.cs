@@ -131,7 +131,7 @@ public partial class LicenseLifecycleTests : LicenseTest
         await UseMailDevForServerAsync();
         await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
-        using var runner = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };
+        using var runner = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Members.EngineKeyAsync(Server, membership!, "ci") };
         var watch = Server.Service<ExpiryWatch>();
 
         foreach (var (days, banner) in new (int, string?)[]

@@ -32,7 +32,7 @@ public class ClientApiTests : LicenseTest
     private async Task<string> ApiKeyForAsync(string email)
     {
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "test key");
+        return await Members.EngineKeyAsync(Server, membership!, "test key");
     }
 
     private static KitApiException Refused(Func<Task> call) => Assert.ThrowsAsync<KitApiException>(async () => await call())!;
@@ -243,7 +243,7 @@ public class ClientApiTests : LicenseTest
                 Is.Not.Null, "the checkout's own statement notes the key's use");
 
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("runner@acme.test"));
-        var keyId = (await Server.Service<LicenseService>().ApiKeysAsync(membership!))[0].Id;
+        var keyId = (await Server.Service<LicenseService>().ApiKeysAsync(membership!, new LicenseServer.Data.Database.ListQuery())).Rows[0].Id;
         await Server.Service<LicenseService>().RevokeApiKeyAsync(membership!, keyId);
         var revoked = Refused(() => client.CheckoutAsync("KRE", "CI-01", "1"));
         Assert.That((revoked.Status, revoked.Code), Is.EqualTo((401, "api_key_revoked")));

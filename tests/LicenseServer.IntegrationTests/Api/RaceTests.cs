@@ -29,7 +29,7 @@ public class RaceTests : LicenseTest
     {
         var userId = await AddMemberAsync(organizationId, email);
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(organizationId, userId);
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "load");
+        return await Members.EngineKeyAsync(Server, membership!, "load");
     }
 
     /// <summary>A checkout over HTTP, proposing <paramref name="sessionId"/>: the session id granted, or the refusal's code.</summary>

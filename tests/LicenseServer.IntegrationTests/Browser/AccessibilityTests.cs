@@ -22,13 +22,15 @@ public class AccessibilityTests : BrowserTest
         var org = await CreateOrganizationAsync(server, "ACME Access", ("KSE", 5), ("KRE", 5));
         using var http = new ConsoleClient(server.BaseUrl);
         await http.SignInAsync(AdminEmail, AdminPassword);
-        long team;
+        long team, member;
         await using (var db = new NpgsqlConnection(server.ConnectionString))
         {
             var members = await Members.AddAsync(db, org, 2, "reader");
             team = await db.ExecuteScalarAsync<long>("INSERT INTO team (organization_id, name) VALUES (@org, 'Readers') RETURNING id", new { org });
-            using (await http.PostFormAsync($"/Organizations/{org}/Licenses?product=KSE&handler=Assign", new Dictionary<string, string> { ["emails"] = members[0] },
-                       tokenPage: $"/Organizations/{org}/Licenses?product=KSE")) { }
+            foreach (var (product, email) in new[] { ("KSE", members[0]), ("KRE", members[1]) })
+                using (await http.PostFormAsync($"/Organizations/{org}/Licenses?product={product}&handler=Assign", new Dictionary<string, string> { ["emails"] = email },
+                           tokenPage: $"/Organizations/{org}/Licenses?product={product}")) { }
+            member = await db.ExecuteScalarAsync<long>("SELECT id FROM public.user_account WHERE email = @email", new { email = members[1] });
             await db.ExecuteAsync("""
                 INSERT INTO floating_session (id, organization_id, product_code, user_id, machine_id, process_id, expires_at)
                 SELECT gen_random_uuid(), @org, 'KRE', id, 'CI-01', '4242', now() + interval '5 minutes' FROM public.user_account WHERE email = @email;
@@ -37,7 +39,7 @@ public class AccessibilityTests : BrowserTest
                 """, new { org, email = members[1] });
         }
 
-        var routeValues = new Dictionary<string, string> { ["orgId"] = $"{org}", ["teamId"] = $"{team}" };
+        var routeValues = new Dictionary<string, string> { ["orgId"] = $"{org}", ["teamId"] = $"{team}", ["userId"] = $"{member}" };
         var pages = (await ConsoleEndpoints.AllAsync(server))
             .Where(h => h.HttpMethod == "GET" && h.Name is null && !h.Route.Contains("{", StringComparison.Ordinal) || h.HttpMethod == "GET" && h.Name is null && h.Route.Contains("{orgId", StringComparison.Ordinal))
             .Select(h => h.Url(routeValues)).Distinct().ToList();

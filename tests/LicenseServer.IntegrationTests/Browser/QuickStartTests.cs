@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Microsoft.Playwright;
 using LicenseServer.Data.Operations;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -50,6 +51,22 @@ public partial class QuickStartTests : BrowserTest
             var products = await Page.GetByTestId("products").InnerTextAsync();
             Assert.That(products, Does.Contain("KSE").And.Contain("Studio Enterprise").And.Contain("KRE").And.Contain("Runtime Engine"));
             Assert.That(await Page.Locator(".demo-banner").InnerTextAsync(), Does.Contain("DEMO MODE"));
+
+            // The demo organization holds every seat, its admin holds each product, and the printed key checks out KRE.
+            Assert.That(output.ToString(), Does.Contain("Created the organization \"Demo Organization\"").And.Contain("KSE: 10 seats").And.Contain("KRE: 5 seats"));
+            var key = ApiKeyLine().Match(output.ToString()).Groups[1].Value;
+            await Page.GetByRole(AriaRole.Link, new() { Name = "Demo Organization" }).First.ClickAsync();
+            await Page.GetByRole(AriaRole.Link, new() { Name = "License Management" }).ClickAsync();
+            await Page.GetByRole(AriaRole.Link, new() { Name = "KSE (per-user)" }).ClickAsync();
+            Assert.That(await Page.GetByTestId("in-use").First.InnerTextAsync(), Is.EqualTo("1"), "the admin's own KSE license is in use at once");
+            using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+            using var checkout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sessions")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { product = "KRE", machineId = "demo-runner", processId = "1" }),
+            };
+            checkout.Headers.Add("X-Api-Key", key);
+            using var granted = await http.SendAsync(checkout);
+            Assert.That(granted.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Created), await granted.Content.ReadAsStringAsync());
         }
         finally
         {
@@ -82,4 +99,7 @@ public partial class QuickStartTests : BrowserTest
 
     [GeneratedRegex(@"^\s*Password\s+(\S+)\s*$")]
     private static partial Regex PasswordLine();
+
+    [GeneratedRegex(@"^\s*API key\s+(kit_\S+)", RegexOptions.Multiline)]
+    private static partial Regex ApiKeyLine();
 }

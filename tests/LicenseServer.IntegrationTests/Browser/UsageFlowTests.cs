@@ -27,7 +27,7 @@ public class UsageFlowTests : BrowserTest
         using (await http.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = orgId.ToString(), ["product"] = "KRE", ["quota"] = "5" })) { }
         var adminId = (await server.Service<LicenseServer.Data.Accounts.UserAccountRepository>().FindByEmailAsync(AdminEmail))!.Id;
         var membership = await server.Service<OrganizationRepository>().MembershipAsync(orgId, adminId);
-        using var kit = new KitClient(new Uri(server.BaseUrl), TestServer.Vendor.PublicKey, clock: clock) { ApiKey = await server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };
+        using var kit = new KitClient(new Uri(server.BaseUrl), TestServer.Vendor.PublicKey, clock: clock) { ApiKey = await Members.EngineKeyAsync(server, membership!, "ci") };
 
         var sampler = server.Service<UsageSampler>();
         var inUse = new[] { 1, 3, 2, 4 };

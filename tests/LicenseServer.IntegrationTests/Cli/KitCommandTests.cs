@@ -81,7 +81,7 @@ public class KitCommandTests : LicenseTest
     {
         var userId = await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, userId);
-        Environment.SetEnvironmentVariable("KIT_API_KEY", await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "cli"));
+        Environment.SetEnvironmentVariable("KIT_API_KEY", await Members.EngineKeyAsync(Server, membership!, "cli"));
 
         var hold = KitAsync("checkout", "--product", "KRE", "--machine-id", "CI-9", "--for", "4");
         long held = 0;

@@ -64,7 +64,7 @@ public class JavaClientTests : LicenseTest
     private async Task<string> ApiKeyAsync(string email)
     {
         var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "java client");
+        return await Members.EngineKeyAsync(Server, membership!, "java client");
     }
 
     private async Task<long> LiveSessionsAsync()

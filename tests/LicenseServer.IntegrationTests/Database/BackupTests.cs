@@ -55,7 +55,7 @@ public class BackupTests : LicenseTest
         // A package of two chunks: its bytes are in the database, so the dump holds them.
         var package = PluginTests.Package(PluginTests.Manifest(), ("lib/slack.jar", RandomNumberGenerator.GetBytes(1536 * 1024)));
         await Server.Service<PluginStore>().StoreAsync(Org, new MemoryStream(package), 2 * 1024 * 1024, await UserIdAsync(AdminEmail));
-        var key = await Server.Service<LicenseService>().CreateApiKeyAsync(
+        var key = await Members.EngineKeyAsync(Server, 
             (await Server.Service<OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(AdminEmail)))!, "plugins");
         var before = await SnapshotAsync(Server.ConnectionString);
 

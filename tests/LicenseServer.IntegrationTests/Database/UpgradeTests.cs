@@ -76,6 +76,23 @@ public class UpgradeTests
         Assert.That(duplicate.SqlState, Is.EqualTo(PostgresErrorCodes.UniqueViolation), "the database itself keeps one offline package per version");
     }
 
+    [Test]
+    public async Task Organizations_of_an_older_version_keep_letting_every_member_check_out_and_new_ones_start_with_assigned_members_only()
+    {
+        var connectionString = DatabaseBefore("0031");
+        await using (var db = new NpgsqlConnection(connectionString))
+        {
+            var admin = await db.ExecuteScalarAsync<long>("INSERT INTO user_account (email, password, password_encrypted) VALUES ('admin@acme.test', 'x', true) RETURNING id");
+            await db.ExecuteAsync("INSERT INTO organization (name, created_by) VALUES ('Older', @admin)", new { admin });
+        }
+        Assert.That(Migrator.Migrate(connectionString, NullLogger.Instance), Does.Contain("db-migrations.0031_floating_assignment.sql"));
+
+        await using var after = new NpgsqlConnection(connectionString);
+        await after.ExecuteAsync("INSERT INTO organization (name, created_by) SELECT 'Newer', id FROM user_account");
+        Assert.That((await after.QueryAsync<(string, bool)>("SELECT name, floating_assigned_only FROM organization ORDER BY id")).ToList(),
+            Is.EqualTo(new[] { ("Older", false), ("Newer", true) }));
+    }
+
     /// <summary>
     /// Rows of <paramref name="packages"/>, of an admin's organization, as a version that kept package bytes in its data directory left
     /// them (plugins/aa/sha.zip); each file holds <c>Bytes</c>, or <c>OnDisk</c> where that differs. The API key of a member.

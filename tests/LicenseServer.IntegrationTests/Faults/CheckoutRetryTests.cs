@@ -28,7 +28,7 @@ public class CheckoutRetryTests : LicenseTest
     {
         var userId = await AddMemberAsync(Org, email);
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, userId);
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "retry");
+        return await Members.EngineKeyAsync(Server, membership!, "retry");
     }
 
     private async Task<(int Status, Guid? Id)> CheckoutAsync(Guid sessionId, string key, string machine = "M-1")

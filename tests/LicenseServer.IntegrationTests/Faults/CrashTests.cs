@@ -34,7 +34,7 @@ public class CrashTests : LicenseTest
         await using (var setup = Db()) grantees = await Members.AddAsync(setup, Org, 120, "grantee");
         var runner = await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, runner);
-        var apiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "crash");
+        var apiKey = await Members.EngineKeyAsync(Server, membership!, "crash");
 
         var node = await ServerProcess.StartAsync(Server.ConnectionString);
         using var console = new ConsoleClient(node.BaseUrl);

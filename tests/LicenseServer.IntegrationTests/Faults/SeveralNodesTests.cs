@@ -81,7 +81,7 @@ public class SeveralNodesTests : LicenseTest
         // The engine's API key, made on A, checks out on both. KRE's quota is 5: three seats taken through A, two through B,
         // and the sixth is refused by either.
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync("dev@acme.test"));
-        onA.ApiKey = onB.ApiKey = await Server.Service<LicenseServer.Web.Licenses.LicenseService>().CreateApiKeyAsync(membership!, "engine");
+        onA.ApiKey = onB.ApiKey = await Members.EngineKeyAsync(Server, membership!, "engine");
         var sessions = new List<FloatingSession>();
         for (var i = 0; i < 5; i++)
             sessions.Add(await (i < 3 ? onA : onB).CheckoutAsync("KRE", "CI-01", $"{i}", autoHeartbeat: false));

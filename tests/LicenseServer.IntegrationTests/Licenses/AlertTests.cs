@@ -46,7 +46,7 @@ public class AlertTests : LicenseTest
     {
         var userId = await AddMemberAsync(Org, "runner@acme.test");
         var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, userId);
-        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci") };
+        return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Members.EngineKeyAsync(Server, membership!, "ci") };
     }
 
     private async Task IdleAsync() => Assert.That(await Server.Service<AlertTrigger>().WaitIdleAsync(TimeSpan.FromSeconds(30)), "alert work did not finish");

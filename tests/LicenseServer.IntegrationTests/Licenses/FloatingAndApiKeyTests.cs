@@ -35,15 +35,6 @@ public partial class FloatingAndApiKeyTests : LicenseTest
     }
 
     [Test]
-    public async Task Floating_licenses_are_not_assigned_to_users()
-    {
-        var users = await MembersAsync(1);
-        using var response = await AssignAsync(Admin, users[0], "KRE");
-        Assert.That(await ConsoleClient.TextOf(response), Does.Contain("KRE is a floating license"));
-        Assert.That(await AssignedAsync("KRE"), Is.Zero);
-    }
-
-    [Test]
     public async Task An_API_key_is_shown_once_stored_hashed_listed_by_prefix_and_revocable_by_its_owner_only()
     {
         await AddMemberAsync(Org, "runner@acme.test");

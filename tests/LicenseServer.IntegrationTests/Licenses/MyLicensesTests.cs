@@ -25,7 +25,7 @@ public class MyLicensesTests : SeatRuleTest
 
         var mine = await MeAsync(ann.Token!);
         Assert.That(mine.GetProperty("licenses").EnumerateArray().Select(l => (l.GetProperty("organizationName").GetString(), l.GetProperty("product").GetString())),
-            Is.EqualTo(new[] { ("ACME QA", "KSE") }));
+            Is.EqualTo(new[] { ("ACME QA", "KRE"), ("ACME QA", "KSE") }), "the floating license assigned to her key's owner is hers too");
         Assert.That(mine.GetProperty("machines").EnumerateArray().Select(m => m.GetProperty("machineId").GetString()), Is.EqualTo(new[] { "ANN-PC" }));
         Assert.That(mine.GetProperty("machines")[0].GetProperty("leaseExpiresAt").GetDateTimeOffset(), Is.GreaterThan(DateTimeOffset.UtcNow.AddDays(6)));
         Assert.That(mine.GetProperty("sessions").EnumerateArray().Select(s => (s.GetProperty("machineId").GetString(), s.GetProperty("processId").GetString())),

@@ -23,7 +23,7 @@ public partial class UsageTests : LicenseTest
     {
         var userId = await AddMemberAsync(Org, email);
         var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, userId);
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "ci");
+        return await Members.EngineKeyAsync(Server, membership!, "ci");
     }
 
     /// <summary>Moves the clock an hour on and samples: one bucket per call.</summary>

@@ -30,7 +30,7 @@ public class MetricsTests : LicenseTest
     private async Task<string> ApiKeyForAsync(string email)
     {
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
-        return await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "metrics test");
+        return await Members.EngineKeyAsync(Server, membership!, "metrics test");
     }
 
     private async Task<HttpResponseMessage> CheckoutAsync(string key, HttpContent body)

@@ -38,7 +38,10 @@ public class InvitationTests : ConsoleTest
         {
             await db.ExecuteAsync("UPDATE invitation SET expires_at = now() - interval '1 minute' WHERE email = 'late@acme.test'");
             var gone = await db.ExecuteScalarAsync<long>("SELECT id FROM invitation WHERE email = 'gone@acme.test'");
-            using var revoke = await Admin.PostFormAsync(Users + "?handler=Revoke", new Dictionary<string, string> { ["invitationId"] = gone.ToString() }, tokenPage: Users);
+            using (var asked = await Admin.PostFormAsync(Users + "?handler=Revoke", new Dictionary<string, string> { ["invitationId"] = gone.ToString() }, tokenPage: Users))
+                Assert.That(await ConsoleClient.TextOf(asked), Does.Contain("Revoke the invitation of gone@acme.test?"));
+            Assert.That(await db.ExecuteScalarAsync<bool>("SELECT revoked_at IS NULL FROM invitation WHERE id = @gone", new { gone }), "nothing changes before the confirmation");
+            using var revoke = await Admin.PostFormAsync(Users + "?handler=Revoke", new Dictionary<string, string> { ["invitationId"] = gone.ToString(), ["confirmed"] = "true" }, tokenPage: Users);
             Assert.That(revoke.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         }
         var visitor = NewClient();

@@ -39,7 +39,10 @@ public class TeamTests : ConsoleTest
 
         long devId;
         await using (var db = Db()) devId = await db.ExecuteScalarAsync<long>("SELECT id FROM user_account WHERE email = 'dev@acme.test'");
-        using (var removed = await PostAsync(team + "?handler=RemoveMember", new() { ["userId"] = devId.ToString() }))
+        using (var asked = await PostAsync(team + "?handler=RemoveMember", new() { ["userId"] = devId.ToString() }))
+            Assert.That(await ConsoleClient.TextOf(asked), Does.Contain("Remove dev@acme.test from the team Quality?").And.Contain("Their licenses, sessions and membership"));
+        Assert.That(await Admin.GetTextAsync(team), Does.Contain("dev@acme.test"), "nothing changes before the confirmation");
+        using (var removed = await PostAsync(team + "?handler=RemoveMember", new() { ["userId"] = devId.ToString(), ["confirmed"] = "true" }))
             Assert.That(removed.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         using (var deleted = await PostAsync(Teams + "?handler=Delete", new() { ["confirmed"] = "true", ["teamId"] = teamId.ToString() }))
             Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));

@@ -12,11 +12,12 @@ public sealed class ConfirmationTests : SecurityTest
 {
     private static readonly string[] Destructive =
     [
-        "/Account/Licenses Deactivate", "/Admin/Plugins Delete", "/Admin/Users Disable", "/Admin/Users OneTimePassword",
+        "/Account/Licenses Deactivate", "/Admin/Plugins Delete", "/Admin/Users Delete", "/Admin/Users Disable", "/Admin/Users OneTimePassword",
         "/Organizations/{orgId:long}/ApiKeys Revoke", "/Organizations/{orgId:long}/Licenses Deactivate", "/Organizations/{orgId:long}/Licenses DisableMachine",
         "/Organizations/{orgId:long}/Licenses EndSession", "/Organizations/{orgId:long}/Licenses RemoveMachine", "/Organizations/{orgId:long}/Licenses Transfer",
         "/Organizations/{orgId:long}/Licenses Unassign", "/Organizations/{orgId:long}/Licenses/Bulk Recall", "/Organizations/{orgId:long}/Plugins Delete",
-        "/Organizations/{orgId:long}/Teams Delete", "/Organizations/{orgId:long}/Users Remove",
+        "/Organizations/{orgId:long}/Teams Delete", "/Organizations/{orgId:long}/Teams/{teamId:long} RemoveMember", "/Organizations/{orgId:long}/Users Remove",
+        "/Organizations/{orgId:long}/Users Revoke", "/Organizations/{orgId:long}/Users/{userId:long} Recall",
     ];
 
     [Test]
@@ -49,7 +50,7 @@ public sealed class ConfirmationTests : SecurityTest
         {
             var text = await ConsoleClient.TextOf(asked);
             Assert.That(text, Does.Contain($"Remove {VictimMember} from Victim Corp?"));
-            Assert.That(text, Does.Contain("Recalls 1 license, deactivates 1 machine, ends 1 session, revokes 1 API key and takes them out of 1 team."));
+            Assert.That(text, Does.Contain("Recalls 2 licenses, deactivates 1 machine, ends 1 session, revokes 1 API key and takes them out of 1 team."));
         }
         await using var db = Db();
         Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM organization_member WHERE organization_id = @Victim AND user_id = @MemberId", W), Is.EqualTo(1));

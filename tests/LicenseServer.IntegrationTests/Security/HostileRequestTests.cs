@@ -25,7 +25,7 @@ public sealed class HostileRequestTests : SecurityTest
         var userId = await AddMemberAsync(org, VictimMember);
         using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         var bearer = (await kit.LoginAsync(VictimMember, Password)).Token;
-        var key = await Server.Service<LicenseService>().CreateApiKeyAsync((await Server.Service<OrganizationRepository>().MembershipAsync(org, userId))!, "ci");
+        var key = await Members.EngineKeyAsync(Server, (await Server.Service<OrganizationRepository>().MembershipAsync(org, userId))!, "ci");
         return ([
             new(HttpMethod.Post, "/api/v1/auth/login", new() { ["email"] = VictimMember, ["password"] = Password }, "none"),
             new(HttpMethod.Post, $"/api/v1/organizations/{org}/activations", new() { ["product"] = "KSE", ["machineId"] = "PC-1" }, "bearer"),

@@ -113,7 +113,7 @@ public sealed class IdorTests : SecurityTest
         using var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock);
         var attackerToken = (await kit.LoginAsync(Attacker, Password)).Token;
         var membership = (await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(W.Attacker, await IdOfAsync(Attacker)))!;
-        var attackerKey = await Server.Service<LicenseServer.Web.Licenses.LicenseService>().CreateApiKeyAsync(membership, "attacker key");
+        var attackerKey = await Members.EngineKeyAsync(Server, membership, "attacker key");
         var before = await SnapshotAsync("api_key", "api_token");
 
         foreach (var method in new[] { HttpMethod.Post, HttpMethod.Delete })

@@ -110,7 +110,7 @@ public sealed class ReverseProxyTests : ConsoleTest
 
         await using var db = Db();
         Assert.That(await db.QueryAsync<(string, string?)>("SELECT action, address FROM audit_event WHERE organization_id = @org ORDER BY id", new { org }),
-            Is.EqualTo(new (string, string?)[] { ("organization.created", Outsider), ("member.added", Outsider), ("invitation.created", "127.0.0.1") }),
+            Is.EqualTo(new (string, string?)[] { ("organization.created", Outsider), ("member.added", Outsider), ("license.allocated", Outsider), ("license.allocated", Outsider), ("invitation.created", "127.0.0.1") }),
             "through the proxy, the forwarded address; straight from the proxy's host, its own");
         var page = await owner.GetTextAsync($"/Organizations/{org}/Audit");
         Assert.That(page, Does.Contain($"<td>{Outsider}</td>"), "the Audit page shows where a change came from");

@@ -17,7 +17,7 @@ public class CheckoutBatchTests : SeatRuleTest
         var membership = await Server.Service<OrganizationRepository>().MembershipAsync(organizationId, await UserIdAsync(email));
         return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock)
         {
-            ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "batch test key"),
+            ApiKey = await Members.EngineKeyAsync(Server, membership!, "batch test key"),
         };
     }
 

@@ -14,7 +14,7 @@ public class FloatingSeatTests : LicenseTest
     [Test]
     public async Task Parallel_checkouts_never_exceed_the_quota()
     {
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var userId = await KreMemberAsync("runner@acme.test");
         var ledger = Server.Service<FloatingSessions>();
         var attempts = Enumerable.Range(0, 25).Select(i => Task.Run(async () =>
         {
@@ -38,7 +38,7 @@ public class FloatingSeatTests : LicenseTest
     [Test]
     public async Task Registered_machines_never_exceed_the_quota_and_a_repeated_session_reuses_its_seat()
     {
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var userId = await KreMemberAsync("runner@acme.test");
         var ledger = Server.Service<FloatingSessions>();
         await AllocateAsync(Org, "KRE", 2);
         var (first, _) = await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease);
@@ -66,7 +66,7 @@ public class FloatingSeatTests : LicenseTest
     [Test]
     public async Task A_per_user_product_cannot_be_checked_out_as_floating()
     {
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var userId = await KreMemberAsync("runner@acme.test");
         var refused = Assert.ThrowsAsync<LicenseRuleException>(() => Server.Service<FloatingSessions>().CheckoutFloatingAsync(Org, "KSE", userId, "CI-1", "1", null, Lease))!;
         Assert.That(refused.Code, Is.EqualTo("not_floating"));
     }
@@ -74,7 +74,7 @@ public class FloatingSeatTests : LicenseTest
     [Test]
     public async Task Nothing_is_checked_out_once_the_servers_license_has_expired()
     {
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var userId = await KreMemberAsync("runner@acme.test");
         var ledger = Server.Service<FloatingSessions>();
         await ledger.CheckoutFloatingAsync(Org, "KRE", userId, "CI-1", "1", null, Lease);
         await using (var db = Db()) await db.ExecuteAsync("UPDATE server_license SET valid_until = now() - interval '1 minute'");
@@ -99,7 +99,7 @@ public class FloatingSeatTests : LicenseTest
     [Test]
     public async Task Each_refused_checkout_says_why_and_stores_nothing()
     {
-        var userId = await AddMemberAsync(Org, "runner@acme.test");
+        var userId = await KreMemberAsync("runner@acme.test");
         var ledger = Server.Service<FloatingSessions>();
         async Task<LicenseRuleException> RefusedAsync(string product = "KRE")
         {

@@ -49,6 +49,15 @@ public abstract class LicenseTest : ConsoleTest
         return await db.ExecuteScalarAsync<long>("SELECT count(*) FROM license_assignment WHERE organization_id = @Org AND product_code = @product", new { Org, product });
     }
 
+    /// <summary>A member assigned KRE, who may check it out: the organization lets only assigned members.</summary>
+    protected async Task<long> KreMemberAsync(string email)
+    {
+        var userId = await AddMemberAsync(Org, email);
+        await using var db = Db();
+        await Members.AssignFloatingAsync(db, Org, userId);
+        return userId;
+    }
+
     protected async Task<long> UserIdAsync(string email)
     {
         await using var db = Db();

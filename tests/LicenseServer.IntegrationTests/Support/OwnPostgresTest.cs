@@ -50,6 +50,8 @@ public abstract class OwnPostgresTest : LicenseTest
         await AllocateAsync(Org, "KSE", 40);
         await AllocateAsync(Org, "KRE", 20);
         var runner = await AddMemberAsync(Org, "runner@acme.test");
+        await using (var db = Db())
+            await Members.AssignFloatingAsync(db, Org, runner);
         var membership = await Server.Service<LicenseServer.Data.Organizations.OrganizationRepository>().MembershipAsync(Org, runner);
         ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "faults");
         Http = new HttpClient { BaseAddress = new Uri(Server.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };

@@ -48,9 +48,14 @@ public abstract class SeatRuleTest : LicenseTest
         return client;
     }
 
-    protected async Task<KitClient> ApiKeyClientAsync(string email)
+    /// <summary>A client with an API key of <paramref name="email"/>, who is assigned KRE first unless <paramref name="assignKre"/> is false.</summary>
+    protected async Task<KitClient> ApiKeyClientAsync(string email, bool assignKre = true)
     {
-        var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, await UserIdAsync(email));
+        var userId = await UserIdAsync(email);
+        if (assignKre)
+            await using (var db = Db())
+                await Members.AssignFloatingAsync(db, Org, userId);
+        var membership = await Server.Service<OrganizationRepository>().MembershipAsync(Org, userId);
         return new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock) { ApiKey = await Server.Service<LicenseService>().CreateApiKeyAsync(membership!, "test key") };
     }
 

@@ -46,9 +46,10 @@ public abstract class SecurityTest : ConsoleTest
         var otherId = await AddMemberAsync(victim, VictimOther);
         using (var invited = await InviteAsync(Admin, victim, "v-invited@victim.test"))
             Assert.That(invited.StatusCode, Is.EqualTo(HttpStatusCode.OK), await ConsoleClient.TextOf(invited));
-        using (var assigned = await Admin.PostFormAsync($"/Organizations/{victim}/Licenses?product=KSE&handler=Assign",
-                   new Dictionary<string, string> { ["emails"] = VictimMember }, tokenPage: $"/Organizations/{victim}/Licenses?product=KSE"))
-            Assert.That(assigned.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(assigned));
+        foreach (var (product, emails) in new[] { ("KSE", VictimMember), ("KRE", $"{VictimMember}\n{VictimOther}") })
+            using (var assigned = await Admin.PostFormAsync($"/Organizations/{victim}/Licenses?product={product}&handler=Assign",
+                       new Dictionary<string, string> { ["emails"] = emails }, tokenPage: $"/Organizations/{victim}/Licenses?product={product}"))
+                Assert.That(assigned.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(assigned));
 
         var membership = (await Server.Service<OrganizationRepository>().MembershipAsync(victim, memberId))!;
         using (var kit = new KitClient(new Uri(Server.BaseUrl), TestServer.Vendor.PublicKey, clock: Clock))
@@ -136,6 +137,8 @@ public abstract class SecurityTest : ConsoleTest
                 ("LicensesModel", "emails") => VictimOther,
                 ("LicensesModel", "machineId") => handler.Name is "RemoveMachine" ? "VICTIM-RUNNER" : "VICTIM-PC",
                 ("UsersModel", "emails") => "new-hire@victim.test",
+                // The member page's member (route value userId) is VictimOther, who holds KRE and not KSE.
+                ("MemberModel", "product") => handler.Name == "Grant" ? "KSE" : "KRE",
                 (_, "toEmail" or "email") when page is "TeamModel" or "LicensesModel" => VictimOther,
                 (_, "email") => AdminEmail,
                 (_, "name") => "Renamed by someone else",
@@ -168,7 +171,10 @@ public abstract class SecurityTest : ConsoleTest
     }
 
     /// <summary>The route values of the victim's pages, and the query that picks the product a handler's object belongs to.</summary>
-    protected IReadOnlyDictionary<string, string> VictimRoute => new Dictionary<string, string> { ["orgId"] = W.Victim.ToString(), ["teamId"] = W.Team.ToString() };
+    protected IReadOnlyDictionary<string, string> VictimRoute => new Dictionary<string, string>
+    {
+        ["orgId"] = W.Victim.ToString(), ["teamId"] = W.Team.ToString(), ["userId"] = W.OtherId.ToString(),
+    };
 
     protected static string ProductQuery(ConsoleHandler handler) =>
         handler.ModelType.Name is "LicensesModel" or "UsageModel" ? "product=" + (handler.Name is "EndSession" or "RemoveMachine" or "AllowMachine" or "DisallowMachine" ? "KRE" : "KSE") : "";

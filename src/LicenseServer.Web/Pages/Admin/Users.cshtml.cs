@@ -7,11 +7,19 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace LicenseServer.Web.Pages.Admin;
 
-/// <summary>Every user on the server, with search and paging; disable or enable. /Admin is for the server admin only.</summary>
+/// <summary>
+/// Every user on the server, with search and paging; disable or enable, send a reset link, set a one-time password,
+/// delete. /Admin is for the server admin only.
+/// </summary>
 public sealed class AdminUsersModel(UserAdminService users, ImpactRepository impact, PasswordResetService resets) : PageModel
 {
     public UserPage Result { get; private set; } = null!;
-    public string PagePrefix => $"/Admin/Users?q={Uri.EscapeDataString(Result.Query)}&p=";
+    public string PagePrefix => $"/Admin/Users?q={Uri.EscapeDataString(Result.Query)}&s={Uri.EscapeDataString(Result.Sort)}&p=";
+
+    /// <summary>A column header's link: sorted by it ascending, or descending when it already is; the search kept, back to page 1.</summary>
+    public string SortLink(string column) => $"/Admin/Users?q={Uri.EscapeDataString(Result.Query)}&s={(Result.Sort == column ? "-" + column : column)}";
+
+    public string? AriaSort(string column) => Result.Sort == column ? "ascending" : Result.Sort == "-" + column ? "descending" : null;
     public string? Error { get; private set; }
     public string? Info { get; private set; }
     public Confirmation? Confirm { get; private set; }
@@ -19,10 +27,10 @@ public sealed class AdminUsersModel(UserAdminService users, ImpactRepository imp
     /// <summary>A one-time password just set, shown once.</summary>
     public (string Email, string Password)? OneTime { get; private set; }
 
-    public async Task OnGetAsync(string? q, int p = 1)
+    public async Task OnGetAsync(string? q, int p = 1, string? s = null)
     {
         Info = TempData["Info"] as string;
-        Result = await users.SearchAsync(q, p);
+        Result = await users.SearchAsync(q, p, s);
     }
 
     public async Task<IActionResult> OnPostDisableAsync(long userId, bool confirmed, string? q, int p = 1)
@@ -85,6 +93,26 @@ public sealed class AdminUsersModel(UserAdminService users, ImpactRepository imp
     }
 
     public Task<IActionResult> OnPostEnableAsync(long userId, string? q, int p = 1) => SetAsync(userId, false, q, p);
+
+    public async Task<IActionResult> OnPostDeleteAsync(long userId, bool confirmed, string? q, int p = 1)
+    {
+        if (confirmed)
+        {
+            if (await users.DeleteAsync(User.UserId(), userId) is { } problem) return await RefuseAsync(problem, q, p);
+            TempData["Info"] = "The user has been deleted: removed from their organizations, their licenses recalled, their sessions ended.";
+            return Redirect($"/Admin/Users?q={Uri.EscapeDataString(q ?? "")}&p={p}");
+        }
+        if (await impact.UserDeletionAsync(userId) is not { } m) return await RefuseAsync("That user does not exist.", q, p);
+        Confirm = new Confirmation($"Delete {m.Email}?",
+            $"Removes them from {Confirmation.Count(m.Organizations, "organization", "organizations")} by the rules of removing a member: recalls " +
+            $"{Confirmation.Count(m.Licenses, "license", "licenses")}, deactivates {Confirmation.Count(m.Machines, "machine", "machines")}, ends " +
+            $"{Confirmation.Count(m.Sessions, "session", "sessions")} and revokes {Confirmation.Count(m.ApiKeys, "API key", "API keys")}. The account cannot " +
+            "sign in again and its email is free for a new account; the audit keeps the email.",
+            "Delete", "Delete user", new Dictionary<string, string> { ["userId"] = $"{userId}", ["q"] = q ?? "", ["p"] = $"{p}" })
+        { CancelUrl = $"/Admin/Users?q={Uri.EscapeDataString(q ?? "")}&p={p}" };
+        Result = await users.SearchAsync(q, p);
+        return Page();
+    }
 
     private async Task<IActionResult> SetAsync(long userId, bool disabled, string? q, int p)
     {

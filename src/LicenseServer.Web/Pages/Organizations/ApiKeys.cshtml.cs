@@ -13,12 +13,13 @@ namespace LicenseServer.Web.Pages.Organizations;
 public sealed class ApiKeysModel(LicenseService licenses, ImpactRepository impact) : OrganizationPageModel
 {
     public IReadOnlyList<ApiKeyRow> Keys { get; private set; } = [];
+    public ListView KeyList => field ??= new(Request, "keys", "API keys");
     public string? NewKey { get; private set; }
 
     public async Task OnGetAsync()
     {
         Info = TempData["Info"] as string;
-        Keys = await licenses.ApiKeysAsync(Membership);
+        Keys = KeyList.Showing(await licenses.ApiKeysAsync(Membership, KeyList.Query)).Rows;
     }
 
     [Requires(OrgPermission.UseApiKeys)]
@@ -34,7 +35,7 @@ public sealed class ApiKeysModel(LicenseService licenses, ImpactRepository impac
         {
             Refuse(e.Message);
         }
-        Keys = await licenses.ApiKeysAsync(Membership);
+        Keys = KeyList.Showing(await licenses.ApiKeysAsync(Membership, KeyList.Query)).Rows;
         return Page();
     }
 
@@ -48,7 +49,7 @@ public sealed class ApiKeysModel(LicenseService licenses, ImpactRepository impac
                     "Revoke", "Revoke", new Dictionary<string, string> { ["keyId"] = $"{keyId}" })
                 : null, "That API key does not exist or has been revoked already.", async () =>
             {
-                Keys = await licenses.ApiKeysAsync(Membership);
+                Keys = KeyList.Showing(await licenses.ApiKeysAsync(Membership, KeyList.Query)).Rows;
                 return true;
             });
         try
@@ -60,7 +61,7 @@ public sealed class ApiKeysModel(LicenseService licenses, ImpactRepository impac
         catch (LicenseRuleException e)
         {
             Refuse(e.Message);
-            Keys = await licenses.ApiKeysAsync(Membership);
+            Keys = KeyList.Showing(await licenses.ApiKeysAsync(Membership, KeyList.Query)).Rows;
             return Page();
         }
     }

@@ -10,11 +10,15 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
-/// <summary>Several per-user products for several selected users at once, all or nothing.</summary>
+/// <summary>
+/// Several products for several selected users at once, all or nothing: per-user products take seats, floating ones
+/// are assigned (no seat until a session). The members are listed a page at a time, searchable.
+/// </summary>
 public sealed class BulkModel(LicenseService licenses, OrganizationService organizations, ImpactRepository impact) : OrganizationPageModel
 {
     public IReadOnlyList<PoolRow> Products { get; private set; } = [];
     public IReadOnlyList<MemberRow> Members { get; private set; } = [];
+    public ListView MemberList => field ??= new(Request, "members", "members");
 
     [Requires(OrgPermission.ManageLicenses)]
     public async Task OnGetAsync()
@@ -61,7 +65,7 @@ public sealed class BulkModel(LicenseService licenses, OrganizationService organ
 
     private async Task LoadAsync()
     {
-        Products = (await licenses.PoolsAsync(Membership)).Where(p => p.Kind == ProductKind.PerUser).ToList();
-        Members = await organizations.MembersAsync(Membership);
+        Products = await licenses.PoolsAsync(Membership);
+        Members = MemberList.Showing(await organizations.MembersAsync(Membership, MemberList.Query)).Rows;
     }
 }

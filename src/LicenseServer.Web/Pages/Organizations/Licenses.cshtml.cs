@@ -12,12 +12,15 @@ using Microsoft.AspNetCore.Mvc;
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>License Management, per-user assignment, floating checkout, offline licenses, the machine rules (and the reservations, shown): one product of the organization at a time (?product=CODE).</summary>
-public sealed class LicensesModel(LicenseService licenses, LicenseListRepository lists, ImpactRepository impact) : OrganizationPageModel
+public sealed class LicensesModel(LicenseService licenses, LicenseListRepository lists, ImpactRepository impact, OrganizationRepository organizations)
+    : OrganizationPageModel
 {
     [FromQuery(Name = "product")] public string? ProductCode { get; set; }
     public IReadOnlyList<PoolRow> Pools { get; private set; } = [];
     public PoolRow? Pool { get; private set; }
     public IReadOnlyList<LicensedUserRow> LicensedUsers { get; private set; } = [];
+    public IReadOnlyList<FloatingUserRow> FloatingUsers { get; private set; } = [];
+    public bool FloatingAssignedOnly { get; private set; }
     public IReadOnlyList<HeldSeatRow> HeldSeats { get; private set; } = [];
     public IReadOnlyList<MachineRow> Machines { get; private set; } = [];
     public IReadOnlyList<SessionRow> Sessions { get; private set; } = [];
@@ -214,8 +217,14 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         [System.Runtime.CompilerServices.CallerMemberName] string caller = "") =>
         new(question, consequences, caller["OnPost".Length..^"Async".Length], button, fields) { Route = new() { ["product"] = ProductCode ?? "" } };
 
-    /// <summary>What recalling a license does, in numbers: its seat is free at once, or held while its machines' leases work offline.</summary>
-    private static string Recall(LicenseImpact license) => license.LeasedUntil is { } until && license.Machines > 0
+    /// <summary>
+    /// What recalling a license does, in numbers: its seat is free at once, or held while its machines' leases work
+    /// offline; a floating one ends its holder's live sessions.
+    /// </summary>
+    internal static string Recall(LicenseImpact license) => license.Floating
+        ? $"Ends {Confirmation.Count(license.Sessions, "live session", "live sessions")} of {license.Email} (their seats are free at once), " +
+          "and refuses their next checkout while only assigned members may check out."
+        : license.LeasedUntil is { } until && license.Machines > 0
         ? $"Recalls 1 license. {Confirmation.Count(license.Machines, "machine keeps its lease", "machines keep their leases")} until {LicenseVerifier.Format(until)} " +
           "(a lease works offline), so the seat is held until then."
         : "Recalls 1 license; its seat is free at once.";
@@ -259,6 +268,8 @@ public sealed class LicensesModel(LicenseService licenses, LicenseListRepository
         }
         else
         {
+            FloatingUsers = LicensedUserList.Showing(await lists.FloatingUsersAsync(org, Pool.Code, LicensedUserList.Query)).Rows;
+            FloatingAssignedOnly = await organizations.FloatingAssignedOnlyAsync(org);
             Sessions = SessionList.Showing(await lists.SessionsAsync(org, Pool.Code, SessionList.Query)).Rows;
             RegisteredMachines = RegisteredMachineList.Showing(await lists.RegisteredMachinesAsync(org, Pool.Code, RegisteredMachineList.Query)).Rows;
             AllowedMachines = await licenses.AllowedMachinesAsync(Membership, Pool.Code);

@@ -3,15 +3,17 @@ using LicenseServer.Web.Alerts;
 using LicenseServer.Web.Mail;
 using Microsoft.AspNetCore.Mvc;
 using LicenseServer.Web.Organizations;
+using LicenseServer.Data.Organizations;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>
 /// The organization's mail server (Update, Send test email, whose error names the kind of failure, never the
 /// server's own words), for its own notices: invitations and alerts.
-/// Usage alerts (threshold, refusals, webhook). Both for Owners and Admins (ManageSettings).
+/// Usage alerts (threshold, refusals, webhook). Who may check out floating products: assigned members only, or every
+/// member. All for Owners and Admins (ManageSettings).
 /// </summary>
-public sealed class SettingsModel(MailService mail, AlertSettingsService alerts) : OrganizationPageModel
+public sealed class SettingsModel(MailService mail, AlertSettingsService alerts, OrganizationRepository organizations) : OrganizationPageModel
 {
     /// <summary>An organization's mail server carries its own notices; mail about a person's account goes through the server's.</summary>
     public const string NoMailServer = "No mail server is set: invitations are not emailed (copy their links instead), and usage alerts are not emailed.";
@@ -23,6 +25,7 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
     public bool HasWebhookSecret { get; private set; }
     /// <summary>A webhook secret the server just generated: shown on this answer only.</summary>
     public string? NewWebhookSecret { get; private set; }
+    public bool FloatingAssignedOnly { get; private set; } = true;
 
     [Requires(OrgPermission.ManageSettings)]
     public async Task OnGetAsync()
@@ -84,8 +87,25 @@ public sealed class SettingsModel(MailService mail, AlertSettingsService alerts)
         }
     }
 
+    [Requires(OrgPermission.ManageSettings)]
+    public async Task<IActionResult> OnPostFloatingAccessAsync(string? access)
+    {
+        if (access is not ("assigned" or "everyone"))
+        {
+            await LoadAsync();
+            Refuse("Choose who may check out floating licenses: assigned members only, or every member.");
+            return Page();
+        }
+        await organizations.SetFloatingAssignedOnlyAsync(Membership.OrganizationId, access == "assigned", Membership.UserId);
+        TempData["Info"] = access == "assigned"
+            ? "Only members assigned a floating product may check it out now."
+            : "Every member may check out floating products now.";
+        return Redirect($"/Organizations/{Membership.OrganizationId}/Settings");
+    }
+
     private async Task LoadAsync()
     {
+        FloatingAssignedOnly = await organizations.FloatingAssignedOnlyAsync(Membership.OrganizationId);
         var alert = await alerts.GetAsync(Membership.OrganizationId);
         if (alert is not null)
             (Threshold, OnRefusal, WebhookUrl, HasWebhookSecret) =

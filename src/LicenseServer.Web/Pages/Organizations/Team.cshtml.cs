@@ -1,17 +1,19 @@
 using LicenseServer.Core.Organizations;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
+using LicenseServer.Web.Hosting;
 using LicenseServer.Web.Organizations;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LicenseServer.Web.Pages.Organizations;
 
 /// <summary>One team: rename, add and remove members, reserve seats of products.</summary>
-public sealed class TeamModel(TeamService teams) : OrganizationPageModel
+public sealed class TeamModel(TeamService teams, ImpactRepository impact) : OrganizationPageModel
 {
     [FromRoute] public long TeamId { get; set; }
     public TeamRow? Team { get; private set; }
     public IReadOnlyList<TeamMemberRow> Members { get; private set; } = [];
+    public ListView MemberList => field ??= new(Request, "members", "team members");
     public IReadOnlyList<TeamProductRow> Reservations { get; private set; } = [];
 
     public async Task<IActionResult> OnGetAsync()
@@ -35,7 +37,19 @@ public sealed class TeamModel(TeamService teams) : OrganizationPageModel
     });
 
     [Requires(OrgPermission.ManageTeams)]
-    public Task<IActionResult> OnPostRemoveMemberAsync(long userId) => ActAsync(async () =>
+    public async Task<IActionResult> OnPostRemoveMemberAsync(long userId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.TeamMemberAsync(Membership.OrganizationId, TeamId, userId) is { } m
+                ? new Confirmation($"Remove {m.Email} from the team {m.Team}?",
+                    (m.ReservedSeats == 0 ? "" : $"They no longer draw on the {Confirmation.Count(m.ReservedSeats, "seat", "seats")} the team reserves. ") +
+                    "Their licenses, sessions and membership of the organization stay.",
+                    "RemoveMember", "Remove", new Dictionary<string, string> { ["userId"] = $"{userId}" })
+                : null, "That user is not in this team.", LoadAsync);
+        return await RemoveMemberAsync(userId);
+    }
+
+    private Task<IActionResult> RemoveMemberAsync(long userId) => ActAsync(async () =>
     {
         await teams.RemoveMemberAsync(Membership, TeamId, userId);
         return "The member has been removed from the team.";
@@ -54,7 +68,7 @@ public sealed class TeamModel(TeamService teams) : OrganizationPageModel
     {
         Team = await teams.FindAsync(Membership, TeamId);
         if (Team is null) return false;
-        Members = await teams.MembersAsync(Membership, TeamId);
+        Members = MemberList.Showing(await teams.MembersAsync(Membership, TeamId, MemberList.Query)).Rows;
         Reservations = await teams.ReservationsAsync(Membership, TeamId);
         return true;
     }

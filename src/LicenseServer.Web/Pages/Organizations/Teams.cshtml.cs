@@ -10,11 +10,12 @@ namespace LicenseServer.Web.Pages.Organizations;
 public sealed class TeamsModel(TeamService teams, ImpactRepository impact) : OrganizationPageModel
 {
     public IReadOnlyList<TeamRow> Teams { get; private set; } = [];
+    public ListView TeamList => field ??= new(Request, "teams", "teams");
 
     public async Task OnGetAsync()
     {
         Info = TempData["Info"] as string;
-        Teams = await teams.ListAsync(Membership);
+        Teams = TeamList.Showing(await teams.PageAsync(Membership, TeamList.Query)).Rows;
     }
 
     [Requires(OrgPermission.ManageTeams)]
@@ -35,7 +36,7 @@ public sealed class TeamsModel(TeamService teams, ImpactRepository impact) : Org
                     "Delete", "Delete", new Dictionary<string, string> { ["teamId"] = $"{teamId}" })
                 : null, "That team does not exist.", async () =>
             {
-                Teams = await teams.ListAsync(Membership);
+                Teams = TeamList.Showing(await teams.PageAsync(Membership, TeamList.Query)).Rows;
                 return true;
             });
         return await DeleteAsync(teamId);
@@ -49,7 +50,7 @@ public sealed class TeamsModel(TeamService teams, ImpactRepository impact) : Org
 
     private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, async () =>
     {
-        Teams = await teams.ListAsync(Membership);
+        Teams = TeamList.Showing(await teams.PageAsync(Membership, TeamList.Query)).Rows;
         return true;
     });
 }

@@ -57,7 +57,17 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
     }
 
     [Requires(OrgPermission.ManageMembers)]
-    public Task<IActionResult> OnPostRevokeAsync(long invitationId) => ActAsync(async () =>
+    public async Task<IActionResult> OnPostRevokeAsync(long invitationId, bool confirmed)
+    {
+        if (!confirmed)
+            return await AskAsync(await impact.OpenInvitationAsync(Membership.OrganizationId, invitationId) is { } email
+                ? new Confirmation($"Revoke the invitation of {email}?", "Its link stops working at once; you can invite them again later.",
+                    "Revoke", "Revoke", new Dictionary<string, string> { ["invitationId"] = $"{invitationId}" })
+                : null, "That invitation cannot be revoked: it has been accepted or revoked already.", ReloadAsync);
+        return await RevokeAsync(invitationId);
+    }
+
+    private Task<IActionResult> RevokeAsync(long invitationId) => ActAsync(async () =>
     {
         if (!await invitations.RevokeAsync(Membership, invitationId))
             throw new OrganizationRuleException("That invitation cannot be revoked: it has been accepted or revoked already.");
@@ -88,11 +98,7 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
                 $"Recalls {Confirmation.Count(m.Licenses, "license", "licenses")}, deactivates {Confirmation.Count(m.Machines, "machine", "machines")}, " +
                 $"ends {Confirmation.Count(m.Sessions, "session", "sessions")}, revokes {Confirmation.Count(m.ApiKeys, "API key", "API keys")} " +
                 $"and takes them out of {Confirmation.Count(m.Teams, "team", "teams")}. Their account stays; they can be invited again.",
-                "Remove", "Remove", new Dictionary<string, string> { ["userId"] = $"{userId}" }), "That user is not a member of this organization.", async () =>
-            {
-                await LoadAsync();
-                return true;
-            });
+                "Remove", "Remove", new Dictionary<string, string> { ["userId"] = $"{userId}" }), "That user is not a member of this organization.", ReloadAsync);
         }
         return await RemoveAsync(userId);
     }
@@ -103,11 +109,13 @@ public sealed class UsersModel(OrganizationService organizations, InvitationServ
         return "The member has been removed.";
     });
 
-    private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, async () =>
+    private Task<IActionResult> ActAsync(Func<Task<string>> action) => ActAsync(action, ReloadAsync);
+
+    private async Task<bool> ReloadAsync()
     {
         await LoadAsync();
         return true;
-    });
+    }
 
     private async Task LoadAsync()
     {
