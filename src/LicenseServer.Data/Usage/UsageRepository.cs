@@ -82,13 +82,18 @@ public sealed class UsageRepository(NpgsqlDataSource db)
         return (count, rows.AsList());
     }
 
-    /// <summary>Forgets samples and refusals older than <paramref name="before"/>.</summary>
+    /// <summary>
+    /// Forgets samples and refusals older than <paramref name="before"/>, and floating sessions that ended before it
+    /// once their pool's count no longer includes them (kit_uncount_sessions marks them): a busy server ends thousands
+    /// of sessions a day, and every row kept makes each checkout's index writes dearer.
+    /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset before)
     {
         await using var connection = await db.OpenConnectionAsync();
         return await connection.ExecuteAsync("""
             DELETE FROM usage_sample WHERE sampled_at < @before;
             DELETE FROM seat_refusal WHERE at < @before;
+            DELETE FROM floating_session WHERE NOT counted AND ended_at < @before;
             """, new { before = before.UtcDateTime });
     }
 }
