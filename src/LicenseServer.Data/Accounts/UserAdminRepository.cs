@@ -47,7 +47,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
         var email = await connection.ExecuteScalarAsync<string?>("""
             UPDATE public.user_account SET password = @hash, password_encrypted = true, must_change_password = true,
                 security_stamp = gen_random_uuid(), password_changed_at = now()
-            WHERE id = @userId RETURNING email
+            WHERE id = @userId AND deleted_at IS NULL RETURNING email
             """, new { userId, hash }, tx);
         if (email is null) return null;
         await AuditRepository.WriteAsync(connection, tx, actor, null, "user.one_time_password_set", email);
@@ -59,9 +59,11 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
     /// Deletes a user: removed from each of their organizations by the rules of removing a member (their licenses
     /// recalled, sessions ended, machines deactivated, API keys revoked, teams left, each audited in that organization),
     /// their open invitations revoked and reset links dropped, then the account disabled without a password, renamed
-    /// "&lt;email&gt;#deleted-&lt;id&gt;" and marked deleted; its new security stamp ends its sessions and
-    /// client tokens. Refused for the default account, and while they are the only Owner of an organization. The
-    /// organizations' rows are locked in id order before the member rows, as a member's removal locks them.
+    /// "&lt;email&gt; (deleted user &lt;id&gt;)" (with a space, which no email accepted anywhere holds, so it is never
+    /// invited, signed into or taken) and marked deleted; its new security stamp ends its sessions and client tokens.
+    /// Refused for the default account, and while they are the only Owner of an organization. Locks: the
+    /// organizations' rows in id order, then the user's row FOR NO KEY UPDATE (what a grant's, activation's or
+    /// checkout's foreign key check takes on it does not conflict), then the member rows, as a member's removal does.
     /// </summary>
     public async Task<(UserDeletion Result, string? Detail)> DeleteAsync(long userId, long actor)
     {
@@ -72,7 +74,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
             ORDER BY o.id FOR NO KEY UPDATE
             """, new { userId }, tx)).ToList();
         var user = await connection.QuerySingleOrDefaultAsync<(string Email, bool IsDefault)?>("""
-            SELECT email, is_default_account FROM public.user_account WHERE id = @userId AND deleted_at IS NULL FOR UPDATE
+            SELECT email, is_default_account FROM public.user_account WHERE id = @userId AND deleted_at IS NULL FOR NO KEY UPDATE
             """, new { userId }, tx);
         if (user is not var (email, isDefault)) return (UserDeletion.NoSuchUser, null);
         if (isDefault) return (UserDeletion.DefaultAccount, email);
@@ -89,7 +91,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
         await connection.ExecuteAsync("""
             UPDATE invitation SET revoked_at = now() WHERE user_id = @userId AND accepted_at IS NULL AND revoked_at IS NULL;
             DELETE FROM password_reset WHERE user_id = @userId;
-            UPDATE public.user_account SET email = email || '#deleted-' || id, password = NULL, disabled = true, must_change_password = false,
+            UPDATE public.user_account SET email = email || ' (deleted user ' || id || ')', password = NULL, disabled = true, must_change_password = false,
                 is_server_admin = false, security_stamp = gen_random_uuid(), deleted_at = now()
             WHERE id = @userId;
             """, new { userId }, tx);
@@ -106,7 +108,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
         await using var tx = await connection.BeginTransactionAsync();
         var email = await connection.ExecuteScalarAsync<string?>("""
             UPDATE public.user_account SET disabled = @disabled, security_stamp = gen_random_uuid()
-            WHERE id = @userId RETURNING email
+            WHERE id = @userId AND deleted_at IS NULL RETURNING email
             """, new { userId, disabled }, tx);
         if (email is null) return false;
         await AuditRepository.WriteAsync(connection, tx, actor, null, disabled ? "user.disabled" : "user.enabled", email);

@@ -169,7 +169,7 @@ public sealed class ImpactRepository(NpgsqlDataSource db, TimeProvider clock)
     {
         await using var connection = await db.OpenConnectionAsync();
         return await connection.QuerySingleOrDefaultAsync<(string, long)?>("""
-            SELECT u.email, (SELECT count(*) FROM organization_member WHERE user_id = u.id) FROM public.user_account u WHERE u.id = @userId
+            SELECT u.email, (SELECT count(*) FROM organization_member WHERE user_id = u.id) FROM public.user_account u WHERE u.id = @userId AND u.deleted_at IS NULL
             """, new { userId });
     }
 }

@@ -112,9 +112,9 @@ public sealed class MemberRepository(NpgsqlDataSource db)
             SELECT product_code FROM per_user UNION ALL SELECT product_code FROM floating
             """, new { organizationId, userId }, tx)).Order().ToList();
         await connection.ExecuteAsync("""
+            UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
             UPDATE floating_session SET ended_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND ended_at IS NULL;
             UPDATE machine_activation SET deactivated_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND deactivated_at IS NULL;
-            UPDATE api_key SET revoked_at = now() WHERE organization_id = @organizationId AND user_id = @userId AND revoked_at IS NULL;
             DELETE FROM team_member WHERE user_id = @userId AND team_id IN (SELECT id FROM team WHERE organization_id = @organizationId);
             DELETE FROM organization_member WHERE organization_id = @organizationId AND user_id = @userId;
             """, new { organizationId, userId }, tx);

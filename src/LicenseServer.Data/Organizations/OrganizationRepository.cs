@@ -10,12 +10,14 @@ public sealed record MyOrganizationRow(long Id, string Name, string Role);
 public sealed class OrganizationRepository(NpgsqlDataSource db)
 {
     /// <summary>
-    /// Creates the organization with its creator as Owner. The first organization of a server receives every seat of
-    /// the server's license that no organization holds yet, so that a new server has licenses to hand out at once
-    /// (the server admin changes the shares under All licenses). The products' rows are locked first, as a change of
-    /// a share locks them: two organizations created at once are not both the first.
+    /// Creates the organization with its creator as Owner. The first organization of a server, when a server admin
+    /// creates it (<paramref name="byServerAdmin"/>), receives every seat of the server's license, so that a new
+    /// server has licenses to hand out at once; the server admin changes the shares under All licenses. Where anyone
+    /// may create organizations, one made by someone else gets no seat by itself: it would hold the whole license,
+    /// and seats in use cannot be taken back. The products' rows are locked first, as a change of a share locks
+    /// them: two organizations created at once are not both the first.
     /// </summary>
-    public async Task<long> CreateAsync(string name, long creatorId)
+    public async Task<long> CreateAsync(string name, long creatorId, bool byServerAdmin)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
@@ -27,7 +29,7 @@ public sealed class OrganizationRepository(NpgsqlDataSource db)
             "INSERT INTO organization_member (organization_id, user_id, role) VALUES (@id, @creatorId, 'owner')", new { id, creatorId }, tx);
         await AuditRepository.WriteAsync(connection, tx, creatorId, id, "organization.created", name);
         await AuditRepository.WriteAsync(connection, tx, creatorId, id, "member.added", await EmailAsync(connection, tx, creatorId), "role owner (creator)");
-        if (first)
+        if (first && byServerAdmin)
             foreach (var (code, quota) in products.Where(p => p.Quota > 0))
             {
                 await connection.ExecuteAsync("INSERT INTO product_allocation (organization_id, product_code, quota) VALUES (@id, @code, @quota)", new { id, code, quota }, tx);

@@ -37,7 +37,6 @@ public sealed class UserAdminService(UserAdminRepository users, AuditRepository 
     /// <summary>Records that the server admin sent a user a reset link (the link itself is never kept).</summary>
     public Task RecordResetLinkAsync(long actor, string email) => audit.RecordAsync(actor, "user.reset_link_sent", email);
 
-    /// <summary>Null when done; otherwise why not.</summary>
     /// <summary>Deletes a user (see <see cref="UserAdminRepository.DeleteAsync"/>): null when done, else why not, in a sentence.</summary>
     public async Task<string?> DeleteAsync(long actor, long userId)
     {
@@ -52,6 +51,7 @@ public sealed class UserAdminService(UserAdminRepository users, AuditRepository 
         };
     }
 
+    /// <summary>Null when done; otherwise why not.</summary>
     public async Task<string?> SetDisabledAsync(long actor, long userId, bool disabled)
     {
         if (userId == actor && disabled) return "You cannot disable your own account.";

@@ -38,7 +38,10 @@ internal static class DemoOrganization
             return 1;
         }
         Console.WriteLine($"Created the organization \"{name}\" (id {organizationId}), owned by {owner.Email}, with these shares of the license:");
-        foreach (var pool in pools) Console.WriteLine($"  {pool.Code}: {pool.Quota} seats, assigned to {owner.Email}");
+        foreach (var pool in pools)
+            Console.WriteLine(pool.Quota > 0
+                ? $"  {pool.Code}: {pool.Quota} seats, assigned to {owner.Email}"
+                : $"  {pool.Code}: no seats (other organizations hold them: the server admin shares them under All licenses)");
         Console.WriteLine($"API key of {owner.Email} (shown once): {key}");
         return 0;
     }

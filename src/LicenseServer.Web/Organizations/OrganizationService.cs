@@ -33,7 +33,7 @@ public sealed class OrganizationService(OrganizationRepository organizations, Me
     {
         var checkedName = CheckName(name);
         if (!await MayCreateAsync(serverAdmin)) throw new OrganizationCreationClosedException();
-        return await organizations.CreateAsync(checkedName, userId);
+        return await organizations.CreateAsync(checkedName, userId, serverAdmin);
     }
 
     public Task RenameAsync(Membership actor, string? name) => organizations.RenameAsync(actor.OrganizationId, CheckName(name), actor.UserId);

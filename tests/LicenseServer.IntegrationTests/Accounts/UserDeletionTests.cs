@@ -52,6 +52,22 @@ public sealed class UserDeletionTests : SeatRuleTest
         Assert.That(again, Is.Not.EqualTo(ann));
         using (var twice = await DeleteAsync(ann))
             Assert.That(await ConsoleClient.TextOf(twice), Does.Contain("That user does not exist."));
+
+        // The deleted row cannot be brought back: not enabled, given a password, or invited under its new name.
+        foreach (var (handler, fields) in new[] { ("Enable", new Dictionary<string, string>()), ("OneTimePassword", new() { ["confirmed"] = "true" }) })
+        {
+            fields["userId"] = $"{ann}";
+            using var revived = await Admin.PostFormAsync($"{Users}?handler={handler}", fields, tokenPage: Users);
+            Assert.That(await ConsoleClient.TextOf(revived), Does.Contain("That user does not exist."), handler);
+        }
+        string tombstone;
+        await using (var db = Db())
+            tombstone = (await Dapper.SqlMapper.ExecuteScalarAsync<string>(db, "SELECT email FROM user_account WHERE id = @ann", new { ann }))!;
+        Assert.That(tombstone, Is.EqualTo($"ann@acme.test (deleted user {ann})"));
+        using (var invited = await Admin.PostFormAsync($"/Organizations/{Org}/Users?handler=Invite", new Dictionary<string, string> { ["emails"] = tombstone },
+                   tokenPage: $"/Organizations/{Org}/Users"))
+            Assert.That(await CountAsync("SELECT count(*) FROM invitation WHERE user_id = @ann", new { ann }), Is.Zero, "no invitation reaches the deleted row");
+        Assert.That(await CountAsync("SELECT count(*) FROM user_account WHERE id = @ann AND disabled AND password IS NULL AND deleted_at IS NOT NULL", new { ann }), Is.EqualTo(1));
     }
 
     [Test]

@@ -34,4 +34,16 @@ public sealed class FirstRunTests : ConsoleTest
         using (var given = await Admin.PostFormAsync("/Admin/Licenses", new Dictionary<string, string> { ["organizationId"] = $"{second}", ["product"] = "KSE", ["quota"] = "4" }))
             Assert.That(given.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.Redirect), await ConsoleClient.TextOf(given));
     }
+
+    [Test]
+    public async Task Where_anyone_may_create_organizations_the_first_one_made_by_someone_else_gets_no_seat()
+    {
+        await LetAnyoneCreateOrganizationsAsync();
+        await CreateUserAsync("eager@acme.test");
+        var eager = await SignedInAsync("eager@acme.test");
+        await CreateOrganizationAsync(eager, "Eager Co");
+        await using var db = Db();
+        Assert.That(await db.ExecuteScalarAsync<long>("SELECT count(*) FROM product_allocation"), Is.Zero,
+            "a signed-in user does not take the whole license by being first; the server admin shares seats");
+    }
 }

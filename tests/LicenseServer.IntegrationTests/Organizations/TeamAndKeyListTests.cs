@@ -63,5 +63,10 @@ public sealed class TeamAndKeyListTests : SeatRuleTest
             Redirected(granted, await ConsoleClient.TextOf(granted));
         Assert.That(await CountAsync("SELECT count(*) FROM floating_assignment WHERE user_id = @desk", new { desk }), Is.EqualTo(1), "a floating product is assigned in bulk too");
         Assert.That(await CountAsync("SELECT count(*) FROM license_assignment WHERE user_id = @desk", new { desk }), Is.EqualTo(1));
+        using (var asked = await Admin.PostFormAsync(bulk + "?handler=Recall", new[]
+               {
+                   new KeyValuePair<string, string>("products", "KRE"), new("products", "KSE"), new("userIds", $"{desk}"),
+               }, tokenPage: bulk))
+            Assert.That(await ConsoleClient.TextOf(asked), Does.Contain("Recall 2 licenses from 1 member?").And.Contain("Their live sessions of KRE end now."));
     }
 }

@@ -35,10 +35,12 @@ public sealed class BulkModel(LicenseService licenses, OrganizationService organ
     {
         if (confirmed || products is not { Length: > 0 } || userIds is not { Length: > 0 }) return await RunAsync(products, userIds, grant: false);
         var recall = await impact.RecallAsync(Membership.OrganizationId, products, userIds);
+        var floating = (await licenses.PoolsAsync(Membership)).Where(p => p.Kind == ProductKind.Floating && products.Contains(p.Code)).Select(p => p.Code).ToList();
         return await AskAsync(new Confirmation($"Recall {Confirmation.Count(recall.Licenses, "license", "licenses")} from {Confirmation.Count(recall.Members, "member", "members")}?",
             $"Recalls {Confirmation.Count(recall.Licenses, "license", "licenses")} of {string.Join(", ", products)}. " +
             (recall.LeasedMachines == 0 ? "Their seats are free at once."
-                : $"{Confirmation.Count(recall.LeasedMachines, "machine keeps its lease", "machines keep their leases")} (a lease works offline), so those seats are held until the leases end."),
+                : $"{Confirmation.Count(recall.LeasedMachines, "machine keeps its lease", "machines keep their leases")} (a lease works offline), so those seats are held until the leases end.") +
+            (floating.Count == 0 ? "" : $" Their live sessions of {string.Join(", ", floating)} end now."),
             "Recall", "Recall", products.Select(p => new KeyValuePair<string, string>("products", p)).Concat(userIds.Select(u => new KeyValuePair<string, string>("userIds", $"{u}")))),
             "", async () =>
             {

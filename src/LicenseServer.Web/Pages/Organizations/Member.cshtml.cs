@@ -49,11 +49,10 @@ public sealed class MemberModel(LicenseService licenses, MemberRepository member
                 ? new Confirmation($"Unassign {product} from {license.Email}?", LicensesModel.Recall(license), "Recall", "Unassign",
                     new Dictionary<string, string> { ["product"] = product ?? "" })
                 : null, "That member does not hold this license (any more).", LoadAsync);
-        return await RunAsync(async () =>
-        {
-            await licenses.UnassignAsync(Membership, product ?? "", UserId);
-            return $"{product} has been unassigned.";
-        });
+        return await RunAsync(async () => await licenses.UnassignAsync(Membership, product ?? "", UserId) is { } heldUntil
+            ? $"{product} has been unassigned. Its seat is free at {LicenseServer.Core.Activation.LicenseVerifier.Format(heldUntil)}, " +
+              "when the last lease of the member's machines expires (a lease keeps working offline until then)."
+            : $"{product} has been unassigned.");
     }
 
     private async Task<IActionResult> RunAsync(Func<Task<string>> action)
