@@ -29,6 +29,13 @@ public class ServerAdminTests : ConsoleTest
         Assert.That(byEmailDown, Does.Contain("aria-sort=\"descending\"").And.Contain("href=\"/Admin/Users?q=bulk&amp;s=-email&amp;p=2\""));
         Assert.That(await Admin.GetTextAsync("/Admin/Users?q=bulk&s=" + Uri.EscapeDataString("email;DROP TABLE user_account")), Does.Contain("bulk00@"),
             "an unknown sort key is ignored");
+        long bulk07;
+        await using (var db = Db()) bulk07 = await db.ExecuteScalarAsync<long>("SELECT id FROM user_account WHERE email = 'bulk07@acme.test'");
+        using var disabled = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string>
+        {
+            ["userId"] = $"{bulk07}", ["confirmed"] = "true", ["q"] = "bulk", ["s"] = "-email", ["p"] = "2",
+        }, tokenPage: "/Admin/Users");
+        Assert.That(disabled.Headers.Location?.OriginalString, Is.EqualTo("/Admin/Users?q=bulk&s=-email&p=2"), "an action returns to the list as it was");
     }
 
     [Test]
