@@ -88,7 +88,8 @@ public abstract class OrganizationPageModel : PageModel
 
     /// <summary>
     /// Post-redirect-get for a management action: done, back to this page with its message; refused by a
-    /// rule, this page again with the reason (after <paramref name="reload"/>, which says whether it still exists).
+    /// rule (of the organization or of the seats), this page again with the reason (after <paramref name="reload"/>,
+    /// which says whether it still exists); 409 when the seat pool stayed locked too long (busy), else 400.
     /// </summary>
     protected async Task<IActionResult> ActAsync(Func<Task<string>> action, Func<Task<bool>> reload)
     {
@@ -97,10 +98,11 @@ public abstract class OrganizationPageModel : PageModel
             TempData["Info"] = await action();
             return Redirect(Request.PathBase + Request.Path);
         }
-        catch (OrganizationRuleException e)
+        catch (Exception e) when (e is OrganizationRuleException or LicenseServer.Core.Licenses.LicenseRuleException)
         {
             if (!await reload()) return NotFound();
             Refuse(e.Message);
+            if (e is LicenseServer.Core.Licenses.LicenseRuleException { Code: "busy" }) Response.StatusCode = StatusCodes.Status409Conflict;
             return Page();
         }
     }

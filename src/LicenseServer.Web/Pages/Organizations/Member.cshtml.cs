@@ -55,21 +55,7 @@ public sealed class MemberModel(LicenseService licenses, MemberRepository member
             : $"{product} has been unassigned.");
     }
 
-    private async Task<IActionResult> RunAsync(Func<Task<string>> action)
-    {
-        try
-        {
-            TempData["Info"] = await action();
-            return Redirect(Request.PathBase + Request.Path);
-        }
-        catch (LicenseRuleException e)
-        {
-            if (!await LoadAsync()) return NotFound();
-            Refuse(e.Message);
-            if (e.Code == "busy") Response.StatusCode = StatusCodes.Status409Conflict;
-            return Page();
-        }
-    }
+    private Task<IActionResult> RunAsync(Func<Task<string>> action) => ActAsync(action, LoadAsync);
 
     private async Task<bool> LoadAsync()
     {
