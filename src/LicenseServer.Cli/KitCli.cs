@@ -12,7 +12,7 @@ namespace LicenseServer.Cli;
 /// 0 done, 1 refused by the server or a file failed verification (the code is printed), 2 usage,
 /// 3 the server could not be reached.
 /// </summary>
-public static class KitCli
+public static partial class KitCli
 {
     public const int Ok = 0, Refused = 1, Usage = CommandLineTool.UsageError, Unreachable = 3;
 
@@ -77,10 +77,7 @@ public static class KitCli
         var machineId = new Command("machine-id", "Print this machine's ID (per machine and OS account).");
         machineId.SetAction(_ => Print(output, MachineId.Current()));
 
-        var login = new Command("login", "Sign in; the token is saved for the next commands. The password is asked for without being shown, " +
-                                         "or read from --password, KIT_PASSWORD or standard input.")
-            { Server(), CommandLineTool.Value("--email", "your email", required: true), CommandLineTool.Value("--password", "your password (else KIT_PASSWORD, a prompt, or standard input)"), VendorKeyFile() };
-        login.SetAction((parsed, cancel) => LoginAsync(new Options(parsed), output, cancel));
+        var login = LoginCommand(output, Server(), VendorKeyFile());
 
         var orgs = new Command("orgs", "List my organizations and my role in each.") { Server(), VendorKeyFile() };
         orgs.SetAction((parsed, cancel) => OrgsAsync(new Options(parsed), output, cancel));
@@ -153,21 +150,6 @@ public static class KitCli
         ApiKey = options.Get("api-key") ?? Environment.GetEnvironmentVariable("KIT_API_KEY")
             ?? throw new UsageException("Set KIT_API_KEY (or --api-key) to an API key from the console's API Keys page."),
     };
-
-    private static async Task<int> LoginAsync(Options options, TextWriter output, CancellationToken cancel)
-    {
-        var server = ServerUrl(options);
-        var email = options.Require("email");
-        var password = CommandLineTool.ReadPassword(options.Get("password"), "KIT_PASSWORD", $"Password for {email}: ", Console.Error);
-        using var client = new KitClient(server, VendorKey(options));
-        var login = await client.LoginAsync(email, password, cancel);
-        Directory.CreateDirectory(Home);
-        // The token is never readable by others.
-        LicenseServer.Core.Security.OwnerOnlyFile.WriteAllText(CredentialsFile, JsonSerializer.Serialize(new Credentials(server.ToString(), login.Token, login.Email)));
-        output.WriteLine($"Signed in as {login.Email}.");
-        foreach (var org in login.Organizations) output.WriteLine($"{org.Id}\t{org.Role}\t{org.Name}");
-        return Ok;
-    }
 
     private static async Task<int> OrgsAsync(Options options, TextWriter output, CancellationToken cancel)
     {

@@ -19,7 +19,7 @@ namespace LicenseServer.Client;
 /// (<see cref="KitVerifier"/>): an answer that does not (a stub server, a proxy, a server the vendor
 /// does not vouch for) throws <see cref="KitApiException"/> with <c>lease_invalid</c> or <c>grant_invalid</c>.
 /// </remarks>
-public sealed class KitClient : IDisposable
+public sealed partial class KitClient : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HttpClient _http;

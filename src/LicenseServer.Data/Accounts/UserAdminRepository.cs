@@ -64,6 +64,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
     /// Refused for the default account, and while they are the only Owner of an organization. Locks: the
     /// organizations' rows in id order, then the user's row FOR NO KEY UPDATE (what a grant's, activation's or
     /// checkout's foreign key check takes on it does not conflict), then the member rows, as a member's removal does.
+    /// A directory account's link to its entry goes, so a later sign-in of that person makes a new account.
     /// </summary>
     public async Task<(UserDeletion Result, string? Detail)> DeleteAsync(long userId, long actor)
     {
@@ -92,7 +93,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
             UPDATE invitation SET revoked_at = now() WHERE user_id = @userId AND accepted_at IS NULL AND revoked_at IS NULL;
             DELETE FROM password_reset WHERE user_id = @userId;
             UPDATE public.user_account SET email = email || ' (deleted user ' || id || ')', password = NULL, disabled = true, must_change_password = false,
-                is_server_admin = false, security_stamp = gen_random_uuid(), deleted_at = now()
+                is_server_admin = false, security_stamp = gen_random_uuid(), deleted_at = now(), external_id = NULL
             WHERE id = @userId;
             """, new { userId }, tx);
         await AuditRepository.WriteAsync(connection, tx, actor, null, "user.deleted", email,

@@ -61,6 +61,9 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<OrganizationListRepository>();
         services.AddSingleton<TeamRepository>();
         services.AddSingleton<MailSettingsRepository>();
+        services.AddSingleton<DirectorySettingsRepository>();
+        services.AddSingleton<DirectoryAccountRepository>();
+        services.AddSingleton<SsoRequestRepository>();
         services.AddSingleton<PasswordResetRepository>();
         services.AddSingleton<UserAdminRepository>();
         services.AddSingleton<AuditRepository>();

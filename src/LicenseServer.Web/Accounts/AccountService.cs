@@ -4,14 +4,18 @@ using LicenseServer.Core.Activation;
 using LicenseServer.Data.Accounts;
 using LicenseServer.Data.Audit;
 using LicenseServer.Web.Activation;
+using LicenseServer.Web.Admin;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
 namespace LicenseServer.Web.Accounts;
 
-public enum SignInStatus { Success, Invalid, Throttled }
+public enum SignInStatus { Success, Invalid, Throttled, Refused }
 
-public sealed record SignInResult(SignInStatus Status, UserAccountRow? Account = null, TimeSpan RetryAfter = default);
+/// <summary>Why a sign-in with the right credentials, or through a directory that could not be asked, was refused: a stable code and a sentence.</summary>
+public sealed record SignInRefusal(string Code, string Message);
+
+public sealed record SignInResult(SignInStatus Status, UserAccountRow? Account = null, TimeSpan RetryAfter = default, SignInRefusal? Refusal = null);
 
 /// <summary>What the Setup page's attempt came to; <c>RetryAfter</c> is set when too many wrong codes came from the address.</summary>
 public sealed record SetupResult(DefaultAccountOutcome Outcome, TimeSpan? RetryAfter = null)
@@ -26,7 +30,7 @@ public sealed class PasswordRuleException(string message) : Exception(message);
 /// Passwords: ASP.NET Core's PasswordHasher, PBKDF2-HMAC-SHA512 at 210,000 iterations.
 /// </summary>
 public sealed class AccountService(UserAccountRepository accounts, SignInFailureRepository failures, SetupCodeService setupCodes, AuditRepository audit,
-    TimeProvider clock, ILogger<AccountService> logger)
+    DirectorySettingsService directory, DirectorySignInService directorySignIn, TimeProvider clock, ILogger<AccountService> logger)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -57,13 +61,19 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
     public static string Hash(string password) => Hasher.HashPassword(Nobody, password);
 
+    public static readonly SignInRefusal LocalPasswordsOff = new("password_sign_in_off",
+        "Passwords of this server are turned off for your account: sign in with your company account instead.");
+
     /// <summary>
-    /// Sign-in. The answer, and the work done for it, depend only on whether the password is right, never on
-    /// whether the email exists: throttled attempts are refused before the account is looked up, and every
-    /// other attempt costs one PBKDF2 check.
+    /// Sign-in with a password of this server's own or, when a directory is set, the directory's. The answer, and the
+    /// local work done for it, depend only on whether the password is right, never on whether the email exists:
+    /// throttled attempts are refused before the account is looked up, and every other attempt costs one PBKDF2
+    /// check. A local password is tried first (a server admin signs in while the directory is down); when it is not
+    /// right, the directory is asked. Once local passwords are turned off, only server admins' are accepted.
     /// </summary>
     public async Task<SignInResult> SignInAsync(string email, string password, string address)
     {
+        var login = (email ?? "").Trim();
         email = NormalizeEmail(email);
         // No account has a longer email; a longer one is throttled under its first 254 characters.
         var key = email.Length > 254 ? email[..254] : email;
@@ -75,23 +85,44 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
             return new SignInResult(SignInStatus.Throttled, RetryAfter: retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
         }
 
+        var state = await directory.GetAsync();
         var account = await accounts.FindByEmailAsync(email);
-        var valid = account is not null && await CheckPasswordAsync(account, password) && !account.Disabled;
+        var passwordRight = account is not null && await CheckPasswordAsync(account, password);
         // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
         // accounts without a password nor passwords set by SQL.
         if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
+        var localAllowed = account is null || state.LocalPasswordsFor(account.IsServerAdmin);
+        var valid = passwordRight && !account!.Disabled && localAllowed;
+        var failure = account is null ? "no account has this email" : account.Disabled ? "the account is disabled" : "wrong password";
+        if (!valid && state.Ldap is not null && password.Length <= MaxPasswordLength)
+        {
+            var (viaDirectory, refusal, why) = await directorySignIn.LdapAsync(state.Ldap, login, password);
+            if (refusal is not null) return await RefuseAsync(account?.Email, refusal);
+            if (viaDirectory is not null)
+            {
+                await failures.SucceededAsync(attempt, address, key);
+                return new SignInResult(SignInStatus.Success, viaDirectory);
+            }
+            failure = why!;
+        }
+        if (passwordRight && !account!.Disabled && !localAllowed) return await RefuseAsync(account.Email, LocalPasswordsOff);
         // A refused attempt stays recorded as the failure it is. The server's audit names the account tried, never
         // text that matches none (it may be a password typed into the wrong field); either way one row is written.
         if (!valid)
         {
-            await audit.RecordAsync(null, "account.sign_in_failed", account?.Email,
-                account is null ? "no account has this email" : account.Disabled ? "the account is disabled" : "wrong password");
+            await audit.RecordAsync(null, "account.sign_in_failed", account?.Email, failure);
             return new SignInResult(SignInStatus.Invalid);
         }
         await failures.SucceededAsync(attempt, address, key);
-        await audit.RecordAsync(account!.Id, "account.signed_in", account.Email);
+        await audit.RecordAsync(account!.Id, "account.signed_in", account.Email, "with a password of this server");
         logger.LogInformation("User {UserId} signed in", account!.Id);
         return new SignInResult(SignInStatus.Success, await accounts.FindByIdAsync(account.Id));
+    }
+
+    private async Task<SignInResult> RefuseAsync(string? email, SignInRefusal refusal)
+    {
+        await audit.RecordAsync(null, "account.sign_in_failed", email, refusal.Code);
+        return new SignInResult(SignInStatus.Refused, Refusal: refusal);
     }
 
     private async Task<bool> CheckPasswordAsync(UserAccountRow account, string password)

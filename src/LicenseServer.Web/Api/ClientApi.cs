@@ -43,7 +43,7 @@ public static class ClientApi
     {
         var v1 = app.MapGroup("/api/v1").WithTags("Client API");
 
-        v1.MapPost("/auth/login", LoginAsync).WithName("Login").WithSummary("Sign in with email and password; returns a bearer token and my organizations.")
+        v1.MapPost("/auth/login", LoginAsync).WithName("Login").WithSummary("Sign in with email (or directory user name) and password; returns a bearer token and my organizations.")
             .Accepts<LoginRequest>("application/json").Produces<LoginResponse>();
         v1.MapPost("/auth/logout", LogoutAsync).WithName("Logout").WithSummary("Revokes the bearer token.").Produces(204);
         v1.MapGet("/organizations", OrganizationsAsync).WithName("Organizations").WithSummary("My organizations with my role in each.")
@@ -85,6 +85,7 @@ public static class ClientApi
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(result.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             throw new ApiException(StatusCodes.Status429TooManyRequests, "too_many_attempts", "Too many failed sign-in attempts. Wait and try again.");
         }
+        if (result.Refusal is { } refusal) throw new ApiException(ApiProblemCodes.Of(refusal.Code).Status, refusal.Code, refusal.Message);
         if (token is null) throw new ApiException(StatusCodes.Status401Unauthorized, "invalid_credentials", "The email or password is not correct.");
         return Results.Json(new LoginResponse(token.Token, token.ExpiresAt, token.Email, token.Organizations.Select(Dto).ToList()), Json);
     }
@@ -182,7 +183,7 @@ public static class ClientApi
         return Results.Json(new ServerResponse(version, installationId, serverKey, vendorLicense), Json);
     }
 
-    private static OrganizationDto Dto(LicenseServer.Data.Organizations.MyOrganizationRow o) =>
+    internal static OrganizationDto Dto(LicenseServer.Data.Organizations.MyOrganizationRow o) =>
         new(o.Id, o.Name, char.ToUpperInvariant(o.Role[0]) + o.Role[1..]);
 
     private static string? BearerToken(HttpContext context)

@@ -16,6 +16,7 @@ public sealed class KitOptions
     public MetricsOptions Metrics { get; set; } = new();
     public ProxyOptions Proxy { get; set; } = new();
     public SecretsOptions Secrets { get; set; } = new();
+    public DirectoryOptions Directory { get; set; } = new();
 
     /// <summary>A relative path is taken from the folder the server is installed in, not the working directory.</summary>
     public static string Resolve(string path) => Path.GetFullPath(path, AppContext.BaseDirectory);
@@ -87,6 +88,16 @@ public sealed class UsageOptions
     public int SampleSeconds { get; set; } = 60;
     /// <summary>Samples and recorded refusals older than this are deleted.</summary>
     public int RetentionDays { get; set; } = 90;
+}
+
+/// <summary>Signing in through the company's directory; the directory itself is set in the console.</summary>
+public sealed class DirectoryOptions
+{
+    /// <summary>
+    /// How often the accounts of directory users who hold tokens, API keys or a console session are checked against the
+    /// directory again; one removed or disabled there is disabled here. At most 900 (15 minutes).
+    /// </summary>
+    public int RecheckSeconds { get; set; } = 600;
 }
 
 /// <summary>Delivery of usage alerts by webhook.</summary>

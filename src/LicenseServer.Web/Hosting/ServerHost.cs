@@ -149,6 +149,12 @@ public static class ServerHost
         services.AddSingleton<TeamService>();
         services.AddSingleton<UserAdminService>();
         services.AddSingleton<ServerSettingsService>();
+        services.AddSingleton<DirectorySettingsService>();
+        services.AddSingleton<DirectorySignInService>();
+        services.AddSingleton<SingleSignOn>();
+        services.AddHttpClient(nameof(SingleSignOn), c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<DirectoryRecheck>();
+        if (ready) services.AddHostedService(sp => sp.GetRequiredService<DirectoryRecheck>());
         services.AddSingleton<EffectiveLimits>();
         services.AddSingleton<LicenseService>();
         services.AddSingleton<ClientLicenseService>();
@@ -231,6 +237,7 @@ public static class ServerHost
         app.MapKitMetrics(options);
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapClientApi();
+        app.MapSingleSignOn();
         app.MapRazorPages();
         return app;
     }

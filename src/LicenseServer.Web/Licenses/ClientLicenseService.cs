@@ -1,6 +1,7 @@
 using LicenseServer.Core.Activation;
 using LicenseServer.Core.Licenses;
 using LicenseServer.Core.Security;
+using LicenseServer.Data.Accounts;
 using LicenseServer.Data.Activation;
 using LicenseServer.Data.Licenses;
 using LicenseServer.Data.Organizations;
@@ -47,10 +48,16 @@ public sealed class ClientLicenseService(
         if (account.MustChangePassword)
             throw new LicenseRuleException("password_change_required",
                 "This account's password was set by an administrator. Sign in to the console once and choose a new password, then try again.");
+        return (await IssueTokenAsync(account), result);
+    }
+
+    /// <summary>A bearer token for a person who has just signed in (with a password, or through the provider).</summary>
+    public async Task<IssuedToken> IssueTokenAsync(UserAccountRow account)
+    {
         var token = SecretToken.New();
         var expiresAt = clock.GetUtcNow().AddDays(Limits.TokenDays);
         await clients.CreateTokenAsync(account.Id, account.SecurityStamp, SecretToken.Hash(token), expiresAt);
-        return (new IssuedToken(token, expiresAt, account.Email, await organizations.ListForUserAsync(account.Id)), result);
+        return new IssuedToken(token, expiresAt, account.Email, await organizations.ListForUserAsync(account.Id));
     }
 
     public Task<ClientCaller?> CallerByTokenAsync(string token) =>
