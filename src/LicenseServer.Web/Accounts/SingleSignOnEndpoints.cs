@@ -21,9 +21,9 @@ public static partial class SingleSignOnEndpoints
         app.MapGet("/account/sso/start", ConsoleStartAsync).ExcludeFromDescription();
         app.MapGet(SingleSignOn.CallbackPath, CallbackAsync).ExcludeFromDescription();
         var v1 = app.MapGroup("/api/v1/auth/sso").WithTags("Client API");
-        v1.MapGet("/start", DesktopStartAsync).WithName("SsoStart")
-            .WithSummary("Starts a desktop sign-in through the OpenID provider (opened in the browser): redirect_uri is the client's loopback address, code_challenge its PKCE S256 challenge. Redirects to the provider.")
-            .Produces(302);
+        // A page the browser opens, answered by a redirect to the provider: not an operation of the JSON API, so not in
+        // its document (docs/client-protocol.md describes it).
+        v1.MapGet("/start", DesktopStartAsync).ExcludeFromDescription();
         v1.MapPost("/token", TokenAsync).WithName("SsoToken")
             .WithSummary("Exchanges the one-time code a desktop sign-in sent to the loopback address, with the PKCE verifier, for a bearer token.")
             .Accepts<SsoTokenRequest>("application/json").Produces<LoginResponse>();

@@ -31,7 +31,6 @@ public static class ApiDocument
                 "too_many_attempts", "directory_unavailable"],
             """{"email":"ann@example.com","password":"correct horse battery staple"}""",
             """{"token":"kit_t_4f0c2a9e...","expiresAt":"2027-01-04T09:30:00+00:00","email":"ann@example.com","organizations":[{"id":1,"name":"ACME","role":"Member"}]}"""),
-        ["SsoStart"] = new(Caller.Anyone, ["invalid_request", "sso_not_configured"]),
         ["SsoToken"] = new(Caller.Anyone, [.. JsonBody, "invalid_grant"],
             """{"code":"Zr3u0cA1...","codeVerifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk","redirectUri":"http://127.0.0.1:51234/callback"}""",
             """{"token":"kit_t_4f0c2a9e...","expiresAt":"2027-01-04T09:30:00+00:00","email":"ann@example.com","organizations":[{"id":1,"name":"ACME","role":"Member"}]}"""),

@@ -6,7 +6,6 @@ using System.Text;
 using System.Text.Json;
 using LicenseServer.IntegrationTests.Support;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Playwright;
 
 namespace LicenseServer.IntegrationTests.Accounts;
 
@@ -28,9 +27,7 @@ public sealed class OidcProviderFixtureTests
         _relyingParty = new HttpListener { Prefixes = { _redirectUri[..(_redirectUri.LastIndexOf('/') + 1)] } };
         _relyingParty.Start();
         _ = AnswerAsync(_relyingParty);
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         _provider = OidcProvider.Start(ClientId, ClientSecret, [_redirectUri]);
-        TestContext.Progress.WriteLine($"TIMING provider start {sw.ElapsedMilliseconds}");
     }
 
     private static async Task AnswerAsync(HttpListener listener)
@@ -140,15 +137,11 @@ public sealed class OidcProviderFixtureTests
     [Test]
     public async Task In_Chromium_signing_in_and_consenting_lands_on_the_redirect_URI()
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var browser = await SharedBrowser.GetAsync();
-        TestContext.Progress.WriteLine($"TIMING browser {sw.ElapsedMilliseconds}");
         await using var context = await browser.NewContextAsync();
         var page = await context.NewPageAsync();
         await page.GotoAsync(AuthorizationUrl(Pkce.New(), "browser-state", "n").ToString());
-        TestContext.Progress.WriteLine($"TIMING goto {sw.ElapsedMilliseconds}");
         await OidcProvider.SignInAsync(page, "alice");
-        TestContext.Progress.WriteLine($"TIMING signin {sw.ElapsedMilliseconds}");
         Assert.That(page.Url, Does.StartWith(_redirectUri + "?code="));
         Assert.That((string?)QueryHelpers.ParseQuery(new Uri(page.Url).Query)["state"], Is.EqualTo("browser-state"));
         Assert.That(await page.Locator("h1").InnerTextAsync(), Is.EqualTo("Relying party"));

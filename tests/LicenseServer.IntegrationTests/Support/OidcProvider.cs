@@ -13,7 +13,8 @@ namespace LicenseServer.IntegrationTests.Support;
 /// (authorization code, PKCE S256 required; the token endpoint takes the secret as client_secret_post or
 /// client_secret_basic alike) and three people:
 /// alice (verified, groups engineering), bob (email not verified) and carol (verified, groups license-admins). Email,
-/// email_verified, name and groups are in the ID token itself. Its login page takes any password, then asks for consent.
+/// email_verified, name and groups are in the ID token itself. Its login page takes any password, then asks for consent;
+/// any other login ends on a provider error page. It keeps the real time (ID tokens are issued and expire by the wall clock).
 /// </summary>
 public sealed partial class OidcProvider
 {
@@ -67,7 +68,7 @@ public sealed partial class OidcProvider
         }
         catch (AggregateException) { }
         provider.Stop();
-        throw new InvalidOperationException($"the OpenID provider did not start within 15 seconds:\n{provider.Output}");
+        throw new InvalidOperationException($"the OpenID provider did not start (15 s):\n{provider.Output}");
     }
 
     /// <summary>What the provider printed (its warnings, server errors).</summary>
@@ -93,9 +94,10 @@ public sealed partial class OidcProvider
     }
 
     /// <summary>
-    /// In a browser on the provider's login page (after the relying party sent it there): signs in as
+    /// In a browser on (or on its way to) the provider's login page, after the relying party sent it there: signs in as
     /// <paramref name="login"/> with any password and confirms the consent page, so that the browser ends on the
-    /// relying party's redirect URI (loaded).
+    /// relying party's redirect URI (loaded). A browser context already signed in at the provider is not shown the
+    /// login page again: use a fresh context for each sign-in.
     /// </summary>
     public static async Task SignInAsync(IPage page, string login)
     {
@@ -113,7 +115,8 @@ public sealed partial class OidcProvider
             await consent.ClickAsync();
             await page.WaitForURLAsync(url => !IsOn(url, origin));
         }
-        Assert.That(IsOn(page.Url, origin), Is.False, $"the provider kept the browser on {page.Url}: {await page.Locator("body").InnerTextAsync()}");
+        if (IsOn(page.Url, origin))
+            throw new AssertionException($"the provider kept the browser on {page.Url}: {await page.Locator("body").InnerTextAsync()}");
     }
 
     private static bool IsOn(string url, string origin) => url.StartsWith(origin + "/", StringComparison.OrdinalIgnoreCase);

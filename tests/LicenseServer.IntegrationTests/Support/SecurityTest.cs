@@ -26,14 +26,14 @@ public abstract class SecurityTest : ConsoleTest
 
     public sealed record World(
         long Victim, long Attacker, long MemberId, long OtherId, long Team, long Invitation, long Activation, Guid Session,
-        long Plugin, long OfflinePlugin, long ApiKey, Guid Offline, ConsoleClient AttackerClient, ConsoleClient MemberClient)
+        long Plugin, long OfflinePlugin, long ApiKey, Guid Offline, long Mapping, ConsoleClient AttackerClient, ConsoleClient MemberClient)
     {
         /// <summary>The victim's objects by the name of the handler parameter that takes one.</summary>
         public IReadOnlyDictionary<string, string> Ids => new Dictionary<string, string>
         {
             ["invitationId"] = Invitation.ToString(), ["userId"] = MemberId.ToString(), ["userIds"] = MemberId.ToString(),
             ["teamId"] = Team.ToString(), ["activationId"] = Activation.ToString(), ["sessionId"] = Session.ToString(),
-            ["keyId"] = ApiKey.ToString(), ["organizationId"] = Victim.ToString(),
+            ["keyId"] = ApiKey.ToString(), ["organizationId"] = Victim.ToString(), ["mappingId"] = Mapping.ToString(),
         };
     }
 
@@ -85,7 +85,9 @@ public abstract class SecurityTest : ConsoleTest
             await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id = @victim", new { victim }),
             await db.ExecuteScalarAsync<long>("SELECT id FROM plugin_package WHERE organization_id IS NULL"),
             await db.ExecuteScalarAsync<long>("SELECT id FROM api_key WHERE organization_id = @victim", new { victim }),
-            offline, attackerClient, await SignedInAsync(VictimMember));
+            offline,
+            await db.ExecuteScalarAsync<long>("INSERT INTO directory_group_mapping (source, group_name, organization_id, role) VALUES ('ldap', 'cn=victims', @victim, 'member') RETURNING id", new { victim }),
+            attackerClient, await SignedInAsync(VictimMember));
         return W;
     }
 

@@ -14,7 +14,7 @@ const entry = createRequire(path.join(tools, 'package.json')).resolve('oidc-prov
 const { default: Provider } = await import(pathToFileURL(entry).href);
 
 const config = JSON.parse(process.argv[2] ?? process.env.KIT_OIDC_CONFIG ?? '{}');
-const port = Number(config.port ?? 0);
+const port = Number(config.port); // the fixture picks a free one: the issuer must name it
 const issuer = `http://127.0.0.1:${port}`; // exactly this, no trailing slash
 
 // The people who can sign in; any password works (devInteractions' login form).
@@ -51,11 +51,12 @@ const provider = new Provider(issuer, {
     if (!account) return undefined;
     return { accountId: sub, async claims() { return { sub, ...account }; } };
   },
-  // Built-in login (field "login", any "password", button "Sign-in") and consent (button "Continue") pages.
+  // Built-in pages: login (fields "login" and "password", any password, button "Sign-in"), then consent (button
+  // "Continue"); both have a "[ Cancel ]" link, which sends the browser back with error=access_denied.
   features: { devInteractions: { enabled: true } },
   // Cookies are Secure only on https (ctx.secure), so plain http on loopback works as it is; the keys only sign them.
   cookies: { keys: ['kit-integration-tests'] },
-  // An error page the tests can read, instead of the default HTML with a form.
+  // Errors the provider cannot send back to the relying party: JSON the tests can read, instead of an HTML page.
   renderError(ctx, out) {
     ctx.type = 'json';
     ctx.body = out;
@@ -68,7 +69,7 @@ provider.use(async (ctx, next) => {
   if (ctx.response.is('html') && typeof ctx.body === 'string') ctx.body = ctx.body.replace(/@import url\([^)]*\);?/g, '');
 });
 
-// Quiet: oidc-provider's warnings about devInteractions / development keys go to stderr, which the fixture drains.
+// Server errors (a login other than the three above ends in one) go to stderr, which the fixture keeps (Output).
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
 const server = provider.listen(port, '127.0.0.1', () => console.log(`listening ${issuer}`));
