@@ -42,19 +42,26 @@ CREATE TABLE directory_group_mapping (
     UNIQUE (source, group_name, organization_id)
 );
 
--- Where an account signs in from: 'local' (a password of this server's), 'ldap' (external_id is the entry's DN) or
--- 'oidc' (external_id is the provider's subject). A directory account is checked against the directory again
--- while it holds tokens or API keys or signed in within a console session's lifetime (directory_signed_in_at);
--- directory_disabled marks an account the directory disabled (not an admin), which a later
--- successful sign-in through the directory enables again.
+-- Which directory entry (source 'ldap': its DN) or provider subject (source 'oidc': "<issuer> <subject>") signs in to
+-- an account: at most one of each source per account, and an entry or subject signs in to one account only. An
+-- account with a link signs in only through it (its password of this server is cleared when the link is made).
+CREATE TABLE directory_link (
+    source      text        NOT NULL CHECK (source IN ('ldap', 'oidc')),
+    external_id text        NOT NULL CHECK (length(external_id) BETWEEN 1 AND 2000),
+    user_id     bigint      NOT NULL REFERENCES public.user_account (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, external_id),
+    UNIQUE (user_id, source)
+);
+
+-- A directory account is checked against the directory again while it can act here: holding tokens or API keys,
+-- or signed in within a console session's lifetime (directory_signed_in_at). directory_disabled marks an account
+-- the directory disabled (not an admin), which a later sign-in through the directory enables again.
 ALTER TABLE public.user_account
-    ADD COLUMN source text NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'ldap', 'oidc')),
-    ADD COLUMN external_id text NULL,
     ADD COLUMN display_name text NULL,
     ADD COLUMN directory_signed_in_at timestamptz NULL,
     ADD COLUMN directory_checked_at timestamptz NULL,
     ADD COLUMN directory_disabled boolean NOT NULL DEFAULT false;
-CREATE UNIQUE INDEX user_account_external ON public.user_account (source, external_id) WHERE external_id IS NOT NULL;
 
 -- A membership given by a group mapping names the group; it goes when the person is no longer in the group at a
 -- later sign-in. Memberships from invitations have none and are never taken by a mapping.

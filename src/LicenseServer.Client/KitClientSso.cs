@@ -20,42 +20,46 @@ public sealed partial class KitClient
     {
         string verifier = Base64Url(RandomNumberGenerator.GetBytes(32)), state = Base64Url(RandomNumberGenerator.GetBytes(16));
         var challenge = Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
-        var port = FreeLoopbackPort();
-        var redirect = $"http://127.0.0.1:{port}/kit-sso/callback";
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/kit-sso/");
+        // A socket of its own on a port the system picks: no other process can take the port in between, and no
+        // URL reservation is needed (as HttpListener needs on Windows).
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
+        var redirect = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/kit-sso/callback";
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         limit.CancelAfter(timeout ?? TimeSpan.FromMinutes(5));
-        await using var stop = limit.Token.Register(listener.Stop);
         await openBrowser(new Uri(_http.BaseAddress!, "api/v1/auth/sso/start?" + string.Join('&',
             $"redirect_uri={Uri.EscapeDataString(redirect)}", $"state={state}", $"code_challenge={challenge}", "code_challenge_method=S256")));
         while (true)
         {
-            HttpListenerContext context;
+            TcpClient browser;
             try
             {
-                context = await listener.GetContextAsync();
+                browser = await listener.AcceptTcpClientAsync(limit.Token);
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            catch (OperationCanceledException)
             {
                 cancel.ThrowIfCancellationRequested();
                 throw new KitApiException(0, "sso_timeout", "The sign-in in the browser did not finish in time: run the sign-in again.");
             }
-            var query = System.Web.HttpUtility.ParseQueryString(context.Request.Url?.Query ?? "");
-            // Another page of this machine may call the port; only the answer to this sign-in counts.
-            if (context.Request.Url?.AbsolutePath != "/kit-sso/callback" || query["state"] != state)
+            System.Collections.Specialized.NameValueCollection query;
+            using (browser)
             {
-                await AnswerAsync(context, 400, "This is not the sign-in kit started.");
-                continue;
+                var target = await ReadRequestTargetAsync(browser.GetStream(), limit.Token);
+                query = System.Web.HttpUtility.ParseQueryString(target is null ? "" : new Uri(new Uri(redirect), target).Query);
+                // Another page of this machine may call the port; only the answer to this sign-in counts.
+                if (target is null || !target.StartsWith("/kit-sso/callback?", StringComparison.Ordinal) || query["state"] != state)
+                {
+                    await AnswerAsync(browser.GetStream(), "400 Bad Request", "This is not the sign-in kit started.");
+                    continue;
+                }
+                if (query["error"] is { } error)
+                {
+                    var sentence = query["error_description"] ?? "The sign-in was refused.";
+                    await AnswerAsync(browser.GetStream(), "200 OK", sentence);
+                    throw new KitApiException(401, error, sentence);
+                }
+                await AnswerAsync(browser.GetStream(), "200 OK", "You are signed in. Close this window and return to the application.");
             }
-            if (query["error"] is { } error)
-            {
-                var sentence = query["error_description"] ?? "The sign-in was refused.";
-                await AnswerAsync(context, 200, sentence);
-                throw new KitApiException(401, error, sentence);
-            }
-            await AnswerAsync(context, 200, "You are signed in. Close this window and return to the application.");
             var dto = await SendAsync<LoginDto>(HttpMethod.Post, "api/v1/auth/sso/token",
                 new { code = query["code"] ?? "", codeVerifier = verifier, redirectUri = redirect }, Auth.None, cancel);
             Token = dto.Token;
@@ -63,21 +67,37 @@ public sealed partial class KitClient
         }
     }
 
-    private static async Task AnswerAsync(HttpListenerContext context, int status, string sentence)
+    /// <summary>The path and query of the browser's request ("GET /path?query HTTP/1.1"); null for anything else.</summary>
+    private static async Task<string?> ReadRequestTargetAsync(NetworkStream stream, CancellationToken cancel)
     {
-        var page = Encoding.UTF8.GetBytes($"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Kit License Server</title></head><body><p>{WebUtility.HtmlEncode(sentence)}</p></body></html>");
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/html; charset=utf-8";
-        context.Response.ContentLength64 = page.Length;
-        await context.Response.OutputStream.WriteAsync(page);
-        context.Response.Close();
+        var buffer = new byte[8192];
+        var length = 0;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            // The request line is all that is needed; the headers are read up to their end so the browser sees an answer.
+            while (length < buffer.Length && !Encoding.ASCII.GetString(buffer, 0, length).Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token);
+                if (read == 0) break;
+                length += read;
+            }
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return null;
+        }
+        var line = Encoding.ASCII.GetString(buffer, 0, length).Split("\r\n")[0].Split(' ');
+        return line is ["GET", var target, _] && target.StartsWith('/') ? target : null;
     }
 
-    private static int FreeLoopbackPort()
+    private static async Task AnswerAsync(NetworkStream stream, string status, string sentence)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
+        var page = Encoding.UTF8.GetBytes($"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Kit License Server</title></head><body><p>{WebUtility.HtmlEncode(sentence)}</p></body></html>");
+        var head = Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {page.Length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n");
+        await stream.WriteAsync(head);
+        await stream.WriteAsync(page);
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

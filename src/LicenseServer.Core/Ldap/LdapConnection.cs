@@ -82,6 +82,7 @@ public sealed class LdapConnection : IAsyncDisposable
             await SendAsync(request, token);
             return await ReceiveAsync(id, token);
         }, cancellationToken);
+        if (response.Operation != LdapMessages.BindResponse) throw Refused($"the sign-in of {dn}", response);
         return response.ResultCode switch
         {
             0 => true,
@@ -90,16 +91,20 @@ public sealed class LdapConnection : IAsyncDisposable
         };
     }
 
+    /// <summary>The most entries one search may answer: what the server asks for (one person, their groups) is far fewer.</summary>
+    public const int MaxEntries = 10_000;
+
     /// <summary>
-    /// Subtree search with an RFC 4515 filter (a malformed one throws before anything is sent). Referrals are
-    /// ignored; when the size limit (0 = none) is exceeded, the entries that came are returned.
+    /// Subtree search with an RFC 4515 filter (a malformed one throws before anything is sent); with
+    /// <paramref name="baseOnly"/>, of the base entry alone. Referrals are ignored; when the size limit (0 = none) is
+    /// exceeded, the entries that came are returned. More than <see cref="MaxEntries"/> entries is refused.
     /// </summary>
     public async Task<IReadOnlyList<LdapEntry>> SearchAsync(string baseDn, string filter, IReadOnlyList<string> attributes,
-        int sizeLimit = 0, CancellationToken cancellationToken = default)
+        int sizeLimit = 0, CancellationToken cancellationToken = default, bool baseOnly = false)
     {
         var id = ++_lastMessageId;
         var timeLimit = (int)Math.Ceiling(_timeout.TotalSeconds); // the server gives up when the client would
-        var request = LdapMessages.Search(id, baseDn, filter, attributes, sizeLimit, timeLimit);
+        var request = LdapMessages.Search(id, baseDn, baseOnly, filter, attributes, sizeLimit, timeLimit);
         var entries = new List<LdapEntry>();
         var done = await RunAsync(async token =>
         {
@@ -107,7 +112,12 @@ public sealed class LdapConnection : IAsyncDisposable
             while (true)
             {
                 var response = await ReceiveAsync(id, token);
-                if (response.Entry is not null) entries.Add(response.Entry);
+                if (response.Entry is not null)
+                {
+                    entries.Add(response.Entry);
+                    if (entries.Count > MaxEntries)
+                        throw new LdapException($"The directory server {_server} answered more than {MaxEntries} entries to one search: narrow the filter or the search base.");
+                }
                 else if (response.Operation == LdapMessages.SearchResultDone) return response;
             }
         }, cancellationToken);

@@ -12,6 +12,7 @@ public enum LdapStatus { Success, Invalid, Disabled, NoEmail, Unavailable }
 public sealed record LdapSignIn(LdapStatus Status, string? Dn = null, string? Email = null, string? DisplayName = null,
     IReadOnlyList<string>? Groups = null, string? Problem = null);
 
+/// <summary>What the directory says of an entry a person signed in with; Unavailable when it gave no clear answer.</summary>
 public enum LdapCheck { Active, Gone, Disabled, Unavailable }
 
 /// <summary>
@@ -20,8 +21,11 @@ public enum LdapCheck { Active, Gone, Disabled, Unavailable }
 /// </summary>
 public static class LdapDirectory
 {
-    /// <summary>Entries carrying one of these are disabled: Active Directory, OpenLDAP's password policy, 389 DS / FreeIPA.</summary>
-    private static readonly string[] StateAttributes = ["userAccountControl", "pwdAccountLockedTime", "nsAccountLock", "memberOf"];
+    /// <summary>
+    /// What tells an entry is disabled: Active Directory's account-disabled flag and expiry, OpenLDAP's password policy
+    /// lock by an administrator, 389 DS / FreeIPA's lock; and the groups of the entry.
+    /// </summary>
+    private static readonly string[] StateAttributes = ["userAccountControl", "accountExpires", "pwdAccountLockedTime", "nsAccountLock", "memberOf"];
 
     public static async Task<LdapSignIn> AuthenticateAsync(LdapConfig config, string login, string password, CancellationToken cancel = default)
     {
@@ -47,24 +51,32 @@ public static class LdapDirectory
         }
     }
 
-    /// <summary>Whether the entry a person signed in with still exists and is enabled.</summary>
-    public static async Task<(LdapCheck Check, string? Problem)> CheckAsync(LdapConfig config, string dn, CancellationToken cancel = default)
+    /// <summary>
+    /// Whether each entry people signed in with still exists and is enabled, over one connection. Throws
+    /// <see cref="LdapException"/> when the directory cannot be reached or refuses the server's bind; an entry the
+    /// directory gives no clear answer for (an error of its own) is <see cref="LdapCheck.Unavailable"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<LdapCheck>> CheckAsync(LdapConfig config, IReadOnlyList<string> dns, CancellationToken cancel = default)
     {
-        try
+        await using var connection = await OpenAsServerAsync(config, cancel);
+        var checks = new List<LdapCheck>(dns.Count);
+        foreach (var dn in dns)
         {
-            await using var connection = await OpenAsServerAsync(config, cancel);
-            var entries = await connection.SearchAsync(dn, "(objectClass=*)", StateAttributes, sizeLimit: 1, cancel);
-            if (entries.Count == 0 || !string.Equals(entries[0].Dn, dn, StringComparison.OrdinalIgnoreCase)) return (LdapCheck.Gone, null);
-            return (IsDisabled(entries[0]) ? LdapCheck.Disabled : LdapCheck.Active, null);
+            try
+            {
+                var entries = await connection.SearchAsync(dn, "(objectClass=*)", StateAttributes, 1, cancel, baseOnly: true);
+                checks.Add(entries.Count == 0 ? LdapCheck.Gone : IsDisabled(entries[0]) ? LdapCheck.Disabled : LdapCheck.Active);
+            }
+            catch (LdapException e) when (e.ResultCode == NoSuchObject)
+            {
+                checks.Add(LdapCheck.Gone);
+            }
+            catch (LdapException)
+            {
+                checks.Add(LdapCheck.Unavailable);
+            }
         }
-        catch (LdapException e) when (e.ResultCode == NoSuchObject)
-        {
-            return (LdapCheck.Gone, null);
-        }
-        catch (LdapException e)
-        {
-            return (LdapCheck.Unavailable, e.Message);
-        }
+        return checks;
     }
 
     /// <summary>The settings page's test: binds, finds <paramref name="login"/> and says in a sentence what it found.</summary>
@@ -122,8 +134,14 @@ public static class LdapDirectory
     /// <summary>The filter with every <c>{0}</c> replaced by the escaped value: what a person types never adds filter syntax.</summary>
     public static string Substitute(string filter, string value) => filter.Replace("{0}", LdapFilter.Escape(value), StringComparison.Ordinal);
 
+    /// <summary>
+    /// Disabled: Active Directory's ACCOUNTDISABLE flag (2) or an expiry (100 ns since 1601) that has passed; OpenLDAP's
+    /// lock by an administrator (pwdAccountLockedTime 000001010000Z; a lockout after wrong passwords ends on its own and
+    /// refuses the bind meanwhile); nsAccountLock.
+    /// </summary>
     private static bool IsDisabled(LdapEntry entry) =>
         (long.TryParse(entry.First("userAccountControl"), out var control) && (control & 2) != 0)
-        || entry.All("pwdAccountLockedTime").Count > 0
+        || (long.TryParse(entry.First("accountExpires"), out var expires) && expires > 0 && expires < DateTime.UtcNow.ToFileTimeUtc())
+        || entry.First("pwdAccountLockedTime") == "000001010000Z"
         || string.Equals(entry.First("nsAccountLock"), "true", StringComparison.OrdinalIgnoreCase);
 }

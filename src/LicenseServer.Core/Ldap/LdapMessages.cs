@@ -25,7 +25,7 @@ internal static class LdapMessages
     // No answer the client asks for comes near this: a bigger one is a broken or hostile peer.
     private const int MaxMessageBytes = 16 * 1024 * 1024;
 
-    private enum Scope { WholeSubtree = 2 }
+    private enum Scope { BaseObject = 0, WholeSubtree = 2 }
     private enum DerefAliases { Never = 0 }
 
     public static byte[] Bind(int id, string dn, string password) => Message(id, writer =>
@@ -44,13 +44,13 @@ internal static class LdapMessages
         writer.WriteOctetString(Encoding.UTF8.GetBytes(StartTlsOid), new Asn1Tag(TagClass.ContextSpecific, 0));
     });
 
-    /// <summary>A subtree search; a malformed filter throws <see cref="LdapException"/> before anything is sent.</summary>
-    public static byte[] Search(int id, string baseDn, string filter, IReadOnlyList<string> attributes, int sizeLimit, int timeLimitSeconds) =>
+    /// <summary>A subtree search (or of the base entry alone); a malformed filter throws <see cref="LdapException"/> before anything is sent.</summary>
+    public static byte[] Search(int id, string baseDn, bool baseOnly, string filter, IReadOnlyList<string> attributes, int sizeLimit, int timeLimitSeconds) =>
         Message(id, writer =>
         {
             using var search = writer.PushSequence(Application(SearchRequest, true));
             writer.WriteOctetString(Encoding.UTF8.GetBytes(baseDn));
-            writer.WriteEnumeratedValue(Scope.WholeSubtree);
+            writer.WriteEnumeratedValue(baseOnly ? Scope.BaseObject : Scope.WholeSubtree);
             writer.WriteEnumeratedValue(DerefAliases.Never);
             writer.WriteInteger(sizeLimit);
             writer.WriteInteger(timeLimitSeconds);

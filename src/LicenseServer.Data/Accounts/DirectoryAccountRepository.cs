@@ -6,13 +6,21 @@ using Npgsql;
 
 namespace LicenseServer.Data.Accounts;
 
-/// <summary>A person as the directory ('ldap', the entry's DN) or the OpenID provider ('oidc', the subject) names them.</summary>
+/// <summary>
+/// A person as the directory ('ldap', the entry's DN) or the OpenID provider ('oidc', "&lt;issuer&gt; &lt;subject&gt;") names
+/// them, with the email it vouches for.
+/// </summary>
 public sealed record DirectoryIdentity(string Source, string ExternalId, string Email, string? DisplayName);
 
-/// <summary>A directory account due for a check against the directory.</summary>
+/// <summary>A directory account due for a check against the directory: its entry's DN.</summary>
 public sealed record DirectoryAccountRow(long Id, string Email, string ExternalId);
 
-public enum DirectorySignIn { Ready, DisabledByAdmin }
+/// <summary>
+/// What a sign-in the directory or provider vouched for comes to: the account is ready; an admin (or, for the provider,
+/// the directory) disabled it; the email is a server admin's, who signs in with their own password; or another entry
+/// of the same source already signs in to the account of that email.
+/// </summary>
+public enum DirectorySignIn { Ready, Disabled, ServerAdmin, Conflict }
 
 /// <summary>
 /// Accounts of people who sign in through the directory or the OpenID provider: made at their first sign-in, linked to
@@ -22,56 +30,63 @@ public enum DirectorySignIn { Ready, DisabledByAdmin }
 public sealed class DirectoryAccountRepository(NpgsqlDataSource db)
 {
     /// <summary>
-    /// The account of a person the directory or provider has just vouched for. Found by its link, else by email (a
-    /// local account becomes linked; the directory is the server admin's choice of who is who), else made. An account
-    /// an admin disabled stays disabled (the caller audits the refusal); one the directory disabled is enabled again. The
-    /// sign-in is audited with its source (<paramref name="via"/>).
+    /// The account of a person the directory or provider has just vouched for: the one their entry is linked to, else
+    /// the account with their email, which becomes linked (its password of this server is cleared: it signs in through
+    /// the link from now on), else a new one. Never a server admin's account by email, nor one another entry of the same
+    /// source is linked to. An account an admin disabled stays disabled; one the directory disabled is enabled again by
+    /// a sign-in through the directory. The sign-in is audited with its source (<paramref name="via"/>).
     /// </summary>
     public async Task<(DirectorySignIn Outcome, long UserId)> SignInAsync(DirectoryIdentity identity, string via)
     {
+        var email = identity.Email.Trim().ToLowerInvariant();
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
-        var found = await connection.QuerySingleOrDefaultAsync<(long Id, string Source, bool Disabled, bool DirectoryDisabled)?>("""
-            SELECT id, source, disabled, directory_disabled FROM public.user_account
-            WHERE deleted_at IS NULL AND ((source = @Source AND external_id = @ExternalId) OR lower(email) = lower(@Email))
-            ORDER BY (source = @Source AND external_id = @ExternalId) DESC LIMIT 1
-            FOR NO KEY UPDATE
-            """, identity, tx);
-        long userId;
-        if (found is not { } account)
+        var account = await LinkedAsync(connection, tx, identity);
+        if (account is null)
         {
-            userId = await connection.ExecuteScalarAsync<long>("""
-                INSERT INTO public.user_account (email, password, password_encrypted, source, external_id, display_name)
-                VALUES (lower(@Email), NULL, true, @Source, @ExternalId, @DisplayName)
-                RETURNING id
-                """, identity, tx);
-            await AuditRepository.WriteAsync(connection, tx, userId, null, "user.created", identity.Email.ToLowerInvariant(), $"at the first sign-in {via}");
+            // A first sign-in of this email made at the same moment (another tab, another node) inserts nothing here.
+            if (await connection.ExecuteScalarAsync<long?>("""
+                    INSERT INTO public.user_account (email, password, password_encrypted, display_name) VALUES (@email, NULL, true, @DisplayName)
+                    ON CONFLICT ((lower(email))) DO NOTHING RETURNING id
+                    """, new { email, identity.DisplayName }, tx) is { } created)
+                await AuditRepository.WriteAsync(connection, tx, created, null, "user.created", email, $"at the first sign-in {via}");
+            var byEmail = await connection.QuerySingleAsync<(long Id, bool IsServerAdmin, bool Linked)>("""
+                SELECT u.id, u.is_server_admin, EXISTS (SELECT 1 FROM directory_link l WHERE l.user_id = u.id AND l.source = @Source) AS linked
+                FROM public.user_account u WHERE lower(u.email) = @email AND u.deleted_at IS NULL FOR NO KEY UPDATE
+                """, new { email, identity.Source }, tx);
+            if (byEmail.IsServerAdmin) return (DirectorySignIn.ServerAdmin, byEmail.Id);
+            if (!byEmail.Linked)
+            {
+                await connection.ExecuteAsync("""
+                    INSERT INTO directory_link (source, external_id, user_id) VALUES (@Source, @ExternalId, @Id) ON CONFLICT DO NOTHING;
+                    UPDATE public.user_account SET password = NULL, must_change_password = false WHERE id = @Id;
+                    """, new { identity.Source, identity.ExternalId, byEmail.Id }, tx);
+                await AuditRepository.WriteAsync(connection, tx, byEmail.Id, null, "user.linked", email, via);
+            }
+            account = await LinkedAsync(connection, tx, identity);
+            if (account is null) return (DirectorySignIn.Conflict, byEmail.Id);
         }
-        else
-        {
-            userId = account.Id;
-            if (account.Disabled && !account.DirectoryDisabled) return (DirectorySignIn.DisabledByAdmin, userId);
-            // A local account takes the link; one of the same source follows its entry (a renamed or moved DN). An
-            // account of the other source keeps its own link: it is the same person, matched by email.
-            await connection.ExecuteAsync("""
-                UPDATE public.user_account SET
-                    source = CASE WHEN source IN ('local', @Source) THEN @Source ELSE source END,
-                    external_id = CASE WHEN source IN ('local', @Source) THEN @ExternalId ELSE external_id END,
-                    disabled = CASE WHEN directory_disabled THEN false ELSE disabled END,
-                    directory_disabled = false
-                WHERE id = @userId
-                """, new { identity.Source, identity.ExternalId, userId }, tx);
-            if (account.DirectoryDisabled)
-                await AuditRepository.WriteAsync(connection, tx, null, null, "user.enabled", identity.Email.ToLowerInvariant(), $"by the directory ({via})");
-        }
+        var (userId, disabled, directoryDisabled) = account.Value;
+        // Only the directory enables what the directory disabled; the provider cannot overrule it, nor anyone an admin.
+        if (disabled && !(directoryDisabled && identity.Source == "ldap")) return (DirectorySignIn.Disabled, userId);
+        if (disabled)
+            await AuditRepository.WriteAsync(connection, tx, null, null, "user.enabled", email, $"by the directory ({via})");
         await connection.ExecuteAsync("""
-            UPDATE public.user_account SET display_name = coalesce(@DisplayName, display_name), directory_signed_in_at = now(), directory_checked_at = now()
+            UPDATE public.user_account SET disabled = false, directory_disabled = false, display_name = coalesce(@DisplayName, display_name),
+                directory_signed_in_at = now(), directory_checked_at = now()
             WHERE id = @userId
             """, new { identity.DisplayName, userId }, tx);
-        await AuditRepository.WriteAsync(connection, tx, userId, null, "account.signed_in", identity.Email.ToLowerInvariant(), via);
+        await AuditRepository.WriteAsync(connection, tx, userId, null, "account.signed_in", email, via);
         await tx.CommitAsync();
         return (DirectorySignIn.Ready, userId);
     }
+
+    private static Task<(long Id, bool Disabled, bool DirectoryDisabled)?> LinkedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, DirectoryIdentity identity) =>
+        connection.QuerySingleOrDefaultAsync<(long, bool, bool)?>("""
+            SELECT u.id, u.disabled, u.directory_disabled FROM directory_link l JOIN public.user_account u ON u.id = l.user_id
+            WHERE l.source = @Source AND l.external_id = @ExternalId AND u.deleted_at IS NULL
+            FOR NO KEY UPDATE OF u
+            """, identity, tx);
 
     /// <summary>
     /// Applies the group mappings of <paramref name="source"/> to a person in <paramref name="groups"/>: joins each mapped
@@ -93,9 +108,12 @@ public sealed class DirectoryAccountRepository(NpgsqlDataSource db)
             "SELECT organization_id FROM organization_member WHERE user_id = @userId AND directory_group IS NOT NULL", new { userId }, tx)).ToList();
         var organizations = mapped.Keys.Union(fromMappings).Order().ToArray();
         if (organizations.Length == 0) return;
-        // Locks as a member's removal takes them: the organizations in id order, then the member rows.
+        // Locks as a user's deletion takes them: the organizations in id order, then the user's row, then the member
+        // rows; a user deleted or disabled meanwhile is given nothing.
         await connection.ExecuteAsync("SELECT 1 FROM organization WHERE id = ANY(@organizations) ORDER BY id FOR NO KEY UPDATE", new { organizations }, tx);
-        var email = await connection.ExecuteScalarAsync<string>("SELECT email FROM public.user_account WHERE id = @userId", new { userId }, tx) ?? "";
+        var email = await connection.ExecuteScalarAsync<string?>(
+            "SELECT email FROM public.user_account WHERE id = @userId AND deleted_at IS NULL AND NOT disabled FOR NO KEY UPDATE", new { userId }, tx);
+        if (email is null) return;
         var memberships = (await connection.QueryAsync<(long OrganizationId, string Role, string? DirectoryGroup)>("""
             SELECT organization_id, role, directory_group FROM organization_member WHERE user_id = @userId AND organization_id = ANY(@organizations)
             ORDER BY organization_id FOR UPDATE
@@ -128,28 +146,27 @@ public sealed class DirectoryAccountRepository(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// LDAP accounts to check again: enabled, not checked within <paramref name="interval"/>, and able to act: holding a
-    /// live token or API key, or signed in within a console session's lifetime.
+    /// Claims up to <paramref name="limit"/> accounts linked to a directory entry that are due for a check: enabled, not
+    /// checked within <paramref name="interval"/>, and able to act (a live token or API key, or a sign-in within a
+    /// console session's lifetime). Claiming marks them checked, so that nodes checking at once share the work.
     /// </summary>
-    public async Task<IReadOnlyList<DirectoryAccountRow>> DueForCheckAsync(TimeSpan interval, TimeSpan sessionLifetime, int limit)
+    public async Task<IReadOnlyList<DirectoryAccountRow>> ClaimDueAsync(TimeSpan interval, TimeSpan sessionLifetime, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
         return (await connection.QueryAsync<DirectoryAccountRow>("""
-            SELECT u.id, u.email, u.external_id FROM public.user_account u
-            WHERE u.source = 'ldap' AND u.external_id IS NOT NULL AND NOT u.disabled AND u.deleted_at IS NULL
-              AND (u.directory_checked_at IS NULL OR u.directory_checked_at < now() - @interval)
-              AND (u.directory_signed_in_at > now() - @sessionLifetime
-                   OR EXISTS (SELECT 1 FROM api_token t WHERE t.user_id = u.id AND t.expires_at > now() AND t.revoked_at IS NULL AND t.security_stamp = u.security_stamp)
-                   OR EXISTS (SELECT 1 FROM api_key k WHERE k.user_id = u.id AND k.revoked_at IS NULL))
-            ORDER BY u.directory_checked_at NULLS FIRST
-            LIMIT @limit
+            WITH due AS (
+                SELECT u.id, l.external_id FROM public.user_account u JOIN directory_link l ON l.user_id = u.id AND l.source = 'ldap'
+                WHERE NOT u.disabled AND u.deleted_at IS NULL
+                  AND (u.directory_checked_at IS NULL OR u.directory_checked_at < now() - @interval)
+                  AND (u.directory_signed_in_at > now() - @sessionLifetime
+                       OR EXISTS (SELECT 1 FROM api_token t WHERE t.user_id = u.id AND t.expires_at > now() AND t.revoked_at IS NULL AND t.security_stamp = u.security_stamp)
+                       OR EXISTS (SELECT 1 FROM api_key k WHERE k.user_id = u.id AND k.revoked_at IS NULL))
+                ORDER BY u.directory_checked_at NULLS FIRST
+                LIMIT @limit
+                FOR NO KEY UPDATE OF u SKIP LOCKED)
+            UPDATE public.user_account u SET directory_checked_at = now() FROM due WHERE u.id = due.id
+            RETURNING u.id, u.email, due.external_id
             """, new { interval, sessionLifetime, limit })).ToList();
-    }
-
-    public async Task MarkCheckedAsync(long userId)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        await connection.ExecuteAsync("UPDATE public.user_account SET directory_checked_at = now() WHERE id = @userId", new { userId });
     }
 
     /// <summary>

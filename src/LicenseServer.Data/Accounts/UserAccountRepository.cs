@@ -3,15 +3,17 @@ using Npgsql;
 
 namespace LicenseServer.Data.Accounts;
 
+/// <param name="DirectoryLinked">The account signs in through the directory or the OpenID provider, never with a password of this server.</param>
 public sealed record UserAccountRow(long Id, string Email, string? Password, bool PasswordEncrypted, bool MustChangePassword,
-    bool IsServerAdmin, bool IsDefaultAccount, bool Disabled, Guid SecurityStamp);
+    bool IsServerAdmin, bool IsDefaultAccount, bool Disabled, Guid SecurityStamp, bool DirectoryLinked);
 
 public enum DefaultAccountOutcome { Created, Exists, WrongSetupCode }
 
 public sealed class UserAccountRepository(NpgsqlDataSource db)
 {
     private const string Columns =
-        "id, email, password, password_encrypted, must_change_password, is_server_admin, is_default_account, disabled, security_stamp";
+        "id, email, password, password_encrypted, must_change_password, is_server_admin, is_default_account, disabled, security_stamp, " +
+        "EXISTS (SELECT 1 FROM directory_link l WHERE l.user_id = user_account.id) AS directory_linked";
 
     public async Task<UserAccountRow?> FindByEmailAsync(string email)
     {

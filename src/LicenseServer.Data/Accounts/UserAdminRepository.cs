@@ -64,7 +64,7 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
     /// Refused for the default account, and while they are the only Owner of an organization. Locks: the
     /// organizations' rows in id order, then the user's row FOR NO KEY UPDATE (what a grant's, activation's or
     /// checkout's foreign key check takes on it does not conflict), then the member rows, as a member's removal does.
-    /// A directory account's link to its entry goes, so a later sign-in of that person makes a new account.
+    /// Its links to directory entries go, so a later sign-in of that person makes a new account.
     /// </summary>
     public async Task<(UserDeletion Result, string? Detail)> DeleteAsync(long userId, long actor)
     {
@@ -93,8 +93,9 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
             UPDATE invitation SET revoked_at = now() WHERE user_id = @userId AND accepted_at IS NULL AND revoked_at IS NULL;
             DELETE FROM password_reset WHERE user_id = @userId;
             UPDATE public.user_account SET email = email || ' (deleted user ' || id || ')', password = NULL, disabled = true, must_change_password = false,
-                is_server_admin = false, security_stamp = gen_random_uuid(), deleted_at = now(), external_id = NULL
+                is_server_admin = false, security_stamp = gen_random_uuid(), deleted_at = now()
             WHERE id = @userId;
+            DELETE FROM directory_link WHERE user_id = @userId;
             """, new { userId }, tx);
         await AuditRepository.WriteAsync(connection, tx, actor, null, "user.deleted", email,
             $"removed from {memberships.Count} organization{(memberships.Count == 1 ? "" : "s")}");
@@ -102,13 +103,16 @@ public sealed class UserAdminRepository(NpgsqlDataSource db)
         return (UserDeletion.Deleted, email);
     }
 
-    /// <summary>Disabling also renews the security stamp, which ends the user's sessions at once.</summary>
+    /// <summary>
+    /// Disabling also renews the security stamp, which ends the user's sessions at once. Either way the account is the
+    /// admin's decision from now on: a sign-in through the directory no longer enables it.
+    /// </summary>
     public async Task<bool> SetDisabledAsync(long userId, bool disabled, long actor)
     {
         await using var connection = await db.OpenConnectionAsync();
         await using var tx = await connection.BeginTransactionAsync();
         var email = await connection.ExecuteScalarAsync<string?>("""
-            UPDATE public.user_account SET disabled = @disabled, security_stamp = gen_random_uuid()
+            UPDATE public.user_account SET disabled = @disabled, directory_disabled = false, security_stamp = gen_random_uuid()
             WHERE id = @userId AND deleted_at IS NULL RETURNING email
             """, new { userId, disabled }, tx);
         if (email is null) return false;

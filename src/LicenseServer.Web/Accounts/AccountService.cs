@@ -87,13 +87,15 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
 
         var state = await directory.GetAsync();
         var account = await accounts.FindByEmailAsync(email);
-        var passwordRight = account is not null && await CheckPasswordAsync(account, password);
+        // An account linked to the directory or the provider signs in through it only.
+        var passwordRight = account is { DirectoryLinked: false } && await CheckPasswordAsync(account, password);
         // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
         // accounts without a password nor passwords set by SQL.
         if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
         var localAllowed = account is null || state.LocalPasswordsFor(account.IsServerAdmin);
         var valid = passwordRight && !account!.Disabled && localAllowed;
-        var failure = account is null ? "no account has this email" : account.Disabled ? "the account is disabled" : "wrong password";
+        var failure = account is null ? "no account has this email" : account.Disabled ? "the account is disabled"
+            : account.DirectoryLinked ? "the account signs in through the directory" : "wrong password";
         if (!valid && state.Ldap is not null && password.Length <= MaxPasswordLength)
         {
             var (viaDirectory, refusal, why) = await directorySignIn.LdapAsync(state.Ldap, login, password);

@@ -38,33 +38,50 @@ public sealed class DirectoryRecheck(DirectorySettingsService settings, Director
         }
     }
 
-    /// <summary>One pass over the accounts due; the number disabled.</summary>
+    /// <summary>
+    /// One pass: claims the accounts due (another node checking at once takes others) and asks the directory about
+    /// each over one connection; the number disabled. An entry the directory gives no clear answer for is asked again
+    /// an interval later; a directory that cannot be reached disables nobody.
+    /// </summary>
     public async Task<int> RunOnceAsync(CancellationToken cancel = default)
     {
         var config = (await settings.GetAsync()).Ldap;
         if (config is null) return 0;
         var disabled = 0;
-        foreach (var account in await accounts.DueForCheckAsync(Interval, SessionLifetime, Batch))
+        while (true)
         {
-            var (check, problem) = await LdapDirectory.CheckAsync(config, account.ExternalId, cancel);
-            switch (check)
-            {
-                case LdapCheck.Active:
-                    await accounts.MarkCheckedAsync(account.Id);
-                    break;
-                case LdapCheck.Unavailable:
-                    logger.LogWarning("Directory accounts cannot be checked: {Problem}", problem);
-                    return disabled;
-                default:
-                    var why = check == LdapCheck.Gone ? "the entry is no longer in the directory" : "the entry is disabled in the directory";
-                    if (await accounts.DisableByDirectoryAsync(account.Id, why))
-                    {
-                        disabled++;
-                        logger.LogInformation("User {UserId} was disabled: {Why}", account.Id, why);
-                    }
-                    break;
-            }
+            var due = await accounts.ClaimDueAsync(Interval, SessionLifetime, Batch);
+            if (due.Count == 0) return disabled;
+            if (await CheckAsync(config, due, cancel) is not { } batch) return disabled;
+            disabled += batch;
+            if (due.Count < Batch) return disabled;
         }
+    }
+
+    /// <summary>Asks the directory about one batch; the number disabled, or null when the directory cannot be asked.</summary>
+    private async Task<int?> CheckAsync(LdapConfig config, IReadOnlyList<DirectoryAccountRow> due, CancellationToken cancel)
+    {
+        IReadOnlyList<LdapCheck> checks;
+        try
+        {
+            checks = await LdapDirectory.CheckAsync(config, due.Select(a => a.ExternalId).ToList(), cancel);
+        }
+        catch (LdapException e)
+        {
+            logger.LogWarning("Directory accounts cannot be checked: {Problem}", e.Message);
+            return null;
+        }
+        var disabled = 0;
+        foreach (var (account, check) in due.Zip(checks))
+        {
+            if (check is LdapCheck.Active or LdapCheck.Unavailable) continue;
+            var why = check == LdapCheck.Gone ? "the entry is no longer in the directory" : "the entry is disabled in the directory";
+            if (!await accounts.DisableByDirectoryAsync(account.Id, why)) continue;
+            disabled++;
+            logger.LogInformation("User {UserId} was disabled: {Why}", account.Id, why);
+        }
+        if (checks.Contains(LdapCheck.Unavailable))
+            logger.LogWarning("The directory gave no clear answer for {Count} of {Total} accounts; they are asked again later", checks.Count(c => c == LdapCheck.Unavailable), due.Count);
         return disabled;
     }
 }

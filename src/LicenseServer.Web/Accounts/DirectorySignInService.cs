@@ -39,17 +39,28 @@ public sealed class DirectorySignInService(DirectoryAccountRepository directoryA
             case LdapStatus.Invalid:
                 return (null, null, result.Dn is null ? "not found in the directory" : "wrong directory password");
         }
-        var account = await SignInAsync(new DirectoryIdentity("ldap", result.Dn!, result.Email!, result.DisplayName), ViaLdap, result.Groups ?? []);
-        return account is null ? (null, null, "the account is disabled") : (account, null, null);
+        var (account, outcome) = await SignInAsync(new DirectoryIdentity("ldap", result.Dn!, result.Email!, result.DisplayName), ViaLdap, result.Groups ?? []);
+        return account is not null ? (account, null, null) : (null, null, Failure(outcome));
     }
 
-    /// <summary>The account of a person the directory or provider vouched for; null when an admin disabled it.</summary>
-    public async Task<UserAccountRow?> SignInAsync(DirectoryIdentity identity, string via, IReadOnlyCollection<string> groups)
+    /// <summary>Why a sign-in the directory or provider vouched for was refused, for the audit.</summary>
+    public static string Failure(DirectorySignIn outcome) => outcome switch
+    {
+        DirectorySignIn.ServerAdmin => "a server admin's account signs in with its password of this server",
+        DirectorySignIn.Conflict => "another directory entry signs in to the account of this email",
+        _ => "the account is disabled",
+    };
+
+    /// <summary>
+    /// The account of a person the directory or provider vouched for, or why not. Group mappings are applied when the
+    /// groups are known (null: the provider did not say, and places given before are kept).
+    /// </summary>
+    public async Task<(UserAccountRow? Account, DirectorySignIn Outcome)> SignInAsync(DirectoryIdentity identity, string via, IReadOnlyCollection<string>? groups)
     {
         var (outcome, userId) = await directoryAccounts.SignInAsync(identity, via);
-        if (outcome == DirectorySignIn.DisabledByAdmin) return null;
-        await directoryAccounts.ApplyGroupsAsync(userId, identity.Source, groups);
+        if (outcome != DirectorySignIn.Ready) return (null, outcome);
+        if (groups is not null) await directoryAccounts.ApplyGroupsAsync(userId, identity.Source, groups);
         logger.LogInformation("User {UserId} signed in {Via}", userId, via);
-        return await accounts.FindByIdAsync(userId);
+        return (await accounts.FindByIdAsync(userId), outcome);
     }
 }

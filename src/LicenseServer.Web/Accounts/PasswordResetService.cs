@@ -19,7 +19,8 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
     public async Task RequestAsync(string? email)
     {
         var account = await accounts.FindByEmailAsync(AccountService.NormalizeEmail(email));
-        if (account is null || account.Disabled) return;
+        // A directory account signs in through the directory: a password of this server would never be asked for.
+        if (account is null || account.Disabled || account.DirectoryLinked) return;
         var settings = await mail.ServerAsync();
         if (settings is null) return;
         await SendLinkAsync(account, settings);
@@ -34,6 +35,7 @@ public sealed class PasswordResetService(UserAccountRepository accounts, Passwor
         var account = await accounts.FindByIdAsync(userId);
         if (account is null) return "That user does not exist.";
         if (account.Disabled) return $"{account.Email} is disabled: enable the account first.";
+        if (account.DirectoryLinked) return $"{account.Email} signs in through the company directory or single sign-on: a password of this server would not be used.";
         if (await mail.ServerAsync() is not { } settings)
             return "The server has no mail server: set one under Server settings, or set a one-time password instead.";
         return await SendLinkAsync(account, settings);

@@ -33,7 +33,8 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
     IHttpClientFactory http, ILogger<SingleSignOn> logger)
 {
     public const string CallbackPath = "/account/sso/callback";
-    public const string BrowserCookie = "kit.sso";
+    /// <summary>The cookie that binds a sign-in to the browser that started it; __Host- prefixed (so no other host sets it) over HTTPS.</summary>
+    public string BrowserCookie => options.ServerUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "__Host-kit.sso" : "kit.sso";
     public static readonly TimeSpan RequestLifetime = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan CodeLifetime = TimeSpan.FromMinutes(2);
     private static readonly ConcurrentDictionary<string, ConfigurationManager<OpenIdConnectConfiguration>> Discovery = new();
@@ -46,6 +47,8 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
         "no_email" => "The provider did not send your email address, which this server needs to know you. Ask your administrator to check the provider's settings.",
         "provider" => "The provider did not sign you in: it refused, or the sign-in was cancelled.",
         "disabled" => "Your account on this server is disabled: ask a server admin.",
+        "server_admin" => "This email belongs to a server admin, who signs in with their password of this server.",
+        "conflict" => "Another account of the provider already signs in to the account of this email: ask a server admin.",
         "not_configured" => "Sign-in with a provider is not set up on this server: sign in with your email and password.",
         _ => "The sign-in through the provider failed: this server could not confirm the provider's answer. Try again, or ask your administrator to look at the server's log.",
     };
@@ -55,8 +58,8 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
     {
         var oidc = (await settings.GetAsync()).Oidc ?? throw new SsoException("not_configured");
         var configuration = await DiscoverAsync(oidc);
-        // One cookie per browser; a sign-in in another tab of the same browser keeps it.
-        var browser = context.Request.Cookies[BrowserCookie] is { Length: 43 } existing ? existing : Random();
+        // A new value for each sign-in: a value planted in the browser beforehand never binds one.
+        var browser = Random();
         context.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
         {
             HttpOnly = true, SameSite = SameSiteMode.Lax, Path = "/", MaxAge = RequestLifetime,
@@ -84,11 +87,13 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
             var oidc = (await settings.GetAsync()).Oidc ?? throw new SsoException("not_configured");
             var configuration = await DiscoverAsync(oidc);
             var idToken = await RedeemAsync(configuration, oidc, code, request.CodeVerifier);
-            var validation = await new JsonWebTokenHandler().ValidateTokenAsync(idToken, new TokenValidationParameters
+            var validation = await ValidateAsync(idToken, oidc, configuration);
+            if (validation.Exception is SecurityTokenSignatureKeyNotFoundException)
             {
-                ValidIssuer = oidc.Issuer, ValidAudience = oidc.ClientId, IssuerSigningKeys = configuration.SigningKeys,
-                ValidateLifetime = true, ClockSkew = TimeSpan.FromMinutes(2), RequireSignedTokens = true,
-            });
+                // The provider signs with a new key: read its keys again, once.
+                Discovery[oidc.Issuer].RequestRefresh();
+                validation = await ValidateAsync(idToken, oidc, await DiscoverAsync(oidc));
+            }
             if (!validation.IsValid)
             {
                 logger.LogWarning(validation.Exception, "The provider's ID token was refused");
@@ -98,11 +103,16 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
             if (!token.TryGetPayloadValue<string>("nonce", out var nonce) || nonce != request.Nonce) throw new SsoException("nonce");
             if (!token.TryGetPayloadValue<string>(oidc.EmailClaim, out var email) || string.IsNullOrWhiteSpace(email) || !AccountService.IsEmail(email.Trim().ToLowerInvariant()))
                 throw new SsoException("no_email");
-            if (!Verified(token)) throw new SsoException("unverified_email");
-            var identity = new DirectoryIdentity("oidc", token.Subject, email.Trim(), token.TryGetPayloadValue<string>("name", out var name) ? name : null);
-            var account = await signIn.SignInAsync(identity, DirectorySignInService.ViaOidc(oidc.Name), Groups(token, oidc.GroupsClaim))
-                ?? throw new SsoException("disabled");
-            return (account, request);
+            if (!Verified(token, email)) throw new SsoException("unverified_email");
+            // The subject is unique at its issuer only.
+            var identity = new DirectoryIdentity("oidc", $"{oidc.Issuer} {token.Subject}", email.Trim(), token.TryGetPayloadValue<string>("name", out var name) ? name : null);
+            var (account, outcome) = await signIn.SignInAsync(identity, DirectorySignInService.ViaOidc(oidc.Name), Groups(token, oidc.GroupsClaim));
+            return account is not null ? (account, request) : throw new SsoException(outcome switch
+            {
+                DirectorySignIn.ServerAdmin => "server_admin",
+                DirectorySignIn.Conflict => "conflict",
+                _ => "disabled",
+            });
         }
         catch (SsoException e) when (e.Request is null)
         {
@@ -154,13 +164,13 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
     private async Task<OpenIdConnectConfiguration> DiscoverAsync(OidcConfig oidc)
     {
         var manager = Discovery.GetOrAdd(oidc.Issuer, issuer => new ConfigurationManager<OpenIdConnectConfiguration>(
-            issuer + "/.well-known/openid-configuration", new OpenIdConnectConfigurationRetriever(),
+            issuer.TrimEnd('/') + "/.well-known/openid-configuration", new OpenIdConnectConfigurationRetriever(),
             new HttpDocumentRetriever(http.CreateClient(nameof(SingleSignOn))) { RequireHttps = new Uri(issuer).Scheme == Uri.UriSchemeHttps || !new Uri(issuer).IsLoopback }));
         try
         {
             var configuration = await manager.GetConfigurationAsync(CancellationToken.None);
             // A discovery document naming another issuer is not this provider's.
-            if (configuration.Issuer.TrimEnd('/') != oidc.Issuer) throw new SsoException("failed");
+            if (configuration.Issuer != oidc.Issuer) throw new SsoException("failed");
             return configuration;
         }
         catch (Exception e) when (e is not SsoException)
@@ -170,15 +180,28 @@ public sealed class SingleSignOn(SsoRequestRepository requests, DirectorySetting
         }
     }
 
-    private static bool Verified(JsonWebToken token) =>
-        token.TryGetPayloadValue<bool>("email_verified", out var verified) ? verified
-        : token.TryGetPayloadValue<string>("email_verified", out var text) && text == "true";
+    private static Task<TokenValidationResult> ValidateAsync(string idToken, OidcConfig oidc, OpenIdConnectConfiguration configuration) =>
+        new JsonWebTokenHandler().ValidateTokenAsync(idToken, new TokenValidationParameters
+        {
+            ValidIssuer = oidc.Issuer, ValidAudience = oidc.ClientId, IssuerSigningKeys = configuration.SigningKeys,
+            ValidateLifetime = true, ClockSkew = TimeSpan.FromMinutes(2), RequireSignedTokens = true,
+        });
 
-    private static IReadOnlyList<string> Groups(JsonWebToken token, string claim)
+    /// <summary>
+    /// email_verified speaks of the standard email claim: an address from another claim is trusted only when it is that
+    /// same verified address.
+    /// </summary>
+    private static bool Verified(JsonWebToken token, string email) =>
+        (token.TryGetPayloadValue<bool>("email_verified", out var verified) ? verified
+            : token.TryGetPayloadValue<string>("email_verified", out var text) && text == "true")
+        && token.TryGetPayloadValue<string>("email", out var standard) && string.Equals(standard?.Trim(), email.Trim(), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The groups the token names; null when it names none (the claim is missing: the provider did not say, not "no groups").</summary>
+    private static IReadOnlyList<string>? Groups(JsonWebToken token, string claim)
     {
-        if (claim.Length == 0) return [];
+        if (claim.Length == 0) return null;
         if (token.TryGetPayloadValue<string[]>(claim, out var many)) return many;
-        return token.TryGetPayloadValue<string>(claim, out var one) ? [one] : [];
+        return token.TryGetPayloadValue<string>(claim, out var one) ? [one] : null;
     }
 
     private static string Random() => Base64Url(RandomNumberGenerator.GetBytes(32));

@@ -77,6 +77,11 @@ public static partial class SingleSignOnEndpoints
         {
             throw new ApiException(StatusCodes.Status404NotFound, "sso_not_configured", e.Message);
         }
+        catch (SsoException e)
+        {
+            // The provider cannot be asked: the client is told at its own address, as it would be by the provider.
+            return Results.Redirect(WithQuery(redirect_uri, ("error", "temporarily_unavailable"), ("error_description", e.Message), ("state", state)));
+        }
     }
 
     private static async Task<IResult> TokenAsync(HttpContext context, SingleSignOn sso, ClientLicenseService service, UserAccountRepository accounts)

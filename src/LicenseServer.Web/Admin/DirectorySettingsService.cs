@@ -73,6 +73,10 @@ public sealed partial class DirectorySettingsService(DirectorySettingsRepository
         CheckFilter(groupFilter, "group filter", required: false);
         var email = Attribute(form.EmailAttribute, "email attribute");
         var name = Attribute(form.NameAttribute, "display name attribute");
+        // The stored password goes only where it went before: whoever changes where it is sent types it again.
+        if (keepPassword && current.LdapBindPasswordProtected is not null && (string.Join(' ', hosts) != current.LdapHosts || port != current.LdapPort
+                || security != current.LdapSecurity || ca != current.LdapCaCertificate || (form.BindDn ?? "").Trim() != current.LdapBindDn))
+            throw new ServerSettingsException("Enter the bind password again: the directory's address, connection, CA or bind DN changed.");
         await settings.SaveLdapAsync(new LdapSettingsRow(form.Enabled, string.Join(' ', hosts), port, security, ca, (form.BindDn ?? "").Trim(),
             keepPassword ? null : _bindPassword.Protect(form.BindPassword!), (form.SearchBase ?? "").Trim(), userFilter, email, name, groupFilter), keepPassword, actor);
     }
@@ -82,7 +86,8 @@ public sealed partial class DirectorySettingsService(DirectorySettingsRepository
         var current = (await settings.GetAsync()).Oidc;
         var name = (form.Name ?? "").Trim();
         if (form.Enabled && name.Length is 0 or > 40) throw new ServerSettingsException("Enter the provider's name as people know it (at most 40 characters), such as Okta.");
-        var issuer = (form.Issuer ?? "").Trim().TrimEnd('/');
+        // As the provider's discovery document names it, trailing slash and all: ID tokens must name exactly that.
+        var issuer = (form.Issuer ?? "").Trim();
         if (form.Enabled || issuer.Length > 0)
         {
             if (!Uri.TryCreate(issuer, UriKind.Absolute, out var uri) || !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
@@ -95,6 +100,8 @@ public sealed partial class DirectorySettingsService(DirectorySettingsRepository
         var scopes = string.Join(' ', (form.Scopes ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         if (!scopes.Split(' ').Contains("openid") || scopes.Any(c => c is '"' or '\\' || char.IsControl(c)))
             throw new ServerSettingsException("The scopes are separated by spaces and include openid, such as: openid email profile.");
+        if (keepSecret && current.OidcClientSecretProtected is not null && (issuer != current.OidcIssuer || (form.ClientId ?? "").Trim() != current.OidcClientId))
+            throw new ServerSettingsException("Enter the client secret again: the issuer or client ID changed.");
         var emailClaim = Claim(form.EmailClaim, "email claim", required: true);
         var groupsClaim = Claim(form.GroupsClaim, "groups claim", required: false);
         await settings.SaveOidcAsync(new OidcSettingsRow(form.Enabled, name, issuer, (form.ClientId ?? "").Trim(),

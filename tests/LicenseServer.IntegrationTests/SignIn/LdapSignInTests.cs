@@ -76,8 +76,9 @@ public sealed class LdapSignInTests : ConsoleTest
         Assert.That(await person.GetTextAsync("/"), Does.Contain(email));
 
         await using var db = Db();
-        var account = await db.QuerySingleAsync<(string Source, string ExternalId, string? Password, string DisplayName)>(
-            "SELECT source, external_id, password, display_name FROM public.user_account WHERE email = @email", new { email });
+        var account = await db.QuerySingleAsync<(string Source, string ExternalId, string? Password, string DisplayName)>("""
+            SELECT l.source, l.external_id, u.password, u.display_name FROM public.user_account u JOIN directory_link l ON l.user_id = u.id WHERE u.email = @email
+            """, new { email });
         Assert.That(account, Is.EqualTo(("ldap", dn, (string?)null, $"Person {email.Split('@')[0]}")), "linked to the entry; no password kept");
         Assert.That(await db.QuerySingleAsync<long>("SELECT count(*) FROM organization_member m JOIN public.user_account u ON u.id = m.user_id WHERE u.email = @email", new { email }),
             Is.Zero, "a member of no organization until invited or mapped");
@@ -118,7 +119,7 @@ public sealed class LdapSignInTests : ConsoleTest
         using var console = await NewClient().SignInAsync(email, "not the password");
         Assert.That(await ConsoleClient.TextOf(console), Does.Contain("The email or password is not correct."));
         await using var db = Db();
-        Assert.That(await db.QuerySingleAsync<long>("SELECT count(*) FROM public.user_account WHERE source = 'ldap'"), Is.Zero, "no account was made");
+        Assert.That(await db.QuerySingleAsync<long>("SELECT count(*) FROM directory_link"), Is.Zero, "no account was made");
         var audit = await ConsoleClient.TextOf(await Admin.GetAsync("/Admin/Audit?action=account.sign_in_failed"));
         Assert.That(audit, Does.Contain("wrong directory password").And.Contain("not found in the directory"));
     }
@@ -145,6 +146,55 @@ public sealed class LdapSignInTests : ConsoleTest
         using (var console = await lockedConsole.GetAsync("/")) Assert.That(console.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "their console session ended");
         var audit = await ConsoleClient.TextOf(await Admin.GetAsync("/Admin/Audit?action=user.disabled"));
         Assert.That(audit, Does.Contain("by the directory: the entry is disabled in the directory").And.Contain("by the directory: the entry is no longer in the directory"));
+    }
+
+    [Test]
+    public async Task A_directory_lock_lifted_enables_the_account_again_but_an_admins_disabling_stays()
+    {
+        var (_, email, dn) = await PersonAsync();
+        await ConfigureAsync();
+        await TokenAsync(email);
+        await _ldap.LockUserAsync(dn);
+        await using var db = Db();
+        const string Disabled = "SELECT disabled FROM public.user_account WHERE email = @email";
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline && !await db.QuerySingleAsync<bool>(Disabled, new { email })) await Task.Delay(250);
+        Assert.That(await db.QuerySingleAsync<bool>(Disabled, new { email }), Is.True, "the directory's lock disabled the account");
+
+        await _ldap.UnlockUserAsync(dn);
+        await TokenAsync(email);
+        Assert.That(await db.QuerySingleAsync<bool>(Disabled, new { email }), Is.False, "the directory enabled it again at the next sign-in");
+
+        var userId = await db.QuerySingleAsync<long>("SELECT id FROM public.user_account WHERE email = @email", new { email });
+        using (var disable = await Admin.PostFormAsync("/Admin/Users?handler=Disable", new Dictionary<string, string> { ["userId"] = $"{userId}", ["confirmed"] = "true" }, tokenPage: "/Admin/Users"))
+            Assert.That(disable.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await ConsoleClient.TextOf(disable));
+        using var refused = await ApiLoginAsync(email, DirectoryPassword);
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "an admin's disabling is not the directory's to lift");
+    }
+
+    [Test]
+    public async Task A_local_account_of_the_same_email_becomes_the_directory_persons_and_its_password_stops_working()
+    {
+        await CreateUserAsync("local1@corp.example");
+        var dn = await _ldap.AddUserAsync("local1", "local1@corp.example", DirectoryPassword, "Local One");
+        await ConfigureAsync();
+        using (var local = await ApiLoginAsync("local1@corp.example", Password)) Assert.That(local.StatusCode, Is.EqualTo(HttpStatusCode.OK), "before: the local password");
+        await TokenAsync("local1@corp.example");
+        using (var local = await ApiLoginAsync("local1@corp.example", Password))
+            Assert.That(local.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "after: the directory decides, not a password of this server");
+        await using var db = Db();
+        Assert.That(await db.QuerySingleAsync<string>("SELECT l.external_id FROM directory_link l JOIN public.user_account u ON u.id = l.user_id WHERE u.email = 'local1@corp.example'"),
+            Is.EqualTo(dn));
+
+        // Another entry carrying the same mail cannot take the account over, nor can one carrying a server admin's.
+        var twin = await _ldap.AddUserAsync("local1twin", "local1@corp.example", "twin password 1", "Twin");
+        await ConfigureAsync(userFilter: "(&(objectClass=inetOrgPerson)(uid={0}))");
+        using (var taken = await ApiLoginAsync("local1twin", "twin password 1")) Assert.That(taken.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), twin);
+        await _ldap.AddUserAsync("rogueadmin", AdminEmail, "rogue password 1", "Rogue");
+        using (var admin = await ApiLoginAsync("rogueadmin", "rogue password 1")) Assert.That(admin.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(await db.QuerySingleAsync<long>("SELECT count(*) FROM directory_link l JOIN public.user_account u ON u.id = l.user_id WHERE u.is_server_admin"), Is.Zero);
+        var audit = await ConsoleClient.TextOf(await Admin.GetAsync("/Admin/Audit?action=account.sign_in_failed"));
+        Assert.That(audit, Does.Contain("another directory entry signs in to the account of this email").And.Contain("a server admin's account signs in with its password of this server"));
     }
 
     [Test]
@@ -241,6 +291,13 @@ public sealed class LdapSignInTests : ConsoleTest
         }
         await ConfigureAsync(userFilter: "(&(objectClass=person)(mail=x)", expect: HttpStatusCode.BadRequest);
         await ConfigureAsync();
+        // The stored password goes nowhere new without being typed again.
+        using (var moved = await Admin.PostFormAsync("/Admin/Directory?handler=Ldap", new Dictionary<string, string>
+               {
+                   ["enabled"] = "true", ["hosts"] = "ldap.evil.test", ["port"] = "636", ["security"] = "ldaps", ["bindDn"] = _ldap.ServiceDn,
+                   ["searchBase"] = _ldap.BaseDn, ["userFilter"] = "(mail={0})", ["emailAttribute"] = "mail", ["nameAttribute"] = "cn",
+               }))
+            Assert.That(await ConsoleClient.TextOf(moved), Does.Contain("Enter the bind password again"));
         await using var db = Db();
         var stored = await db.QuerySingleAsync<string>("SELECT ldap_bind_password_protected FROM directory_settings");
         Assert.That(stored, Does.Not.Contain(_ldap.ServicePassword));

@@ -75,7 +75,8 @@ public sealed class SingleSignOnTests : ConsoleTest
         var audit = await ConsoleClient.TextOf(await Admin.GetAsync("/Admin/Audit?action=account.signed_in"));
         Assert.That(audit, Does.Contain("alice@corp.example").And.Contain("through Corp SSO (OpenID Connect)"));
         await using var db = Db();
-        Assert.That(await db.QuerySingleAsync<string>("SELECT source FROM public.user_account WHERE email = 'alice@corp.example'"), Is.EqualTo("oidc"));
+        Assert.That(await db.QuerySingleAsync<string>("SELECT l.external_id FROM directory_link l JOIN public.user_account u ON u.id = l.user_id WHERE u.email = 'alice@corp.example'"),
+            Does.StartWith(_provider.Issuer + " "), "the subject, with the issuer it is unique at");
     }
 
     [Test]

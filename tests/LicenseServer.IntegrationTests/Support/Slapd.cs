@@ -118,6 +118,10 @@ public sealed class Slapd
     public Task LockUserAsync(string dn) =>
         LdapAsync("ldapmodify", Line("dn", dn) + "changetype: modify\nreplace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n");
 
+    /// <summary>Lifts the lock of <see cref="LockUserAsync"/>.</summary>
+    public Task UnlockUserAsync(string dn) =>
+        LdapAsync("ldapmodify", Line("dn", dn) + "changetype: modify\ndelete: pwdAccountLockedTime\n");
+
     public Task DeleteAsync(string dn) => LdapAsync("ldapdelete", dn + "\n");
 
     /// <summary>Kills slapd and deletes its folder: from then on its ports refuse connections.</summary>
