@@ -46,7 +46,26 @@ public abstract partial class ConsoleTest
         Server = await TestServer.StartAsync(Clock, NewDatabase(), settings: ServerSettings);
         await Server.Service<ActivationService>().ActivateAsync(await Server.LicenseAsync(limits: LicenseLimits));
         await CreateDefaultAccountAsync(Server, AdminEmail, Password);
-        Admin = await SignedInAsync(AdminEmail);
+        Admin = await SessionOfAsync(AdminEmail);
+    }
+
+    /// <summary>
+    /// A client holding the session cookie a sign-in of <paramref name="email"/> would give, issued with the server's own
+    /// cookie options (the same claims, the same expiry): every test starts with the admin signed in, and a real
+    /// sign-in's PBKDF2 check would cost each of them a few hundred ms of CPU. Sign-in itself is what AccountTests,
+    /// ServerAuditTests and the browser tests go through.
+    /// </summary>
+    protected async Task<ConsoleClient> SessionOfAsync(string email)
+    {
+        var account = await Server.Service<UserAccountRepository>().FindByEmailAsync(email) ?? throw new AssertionException($"no account {email}");
+        var scheme = Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationDefaults.AuthenticationScheme;
+        var options = Server.Service<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>>().Get(scheme);
+        var now = (options.TimeProvider ?? Server.Service<TimeProvider>()).GetUtcNow();
+        var ticket = new Microsoft.AspNetCore.Authentication.AuthenticationTicket(LicenseServer.Web.Accounts.KitClaims.For(account, Server.Service<TimeProvider>().GetUtcNow()),
+            new Microsoft.AspNetCore.Authentication.AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now + options.ExpireTimeSpan }, scheme);
+        var client = NewClient();
+        client.Cookies.Add(new Uri(Server.BaseUrl), new Cookie(options.Cookie.Name!, options.TicketDataFormat.Protect(ticket)));
+        return client;
     }
 
     /// <summary>

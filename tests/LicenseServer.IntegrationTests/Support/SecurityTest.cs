@@ -69,7 +69,7 @@ public abstract class SecurityTest : ConsoleTest
         // The worst case: the server admin lets anyone create organizations, so the attacker owns one.
         await LetAnyoneCreateOrganizationsAsync();
         await CreateUserAsync(Attacker);
-        var attackerClient = await SignedInAsync(Attacker);
+        var attackerClient = await SessionOfAsync(Attacker);
         var attacker = await CreateOrganizationAsync(attackerClient, "Evil Inc");
         await AllocateAsync(attacker, "KSE", 2);
         await AllocateAsync(attacker, "KRE", 2);
@@ -87,7 +87,7 @@ public abstract class SecurityTest : ConsoleTest
             await db.ExecuteScalarAsync<long>("SELECT id FROM api_key WHERE organization_id = @victim", new { victim }),
             offline,
             await db.ExecuteScalarAsync<long>("INSERT INTO directory_group_mapping (source, group_name, organization_id, role) VALUES ('ldap', 'cn=victims', @victim, 'member') RETURNING id", new { victim }),
-            attackerClient, await SignedInAsync(VictimMember));
+            attackerClient, await SessionOfAsync(VictimMember));
         return W;
     }
 
