@@ -90,8 +90,8 @@ public sealed class AccountService(UserAccountRepository accounts, SignInFailure
         // An account linked to the directory or the provider signs in through it only.
         var passwordRight = account is { DirectoryLinked: false } && await CheckPasswordAsync(account, password);
         // Every answer costs one real hash check, so timing tells apart neither unknown emails nor invited
-        // accounts without a password nor passwords set by SQL.
-        if (account is not { PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
+        // accounts without a password nor passwords set by SQL nor accounts that sign in through the directory.
+        if (account is not { DirectoryLinked: false, PasswordEncrypted: true, Password.Length: > 0 }) Hasher.VerifyHashedPassword(Nobody, DummyHash, password);
         var localAllowed = account is null || state.LocalPasswordsFor(account.IsServerAdmin);
         var valid = passwordRight && !account!.Disabled && localAllowed;
         var failure = account is null ? "no account has this email" : account.Disabled ? "the account is disabled"
